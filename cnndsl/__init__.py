@@ -1,0 +1,42 @@
+"""cnndsl: a compiler for .cnn network specs.
+
+    import cnndsl
+    net = cnndsl.build("zoo_specs/resnet50.cnn")      # parse, lower, check
+"""
+from . import ops as _ops  # noqa: F401  (registers the built-in layers)
+from .api import build, parse, read_spec
+from .errors import (
+    CnnContractError,
+    CnnError,
+    CnnLimitError,
+    CnnNameError,
+    CnnShapeError,
+    CnnSyntaxError,
+    CnnUsageError,
+    CnnValueError,
+    Diagnostic,
+)
+from .ir import Network
+from .ops import OpSpec, OptionSpec, RfWindow, ShapeProblem, register_layer, unregister_layer
+
+__all__ = [
+    "CnnContractError",
+    "CnnError",
+    "CnnLimitError",
+    "CnnNameError",
+    "CnnShapeError",
+    "CnnSyntaxError",
+    "CnnUsageError",
+    "CnnValueError",
+    "Diagnostic",
+    "Network",
+    "OpSpec",
+    "OptionSpec",
+    "RfWindow",
+    "ShapeProblem",
+    "build",
+    "parse",
+    "read_spec",
+    "register_layer",
+    "unregister_layer",
+]

@@ -1,0 +1,82 @@
+"""The public API. Everything the command line does goes through these functions."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .errors import CnnError, CnnUsageError
+from .ir import Network, lower
+from .passes import PIPELINE
+from .syntax import ast
+from .syntax import parse as _parse
+
+SpecSource = str | Path
+
+
+def parse(text: str | bytes, path: str | Path | None = None) -> ast.Spec:
+    """Parse spec text (reported as `path` in errors) into its AST."""
+    return _parse(text, path)
+
+
+def read_spec(src: SpecSource | ast.Spec) -> ast.Spec:
+    """A spec from a path, from spec text, or an already parsed spec."""
+    if isinstance(src, ast.Spec):
+        return src
+    if isinstance(src, Path) or (isinstance(src, str) and _looks_like_path(src)):
+        path = Path(src)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise CnnUsageError(f"{path}: no such file") from None
+        except IsADirectoryError:
+            raise CnnUsageError(f"{path}: is a folder, not a spec") from None
+        except OSError as exc:
+            raise CnnUsageError(f"{path}: cannot read it ({exc.strerror})") from None
+        return _parse(data, path)
+    if not isinstance(src, str):
+        raise CnnUsageError(f"expected a path or spec text, got {type(src).__name__}")
+    return _parse(src, None)
+
+
+def _looks_like_path(text: str) -> bool:
+    return "\n" not in text and (text.endswith(".cnn") or Path(text).is_file())
+
+
+def build(src: SpecSource | ast.Spec, *, params: dict | None = None,
+          input_shape: tuple[int, ...] | str | None = None) -> Network:
+    """Parse, lower and run every pass: the checked network, or a `CnnError`."""
+    if isinstance(input_shape, str):
+        input_shape = parse_shape(input_shape)
+    network = lower(read_spec(src), params=params, input_shape=input_shape)
+    for run_pass in PIPELINE:
+        network = run_pass(network)
+    return network
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    """`3x224x224` -> (3, 224, 224)."""
+    try:
+        dims = tuple(int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise CnnUsageError(f"bad shape {text!r}", hint="write it as CxHxW, e.g. 3x224x224") \
+            from None
+    if len(dims) not in (1, 3) or min(dims) <= 0:
+        raise CnnUsageError(f"bad shape {text!r}", hint="write it as CxHxW, e.g. 3x224x224")
+    return dims
+
+
+def parse_assignment(text: str) -> tuple[str, int | float]:
+    """`width=32` -> ("width", 32): a --set value."""
+    from .syntax.transform import number_value
+
+    name, sep, value = text.partition("=")
+    name, value = name.strip(), value.strip()
+    if not sep or not name.isidentifier():
+        raise CnnUsageError(f"bad --set {text!r}", hint="write it as name=value, e.g. width=32")
+    try:
+        number = number_value(value)
+    except (ValueError, IndexError):
+        raise CnnUsageError(f"bad --set {text!r}: {value!r} is not a number") from None
+    return name, number
+
+
+__all__ = ["CnnError", "build", "parse", "parse_assignment", "parse_shape", "read_spec"]

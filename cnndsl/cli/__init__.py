@@ -1,0 +1,81 @@
+"""The `cnndsl` command: a thin layer over the public API.
+
+Each subcommand is a module here with `add_parser(subparsers)` that sets `run(args) -> int`
+as the parser's default. Exit status: 0 success, 1 an error in a spec, 2 bad usage.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+
+from ..errors import CnnError, CnnUsageError
+from . import check
+
+SUBCOMMANDS = (check,)
+
+
+def shared_options() -> argparse.ArgumentParser:
+    """Options every subcommand that builds a network takes."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--set", metavar="NAME=VALUE", action="append", default=[],
+                        dest="assignments", help="override a `param` of the spec")
+    parent.add_argument("--input", metavar="CxHxW", help="override the spec's input shape")
+    parent.add_argument("--debug", action="store_true",
+                        help="show Python tracebacks of internal errors")
+    return parent
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cnndsl", description="Check .cnn network specs and compile them to PyTorch, "
+                                   "summaries and diagrams.")
+    parser.add_argument("--version", action="version", version=f"cnndsl {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    parent = shared_options()
+    for command in SUBCOMMANDS:
+        command.add_parser(sub, parent)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except CnnUsageError as exc:
+        print(f"cnndsl: {exc}", file=sys.stderr)
+        return 2
+    except CnnError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:
+        if getattr(args, "debug", False):
+            traceback.print_exc()
+        else:
+            print(f"cnndsl: internal error: {type(exc).__name__}: {exc}\n"
+                  "(this is a bug in cnndsl; rerun with --debug for the traceback)",
+                  file=sys.stderr)
+        return 3
+
+
+def build_options(args) -> dict:
+    """The keyword arguments of `cnndsl.build` from the shared options."""
+    from ..api import parse_assignment, parse_shape
+
+    params = dict(parse_assignment(a) for a in args.assignments)
+    shape = parse_shape(args.input) if args.input else None
+    return {"params": params or None, "input_shape": shape}
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("cnndsl")
+    except PackageNotFoundError:
+        return "0+unknown"

@@ -1,0 +1,5 @@
+"""The IR graph and the lowering that builds it."""
+from .graph import Contract, Network, Scope
+from .lower import lower
+
+__all__ = ["Contract", "Network", "Scope", "lower"]

@@ -1,0 +1,135 @@
+"""The IR: a networkx DiGraph with one node per layer, wrapped with what passes need.
+
+Node attributes (set by lowering; passes never change them in place, they copy):
+    op      the op's name in the ops table (`conv`, `add`, `input`, ...)
+    opts    the resolved options (dict; see the op's OptionSpecs)
+    span    where the layer was written (a Span), or None for the input
+    scope   a tuple of `Scope`s from the network down to the layer's parent
+    name    the dotted path of the layer in the generated module (`layer2.0.conv1`)
+    meta    a dict the passes fill, under keys documented in cnndsl/passes/__init__.py
+Edge attribute `index`: the position of the edge's source among the target's inputs.
+"""
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+from ..errors import Diagnostic
+from ..syntax.source import Span
+
+
+@dataclass(frozen=True)
+class Scope:
+    """One level of naming: a block call, a label, a branch, a dense layer, an aux head."""
+
+    name: str
+    kind: str  # block, label, branch, shortcut, dense, denselayer, aux
+    block: str | None = None
+    args: tuple[tuple[str, Any], ...] = ()
+    span: Span | None = None
+
+
+@dataclass(frozen=True)
+class Contract:
+    """An `assert` at a point of the network: `metric comparison value` about tensor `node`."""
+
+    node: int
+    metric: str
+    comparison: str
+    value: Any
+    span: Span
+
+
+@dataclass
+class Network:
+    """A lowered network: the graph plus what the passes add."""
+
+    graph: nx.DiGraph
+    name: str
+    input_shape: tuple[int, ...]
+    output: int
+    aux_outputs: list[int] = field(default_factory=list)
+    contracts: list[Contract] = field(default_factory=list)
+    params: dict[str, Any] = field(default_factory=dict)
+    blocks: dict[str, Any] = field(default_factory=dict)
+    warnings: list[Diagnostic] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+    source: Any = None
+
+    # --- reading ---------------------------------------------------------------------
+    def nodes(self) -> Iterator[int]:
+        """Node ids in topological order (lowering numbers nodes in creation order)."""
+        return iter(sorted(self.graph.nodes))
+
+    def node(self, n: int) -> dict:
+        return self.graph.nodes[n]
+
+    def inputs(self, n: int) -> list[int]:
+        """The nodes feeding `n`, in input order (concat order)."""
+        preds = self.graph.in_edges(n, data="index")
+        return [u for u, _, _ in sorted(preds, key=lambda e: e[2])]
+
+    def consumers(self, n: int) -> list[int]:
+        return sorted(self.graph.successors(n))
+
+    def layers(self) -> Iterator[int]:
+        """Every node except the input."""
+        return (n for n in self.nodes() if self.graph.nodes[n]["op"] != "input")
+
+    def by_name(self, name: str) -> int:
+        for n in self.nodes():
+            if self.graph.nodes[n]["name"] == name:
+                return n
+        raise KeyError(name)
+
+    @property
+    def input(self) -> int:
+        return 0
+
+    def main_nodes(self) -> set[int]:
+        """Nodes the main output depends on (what runs in eval mode)."""
+        return nx.ancestors(self.graph, self.output) | {self.output}
+
+    # --- writing (passes work on a copy) --------------------------------------------------
+    def copy(self) -> Network:
+        new = copy.copy(self)
+        new.graph = self.graph.copy()
+        for n in new.graph.nodes:
+            attrs = new.graph.nodes[n]
+            attrs["opts"] = dict(attrs["opts"])
+            attrs["meta"] = dict(attrs["meta"])
+        new.warnings = list(self.warnings)
+        new.meta = dict(self.meta)
+        new.aux_outputs = list(self.aux_outputs)
+        return new
+
+    def lint(self) -> list[str]:
+        """Invariant violations (an empty list for a well-formed IR)."""
+        problems = []
+        g = self.graph
+        if not nx.is_directed_acyclic_graph(g):
+            problems.append("the graph has a cycle")
+        names = {}
+        for n in g.nodes:
+            attrs = g.nodes[n]
+            for key in ("op", "opts", "scope", "name", "meta"):
+                if key not in attrs:
+                    problems.append(f"node {n} lacks `{key}`")
+            if any(u >= n for u in g.predecessors(n)):
+                problems.append(f"node {n} has an input numbered after it")
+            indices = sorted(i for _, _, i in g.in_edges(n, data="index"))
+            if indices != list(range(len(indices))):
+                problems.append(f"node {n} has input indices {indices}")
+            if attrs.get("op") != "input" and not indices:
+                problems.append(f"node {n} ({attrs.get('name')}) has no input")
+            name = attrs.get("name")
+            if name in names:
+                problems.append(f"nodes {names[name]} and {n} share the name {name!r}")
+            names[name] = n
+        if self.output not in g:
+            problems.append("the output is not a node")
+        return problems

@@ -1,0 +1,51 @@
+"""Names that become attribute names in generated PyTorch code.
+
+# NOTE: one sanitiser
+# Every identifier that comes from a spec (labels, block names, parameter names) passes
+# through `attribute_name` or `class_name` before it is used in the IR or in generated code,
+# so the summary, the diagram and the module agree on names and nothing from a spec can
+# shadow Python or nn.Module internals.
+"""
+from __future__ import annotations
+
+import builtins
+import keyword
+import re
+
+# Public attributes of torch.nn.Module (checked against torch in tests/test_names.py);
+# a child module with one of these names would shadow the method.
+MODULE_ATTRIBUTES = frozenset("""
+T_destination add_module apply bfloat16 buffers call_super_init children compile cpu
+cuda double dump_patches eval extra_repr float forward get_buffer get_extra_state
+get_parameter get_submodule half ipu load_state_dict modules mtia named_buffers
+named_children named_modules named_parameters parameters register_backward_hook
+register_buffer register_forward_hook register_forward_pre_hook
+register_full_backward_hook register_full_backward_pre_hook
+register_load_state_dict_post_hook register_load_state_dict_pre_hook register_module
+register_parameter register_state_dict_post_hook register_state_dict_pre_hook
+requires_grad_ set_extra_state set_submodule share_memory smart_apply state_dict to
+to_empty train training type xpu zero_grad
+""".split())
+
+_PY_RESERVED = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozenset(dir(builtins))
+
+
+def attribute_name(name: str) -> str:
+    """A safe attribute name for `name`: an identifier, not reserved, not private."""
+    clean = re.sub(r"\W", "_", name)
+    clean = clean.lstrip("_") or "layer"
+    if clean[0].isdigit():
+        clean = "n" + clean
+    if clean in _PY_RESERVED or clean in MODULE_ATTRIBUTES or clean in ("self", "x", "torch",
+                                                                           "nn", "F"):
+        clean += "_"
+    return clean
+
+
+def class_name(name: str) -> str:
+    """A CamelCase class name for a block (`bottleneck` -> `Bottleneck`)."""
+    parts = [p for p in re.split(r"[_\W]+", attribute_name(name)) if p]
+    camel = "".join(p[:1].upper() + p[1:] for p in parts) or "Block"
+    if camel in _PY_RESERVED:
+        camel += "Block"
+    return camel

@@ -1,0 +1,29 @@
+"""The ops table. Importing this package registers every built-in layer."""
+from . import activation, conv, merge, norm, pool, tensor  # noqa: F401  (registration)
+from .registry import (
+    RESERVED,
+    OpSpec,
+    OptionSpec,
+    RfWindow,
+    Shape,
+    ShapeProblem,
+    all_ops,
+    layer_names,
+    lookup,
+    register_layer,
+    unregister_layer,
+)
+
+__all__ = [
+    "RESERVED",
+    "OpSpec",
+    "OptionSpec",
+    "RfWindow",
+    "Shape",
+    "ShapeProblem",
+    "all_ops",
+    "layer_names",
+    "lookup",
+    "register_layer",
+    "unregister_layer",
+]

@@ -1,0 +1,31 @@
+"""Activations: elementwise, so shape and receptive field pass through unchanged."""
+from __future__ import annotations
+
+from .registry import OpSpec, OptionSpec, Shape, ShapeProblem, register_layer
+
+for _name, _doc in (
+        ("relu", "rectified linear unit"), ("relu6", "ReLU clipped at 6"),
+        ("elu", "exponential linear unit"), ("sigmoid", "logistic sigmoid"),
+        ("tanh", "hyperbolic tangent"), ("gelu", "Gaussian error linear unit"),
+        ("silu", "sigmoid-weighted linear unit (swish)"),
+        ("softmax", "softmax over the channels")):
+    register_layer(OpSpec(name=_name, family="activation", doc=_doc))
+
+register_layer(OpSpec(
+    name="leaky", family="activation", doc="leaky ReLU: `leaky(0.1)`",
+    options=(OptionSpec("slope", "float", 0.01, minimum=0, doc="negative slope"),),
+    positional="slope"))
+
+
+def _prelu_shape(opts: dict, ins: list[Shape]) -> Shape:
+    if opts["n"] not in (1, ins[0][0]):
+        raise ShapeProblem(f"`prelu` learns 1 slope or one per channel ({ins[0][0]}), "
+                           f"not {opts['n']}")
+    return ins[0]
+
+
+register_layer(OpSpec(
+    name="prelu", family="activation", doc="parametric ReLU: one learned slope, or `prelu in` "
+                                           "for one per channel",
+    options=(OptionSpec("n", "int", 1, minimum=1, doc="number of slopes"),),
+    positional="n", shape=_prelu_shape, params=lambda opts, ins, out: opts["n"]))

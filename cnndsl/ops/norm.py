@@ -1,0 +1,64 @@
+"""Normalisation layers: `bn`, `gn`, `ln`, `inorm`, `lrn`."""
+from __future__ import annotations
+
+from .geometry import spatial
+from .registry import OpSpec, OptionSpec, Shape, ShapeProblem, register_layer
+
+_EPS = OptionSpec("eps", "float", 1e-5, minimum=0, doc="added to the variance")
+_MOMENTUM = OptionSpec("momentum", "float", 0.1, minimum=0, doc="running-statistics momentum")
+
+
+def _affine_params(opts: dict, ins: list[Shape], out: Shape) -> int:
+    return 2 * ins[0][0]
+
+
+register_layer(OpSpec(
+    name="bn", family="norm",
+    doc="batch normalisation (BatchNorm2d on feature maps, BatchNorm1d on flat vectors)",
+    options=(_EPS, _MOMENTUM), params=_affine_params))
+
+
+def _gn_shape(opts: dict, ins: list[Shape]) -> Shape:
+    c = spatial(ins, "gn")[0]
+    if c % opts["g"]:
+        raise ShapeProblem(f"`gn` groups ({opts['g']}) must divide the channels ({c})")
+    return ins[0]
+
+
+register_layer(OpSpec(
+    name="gn", family="norm", doc="group normalisation (torch.nn.GroupNorm)",
+    options=(OptionSpec("g", "int", 32, compact="g", minimum=1, doc="groups"), _EPS),
+    positional="g", shape=_gn_shape, params=_affine_params))
+
+register_layer(OpSpec(
+    name="ln", family="norm",
+    doc="layer normalisation over the channels at each position (flat vectors: over all)",
+    options=(OptionSpec("eps", "float", 1e-5, minimum=0, doc="added to the variance"),),
+    params=_affine_params))
+
+
+def _inorm_shape(opts: dict, ins: list[Shape]) -> Shape:
+    spatial(ins, "inorm")
+    return ins[0]
+
+
+register_layer(OpSpec(
+    name="inorm", family="norm", doc="instance normalisation (torch.nn.InstanceNorm2d)",
+    options=(_EPS, OptionSpec("affine", "flag", False, doc="learn a scale and a shift")),
+    shape=_inorm_shape,
+    params=lambda opts, ins, out: 2 * ins[0][0] if opts["affine"] else 0))
+
+
+def _lrn_shape(opts: dict, ins: list[Shape]) -> Shape:
+    spatial(ins, "lrn")
+    return ins[0]
+
+
+register_layer(OpSpec(
+    name="lrn", family="norm",
+    doc="local response normalisation across channels (AlexNet; defaults from its paper)",
+    options=(OptionSpec("size", "int", 5, minimum=1, doc="neighbouring channels"),
+             OptionSpec("alpha", "float", 1e-4, doc="scale"),
+             OptionSpec("beta", "float", 0.75, doc="exponent"),
+             OptionSpec("k", "float", 2.0, doc="additive constant")),
+    shape=_lrn_shape))

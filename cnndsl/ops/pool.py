@@ -1,0 +1,82 @@
+"""Pooling: windowed (`maxpool`, `avgpool`), global (`gap`, `gmp`) and LeCun's `subsample`."""
+from __future__ import annotations
+
+from .geometry import slide, spatial
+from .registry import OpSpec, OptionSpec, RfWindow, Shape, ShapeProblem, register_layer
+
+_POOL_OPTIONS = (
+    OptionSpec("k", "pair", None, compact="k", minimum=1, doc="window size"),
+    OptionSpec("s", "pair", None, compact="s", minimum=1, doc="stride (default: the window)"),
+    OptionSpec("p", "pair", (0, 0), compact="p", minimum=0, doc="padding"),
+    OptionSpec("ceil", "flag", False, doc="round the output size up (ceil_mode)"),
+)
+
+
+def _resolve_window(name: str):
+    def resolve(opts: dict, ins: list[Shape]) -> dict:
+        opts = dict(opts)
+        if opts["k"] is None:
+            raise ShapeProblem(f"`{name}` needs a window size", "add one, e.g. `k2`")
+        if opts.get("s") is None:
+            opts["s"] = opts["k"]
+        for k, p in zip(opts["k"], opts.get("p", (0, 0))):
+            if 2 * p > k:
+                raise ShapeProblem(f"`{name}` padding {p} is more than half its window {k}",
+                                   "torch refuses this; use less padding")
+        return opts
+    return resolve
+
+
+def _pool_shape(name: str):
+    def shape(opts: dict, ins: list[Shape]) -> Shape:
+        c, h, w = spatial(ins, name)
+        return (c, *slide(name, (h, w), opts["k"], opts["s"], opts["p"], ceil=opts["ceil"]))
+    return shape
+
+
+def _window_rf(opts: dict, ins: list[Shape]):
+    return (RfWindow(opts["k"], opts["s"], opts.get("p", (0, 0))),)
+
+
+for _name, _doc in (("maxpool", "max pooling (torch.nn.MaxPool2d)"),
+                    ("avgpool", "average pooling (torch.nn.AvgPool2d)")):
+    register_layer(OpSpec(name=_name, family="pool", doc=_doc, options=_POOL_OPTIONS,
+                          resolve=_resolve_window(_name), shape=_pool_shape(_name),
+                          rf=_window_rf))
+
+
+def _global_shape(name: str):
+    def shape(opts: dict, ins: list[Shape]) -> Shape:
+        return (spatial(ins, name)[0], 1, 1)
+    return shape
+
+
+def _global_rf(opts: dict, ins: list[Shape]):
+    return "global"
+
+
+register_layer(OpSpec(name="gap", family="pool", doc="global average pooling to Cx1x1",
+                      shape=_global_shape("gap"), rf=_global_rf))
+register_layer(OpSpec(name="gmp", family="pool", doc="global max pooling to Cx1x1",
+                      shape=_global_shape("gmp"), rf=_global_rf))
+
+
+def _subsample_shape(opts: dict, ins: list[Shape]) -> Shape:
+    c, h, w = spatial(ins, "subsample")
+    return (c, *slide("subsample", (h, w), opts["k"], opts["s"], (0, 0)))
+
+
+def _subsample_connections(opts: dict, ins: list[Shape], out: Shape) -> int:
+    # LeCun counts each output as joined to its window and to the trainable bias.
+    kh, kw = opts["k"]
+    return out[0] * out[1] * out[2] * (kh * kw + 1)
+
+
+register_layer(OpSpec(
+    name="subsample", family="lecun",
+    doc="LeCun's trainable subsampling: window sum times a learned per-map coefficient, "
+        "plus a learned per-map bias",
+    options=(OptionSpec("k", "pair", (2, 2), compact="k", minimum=1, doc="window size"),
+             OptionSpec("s", "pair", None, compact="s", minimum=1, doc="stride (default: k)")),
+    resolve=_resolve_window("subsample"), shape=_subsample_shape, rf=_window_rf,
+    params=lambda opts, ins, out: 2 * ins[0][0], connections=_subsample_connections))

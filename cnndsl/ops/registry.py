@@ -1,0 +1,165 @@
+"""The ops table: one `OpSpec` per layer type, saying everything cnndsl knows about it.
+
+Passes and backends never switch on op names; they ask the op's entry. A user adds a layer
+with `register_layer(OpSpec(...))` (see docs/custom_layers.md) and then writes it in specs
+like a built-in.
+
+# NOTE: rule signatures
+# Every rule takes the layer's resolved options `opts` (a dict, see `OpSpec.options`) and
+# the shapes of its inputs `ins` (a list of `Shape`s, in edge order); rules that count also
+# take the output shape `out`. A rule that finds its inputs unacceptable raises
+# `ShapeProblem(message, hint)`; the caller turns it into an error located at the layer.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+Shape = tuple[int, ...]  # (C, H, W) for feature maps, (F,) for flat vectors
+
+
+class ShapeProblem(Exception):
+    """Raised by a rule: the layer cannot take these inputs or options."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """One option of a layer.
+
+    kind: `int`, `float`, `pair` (an int or HxW pair: `k3`, `k1x7`, `k=[1,7]`), `padding`
+    (a pair or `same`), `flag` (a bool set by a bare word), `choice` (one of `choices`),
+    `table` (a connection table: a list of lists of input maps).
+    """
+
+    name: str
+    kind: str
+    default: Any = None
+    compact: str | None = None
+    choices: tuple[str, ...] = ()
+    minimum: float | None = None
+    below: float | None = None  # an exclusive upper bound
+    doc: str = ""
+
+
+def _identity_shape(opts: dict, ins: list[Shape]) -> Shape:
+    return ins[0]
+
+
+def _zero(opts: dict, ins: list[Shape], out: Shape) -> int:
+    return 0
+
+
+@dataclass(frozen=True)
+class RfWindow:
+    """How a layer moves the receptive field along each axis (H, W): a sliding window."""
+
+    k: tuple[int, int]
+    s: tuple[float, float]
+    p: tuple[float, float]
+    d: tuple[int, int] = (1, 1)
+
+
+@dataclass(frozen=True)
+class OpSpec:
+    """Everything cnndsl knows about one layer type.
+
+    name        the keyword in specs
+    family      conv, pool, norm, activation, tensor, lecun, merge or custom (colours, docs)
+    options     the options it takes; `positional` is the option a bare value fills
+    flags       bare words that set an option: {"nobias": ("bias", False)}
+    resolve     (opts, ins) -> opts: fills values that depend on the input (`dw`, `p=same`)
+    shape       (opts, ins) -> the output shape
+    rf          (opts, ins) -> an RfWindow, "global" (sees the whole input), or None
+                (pointwise: the receptive field passes through unchanged)
+    params, macs, connections, activation_saved
+                (opts, ins, out) -> int: see cnndsl/passes/count.py for the conventions
+    torch       (opts, ins, out) -> a torch constructor expression as source text, or None
+                for layers without a module (see cnndsl/backends/torch_source.py)
+    internal    an IR-only op (the merges), not a layer keyword
+    """
+
+    name: str
+    family: str
+    doc: str = ""
+    options: tuple[OptionSpec, ...] = ()
+    positional: str | None = None
+    flags: Mapping[str, tuple[str, Any]] = field(default_factory=dict)
+    resolve: Callable[[dict, list[Shape]], dict] | None = None
+    shape: Callable[[dict, list[Shape]], Shape] = _identity_shape
+    rf: Callable[[dict, list[Shape]], Any] | None = None
+    params: Callable[[dict, list[Shape], Shape], int] = _zero
+    macs: Callable[[dict, list[Shape], Shape], int] = _zero
+    connections: Callable[[dict, list[Shape], Shape], int] | None = None
+    torch: Callable[[dict, list[Shape], Shape], str | None] | None = None
+    extras: Mapping[str, Any] = field(default_factory=dict)
+    internal: bool = False
+
+    def option(self, name: str) -> OptionSpec | None:
+        for opt in self.options:
+            if opt.name == name:
+                return opt
+        return None
+
+    def compact_option(self, letter: str) -> OptionSpec | None:
+        for opt in self.options:
+            if opt.compact == letter:
+                return opt
+        return None
+
+    def flag(self, word: str) -> tuple[str, Any] | None:
+        """What a bare word sets: a `flags` entry, or a flag option by its own name."""
+        if word in self.flags:
+            return self.flags[word]
+        opt = self.option(word)
+        return (word, True) if opt is not None and opt.kind == "flag" else None
+
+    def defaults(self) -> dict:
+        return {opt.name: opt.default for opt in self.options}
+
+
+_REGISTRY: dict[str, OpSpec] = {}
+
+# Names with a meaning of their own in the language; no layer may take them.
+RESERVED = frozenset({
+    "residual", "inception", "concat", "add", "gate", "dense", "aux", "id", "in",
+    "block", "param", "use", "assert", "network", "input",
+    "min", "max", "round", "ceil", "floor", "divisible",
+})
+
+
+def register_layer(spec: OpSpec, *, replace: bool = False) -> OpSpec:
+    """Add a layer type to the language. Returns the spec, so it works as a decorator's end."""
+    from ..errors import CnnUsageError
+
+    if not spec.name.isidentifier() or spec.name.startswith("_"):
+        raise CnnUsageError(f"a layer name must be an identifier, got {spec.name!r}")
+    if spec.name in RESERVED and not spec.internal:
+        raise CnnUsageError(f"`{spec.name}` is a word of the language, not a layer name")
+    if spec.name in _REGISTRY and not replace:
+        raise CnnUsageError(f"a layer named `{spec.name}` is already registered",
+                            hint="pass replace=True to redefine it")
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def unregister_layer(name: str) -> None:
+    _REGISTRY.pop(name, None)
+
+
+def lookup(name: str) -> OpSpec | None:
+    return _REGISTRY.get(name)
+
+
+def layer_names() -> list[str]:
+    """Every keyword a spec may use as a layer."""
+    return sorted(n for n, s in _REGISTRY.items() if not s.internal)
+
+
+def all_ops() -> dict[str, OpSpec]:
+    return dict(_REGISTRY)

@@ -1,0 +1,84 @@
+"""Layers that reshape or mix whole tensors: `flatten`, `fc`, `dropout`, `upsample`, `rbf`."""
+from __future__ import annotations
+
+import math
+
+from .geometry import fmt_shape, spatial
+from .registry import OpSpec, OptionSpec, RfWindow, Shape, ShapeProblem, register_layer
+
+
+def _global_rf(opts: dict, ins: list[Shape]):
+    return "global"
+
+
+register_layer(OpSpec(
+    name="flatten", family="tensor", doc="CxHxW to a flat vector of C*H*W",
+    shape=lambda opts, ins: (math.prod(ins[0]),), rf=_global_rf))
+
+
+def _flat_input(op: str, ins: list[Shape]) -> int:
+    if len(ins[0]) != 1:
+        hint = "add `flatten` before it" if ins[0][1:] == (1, 1) else \
+            "add `flatten` (keeps every position) or `gap flatten` (averages them) before it"
+        raise ShapeProblem(f"`{op}` needs a flat input, but gets a {fmt_shape(ins[0])} "
+                           "feature map", hint)
+    return ins[0][0]
+
+
+def _fc_shape(opts: dict, ins: list[Shape]) -> Shape:
+    _flat_input("fc", ins)
+    if opts["c"] is None:
+        raise ShapeProblem("`fc` needs its number of outputs", "e.g. `fc 1000`")
+    return (opts["c"],)
+
+
+register_layer(OpSpec(
+    name="fc", family="tensor", doc="fully connected layer (torch.nn.Linear) on a flat input",
+    options=(OptionSpec("c", "int", None, minimum=1, doc="output features (a bare number)"),
+             OptionSpec("bias", "flag", None, doc="`bias`/`nobias`; by default on unless "
+                                                  "the next layer is `bn`")),
+    positional="c", flags={"bias": ("bias", True), "nobias": ("bias", False)},
+    shape=_fc_shape, rf=_global_rf,
+    params=lambda opts, ins, out: ins[0][0] * out[0] + (out[0] if opts["bias"] else 0),
+    macs=lambda opts, ins, out: ins[0][0] * out[0]))
+
+register_layer(OpSpec(
+    name="dropout", family="tensor", doc="dropout with probability p (a bare number)",
+    options=(OptionSpec("p", "float", 0.5, minimum=0, below=1, doc="drop probability"),),
+    positional="p"))
+
+
+def _upsample_shape(opts: dict, ins: list[Shape]) -> Shape:
+    c, h, w = spatial(ins, "upsample")
+    f = opts["scale"]
+    return (c, math.floor(h * f), math.floor(w * f))
+
+
+def _upsample_rf(opts: dict, ins: list[Shape]):
+    # Nearest: each output copies one input; bilinear: it blends two neighbours per axis.
+    k = 2 if opts["mode"] == "bilinear" else 1
+    f = 1 / opts["scale"]
+    return (RfWindow((k, k), (f, f), ((k - 1) / 2, (k - 1) / 2)),)
+
+
+register_layer(OpSpec(
+    name="upsample", family="tensor", doc="spatial upsampling by a factor (a bare number)",
+    options=(OptionSpec("scale", "float", 2, minimum=0, doc="scale factor"),
+             OptionSpec("mode", "choice", "nearest", choices=("nearest", "bilinear"),
+                        doc="interpolation")),
+    positional="scale", shape=_upsample_shape, rf=_upsample_rf))
+
+
+def _rbf_shape(opts: dict, ins: list[Shape]) -> Shape:
+    _flat_input("rbf", ins)
+    if opts["c"] is None:
+        raise ShapeProblem("`rbf` needs its number of output units", "e.g. `rbf 10`")
+    return (opts["c"],)
+
+
+register_layer(OpSpec(
+    name="rbf", family="lecun",
+    doc="LeNet-5's Euclidean RBF output units: squared distance to fixed (untrained) centres",
+    options=(OptionSpec("c", "int", None, minimum=1, doc="output units (a bare number)"),),
+    positional="c", shape=_rbf_shape, rf=_global_rf,
+    macs=lambda opts, ins, out: ins[0][0] * out[0]))

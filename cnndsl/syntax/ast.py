@@ -1,0 +1,253 @@
+"""The AST: frozen dataclasses, every node with the span it was written at.
+
+Two layers of nodes: *expressions* (values: `4*c`, `in//2`, `3x224x224`), and *items*
+(what a sequence is made of: layers, block calls, composites, groups, repeats, labels,
+asserts). Between them, the parser produces *words*; cnndsl.syntax.group turns a line of
+words into items.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .source import Span
+
+# --- expressions ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Num:
+    value: int | float
+    text: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class Name:
+    id: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class SizeLit:
+    dims: tuple[int, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class Str:
+    value: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class BinOp:
+    op: str  # + - * / //
+    left: Expr
+    right: Expr
+    span: Span
+
+
+@dataclass(frozen=True)
+class Neg:
+    operand: Expr
+    span: Span
+
+
+@dataclass(frozen=True)
+class FnCall:
+    """`name(args)`: a function in an expression, a block call, or a layer with options."""
+
+    name: str
+    args: tuple[Argument, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class Argument:
+    name: str | None  # None for a positional argument
+    value: Expr
+    span: Span
+
+
+@dataclass(frozen=True)
+class ListLit:
+    items: tuple[Expr, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class Paren:
+    """`( ... )`: a parenthesised expression or a group of layers, decided by grouping."""
+
+    words: tuple[Word, ...]
+    span: Span
+
+
+Expr = Num | Name | SizeLit | Str | BinOp | Neg | FnCall | ListLit | Paren
+
+# --- words: the parser's view of a sequence ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class CompactWord:
+    """`k3`, `k1x7`, `s2`, `op1`: an option letter and its integer values."""
+
+    letter: str
+    values: tuple[int, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class KeywordWord:
+    name: str
+    value: Expr
+    span: Span
+
+
+@dataclass(frozen=True)
+class RepeatWord:
+    count: int
+    span: Span
+
+
+@dataclass(frozen=True)
+class LabelWord:
+    name: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class BranchWords:
+    ref: Name | None
+    words: tuple[Word, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class CompositeWord:
+    head: Name | FnCall
+    branches: tuple[BranchWords, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class Assert:
+    metric: Name
+    comparison: str
+    value: Expr
+    span: Span
+
+
+Word = Expr | CompactWord | KeywordWord | RepeatWord | LabelWord | CompositeWord | Assert
+
+# --- items: what the lowering sees ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option of a layer. `kind` is compact, keyword, flag or positional."""
+
+    kind: str
+    name: str | None
+    value: Expr | tuple[int, ...] | None
+    span: Span
+
+
+@dataclass(frozen=True)
+class Layer:
+    op: str
+    options: tuple[Option, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class Call:
+    """A call of a block defined with `block`."""
+
+    name: str
+    args: tuple[Argument, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class Branch:
+    ref: Name | None
+    body: Sequence
+    span: Span
+
+
+@dataclass(frozen=True)
+class Composite:
+    """`residual< >`, `inception< >`/`concat< >`, `add< >`, `gate< >`, `dense()< >`, `aux< >`."""
+
+    kind: str
+    options: tuple[Option, ...]
+    branches: tuple[Branch, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class Group:
+    body: Sequence
+    span: Span
+
+
+@dataclass(frozen=True)
+class Repeat:
+    item: Item
+    count: Expr
+    span: Span
+
+
+@dataclass(frozen=True)
+class Labelled:
+    label: str
+    body: Sequence
+    span: Span
+
+
+Item = Layer | Call | Composite | Group | Repeat | Labelled | Assert
+
+
+@dataclass(frozen=True)
+class Sequence:
+    items: tuple[Item, ...]
+    span: Span
+
+
+# --- statements and the spec ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    default: Expr | None  # None: a required block parameter
+    span: Span
+
+
+@dataclass(frozen=True)
+class BlockDef:
+    name: str
+    params: tuple[Param, ...]
+    body: Sequence
+    span: Span
+
+
+@dataclass(frozen=True)
+class Use:
+    path: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One parsed .cnn file. `body` is None for a file that only defines blocks."""
+
+    source: object  # cnndsl.syntax.source.Source
+    network: str | None
+    input_shape: SizeLit | None
+    params: tuple[Param, ...]
+    uses: tuple[Use, ...]
+    blocks: tuple[BlockDef, ...]
+    body: Sequence | None
+    span: Span

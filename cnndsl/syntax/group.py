@@ -1,0 +1,205 @@
+"""Grouping: a line of words becomes a sequence of items.
+
+# NOTE: grouping rules
+# "A new layer keyword starts a new layer": `conv k3 p1 64 bn relu` is three layers. A bare
+# name starts a new item unless it is a flag of the current layer (`bias`, `dw`, `ceil`) or
+# a variable in scope (a block parameter, a `param`, or `in`), which makes it a value:
+# `conv k1 c bn` is conv with c output channels, then bn. Values (numbers, expressions,
+# variables) fill the current layer's positional option. `name(...)` is a layer with
+# options when `name` is a layer, a composite when it is `dense`, a function when it is
+# `min`/`max`/..., and otherwise a block call. `X * n` repeats X when X is a layer, a call
+# or a group, and multiplies otherwise. A label names everything after it on its line (in
+# `< >`, up to the end of its branch).
+"""
+from __future__ import annotations
+
+from ..errors import CnnNameError, CnnSyntaxError, did_you_mean
+from ..ops import layer_names, lookup
+from . import ast
+
+COMPOSITES = ("residual", "inception", "concat", "add", "gate", "dense", "aux")
+FUNCTIONS = ("min", "max", "round", "ceil", "floor", "divisible")
+_NEED_BODY = tuple(c for c in COMPOSITES if c != "dense")
+
+
+class Grouper:
+    def __init__(self, variables: frozenset[str]) -> None:
+        self.variables = variables | {"in"}
+
+    def sequence(self, words: tuple[ast.Word, ...], span) -> ast.Sequence:
+        items: list[ast.Item] = []
+        current: _LayerBuilder | None = None
+
+        def finish() -> None:
+            nonlocal current
+            if current is not None:
+                items.append(current.build())
+                current = None
+
+        for index, word in enumerate(words):
+            if isinstance(word, ast.LabelWord):
+                finish()
+                rest = words[index + 1:]
+                if not rest:
+                    raise CnnSyntaxError(f"label `{word.name}` names nothing",
+                                         word.span, "write the layers it names after it")
+                body = self.sequence(rest, rest[0].span.to(rest[-1].span))
+                items.append(ast.Labelled(word.name, body, word.span.to(body.span)))
+                break
+            if isinstance(word, (ast.CompactWord, ast.KeywordWord)):
+                if current is None:
+                    _unknown_before_option(items, word)
+                    raise CnnSyntaxError(f"option `{word.span.text}` has no layer before it",
+                                         word.span, "options follow their layer: `conv k3 64`")
+                current.option(word)
+            elif isinstance(word, ast.RepeatWord):
+                finish()
+                if not items or isinstance(items[-1], (ast.Assert, ast.Labelled)):
+                    raise CnnSyntaxError(f"`x{word.count}` repeats nothing", word.span,
+                                         "put it after a layer, a call or `( ... )`")
+                last = items.pop()
+                count = ast.Num(word.count, str(word.count), word.span)
+                items.append(ast.Repeat(last, count, last.span.to(word.span)))
+            elif isinstance(word, ast.Assert):
+                finish()
+                items.append(word)
+            elif isinstance(word, ast.CompositeWord):
+                finish()
+                items.append(self.composite(word))
+            elif current is not None and isinstance(word, ast.Name) \
+                    and current.spec.flag(word.id) is not None:
+                current.value(word, self.variables)
+            else:
+                item = self.item(word)
+                if item is None:
+                    if current is None:
+                        _unknown_before_option(items, word)
+                        raise CnnSyntaxError(
+                            f"value `{word.span.text}` has no layer before it", word.span,
+                            "values are options of the layer before them: `conv k3 64`")
+                    current.value(word, self.variables)
+                else:
+                    finish()
+                    if isinstance(item, _LayerBuilder):
+                        current = item
+                    else:
+                        items.append(item)
+        finish()
+        return ast.Sequence(tuple(items), span)
+
+    def item(self, word: ast.Expr):
+        """The item a word starts, or None when the word is a value."""
+        if isinstance(word, ast.Name):
+            if lookup(word.id) is not None and not lookup(word.id).internal:
+                return _LayerBuilder(word.id, word.span)
+            if word.id == "id":
+                return ast.Layer("id", (), word.span)
+            if word.id in COMPOSITES:
+                return self.composite(ast.CompositeWord(word, (), word.span))
+            if word.id in self.variables or word.id in FUNCTIONS:
+                return None
+            return ast.Call(word.id, (), word.span)
+        if isinstance(word, ast.FnCall):
+            spec = lookup(word.name)
+            if spec is not None and not spec.internal:
+                builder = _LayerBuilder(word.name, word.span)
+                for arg in word.args:
+                    builder.argument(arg, self.variables)
+                return builder
+            if word.name in COMPOSITES:
+                return self.composite(ast.CompositeWord(word, (), word.span))
+            if word.name in FUNCTIONS:
+                return None
+            return ast.Call(word.name, word.args, word.span)
+        if isinstance(word, ast.Paren):
+            if len(word.words) == 1 and self._is_value(word.words[0]):
+                return None
+            return ast.Group(self.sequence(word.words, word.span), word.span)
+        if isinstance(word, ast.BinOp) and word.op == "*":
+            left = self.item(word.left)
+            if left is not None:
+                if isinstance(left, _LayerBuilder):
+                    left = left.build()
+                return ast.Repeat(left, word.right, word.span)
+        return None
+
+    def _is_value(self, word) -> bool:
+        if not isinstance(word, (ast.Name, ast.FnCall, ast.Paren, ast.BinOp, ast.Num,
+                                 ast.Neg, ast.SizeLit, ast.Str, ast.ListLit)):
+            return False
+        return self.item(word) is None
+
+    def composite(self, word: ast.CompositeWord) -> ast.Composite:
+        head = word.head
+        kind = head.id if isinstance(head, ast.Name) else head.name
+        if kind not in COMPOSITES:
+            hint = did_you_mean(kind, COMPOSITES) or \
+                "only residual, inception, concat, add, gate, dense and aux take `< >`"
+            raise CnnNameError(f"`{kind}` cannot take a body in `< >`", head.span, hint)
+        if not word.branches and kind in _NEED_BODY:
+            raise CnnSyntaxError(f"`{kind}` needs a body", word.span,
+                                 f"write `{kind}< ... >`")
+        options = ()
+        if isinstance(head, ast.FnCall):
+            options = tuple(_argument_option(arg, self.variables) for arg in head.args)
+        # In a dense body `k` is the growth rate.
+        grouper = Grouper(self.variables | {"k"}) if kind == "dense" else self
+        branches = tuple(grouper.branch(b) for b in word.branches)
+        return ast.Composite(kind, options, branches, word.span)
+
+    def branch(self, words: ast.BranchWords) -> ast.Branch:
+        body = self.sequence(words.words, words.span)
+        return ast.Branch(words.ref, body, words.span)
+
+
+def _unknown_before_option(items: list, word) -> None:
+    """`cnv k3 64`: the misspelt layer is the error, not the options after it."""
+    if items and isinstance(items[-1], ast.Call) and not items[-1].args:
+        call = items[-1]
+        hint = did_you_mean(call.name, layer_names()) or \
+            "blocks take their arguments in parentheses: `stage(64, 3)`"
+        raise CnnNameError(f"unknown layer `{call.name}`", call.span, hint)
+
+
+def _argument_option(arg: ast.Argument, variables: frozenset[str]) -> ast.Option:
+    if arg.name is not None:
+        return ast.Option("keyword", arg.name, arg.value, arg.span)
+    if isinstance(arg.value, ast.Name) and arg.value.id not in variables:
+        return ast.Option("flag", arg.value.id, None, arg.span)
+    return ast.Option("positional", None, arg.value, arg.span)
+
+
+class _LayerBuilder:
+    """A layer whose options are still being read."""
+
+    def __init__(self, op: str, span) -> None:
+        self.op = op
+        self.span = span
+        self.options: list[ast.Option] = []
+        self.spec = lookup(op)
+
+    def option(self, word) -> None:
+        if isinstance(word, ast.CompactWord):
+            self.options.append(ast.Option("compact", word.letter, word.values, word.span))
+        else:
+            self.options.append(ast.Option("keyword", word.name, word.value, word.span))
+        self.span = self.span.to(word.span)
+
+    def value(self, word: ast.Expr, variables) -> None:
+        if isinstance(word, ast.Name) and self.spec.flag(word.id) is not None:
+            self.options.append(ast.Option("flag", word.id, None, word.span))
+        else:
+            self.options.append(ast.Option("positional", None, word, word.span))
+        self.span = self.span.to(word.span)
+
+    def argument(self, arg: ast.Argument, variables) -> None:
+        if arg.name is not None:
+            self.options.append(ast.Option("keyword", arg.name, arg.value, arg.span))
+        elif isinstance(arg.value, ast.Name) and self.spec.flag(arg.value.id) is not None:
+            self.options.append(ast.Option("flag", arg.value.id, None, arg.span))
+        else:
+            self.options.append(ast.Option("positional", None, arg.value, arg.span))
+
+    def build(self) -> ast.Layer:
+        return ast.Layer(self.op, tuple(self.options), self.span)
+

@@ -1,0 +1,122 @@
+"""The layout post-lexer: turns the token stream's line structure into grammar tokens.
+
+# NOTE: layout rules
+# - A newline ends a logical line only outside brackets: inside ( ) [ ] and < > a spec may
+#   break lines freely. Blank lines and comment lines never end anything.
+# - A block body ends at the first line that is not indented deeper than its `block`
+#   keyword; the post-lexer emits _BLOCK_END there (and at the end of the file).
+# - `(` directly after a name, with no space, opens an argument list (CALL_OPEN):
+#   `stage(64, 3)` is a call, `relu (conv k3 64)` is a layer followed by a group.
+# - `<` and `>` are brackets (`residual< ... >`), except right after `assert NAME`, where
+#   they compare.
+# - Brackets nest at most MAX_NESTING deep, so that no later recursion can overflow.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from lark import Token
+
+from ..errors import CnnLimitError, CnnSyntaxError
+from .source import Source
+
+MAX_NESTING = 100
+
+_OPENERS = {"LPAR": ")", "CALL_OPEN": ")", "LSQB": "]", "LANGLE": ">"}
+_CLOSERS = {"RPAR": ")", "RSQB": "]", "RANGLE": ">"}
+
+
+class Layout:
+    """A lark post-lexer; one instance serves one parse (it holds the source)."""
+
+    always_accept = ("NL", "LESS", "MORE", "LPAR")
+
+    def __init__(self, source: Source) -> None:
+        self.source = source
+
+    def process(self, stream: Iterator[Token]) -> Iterator[Token]:
+        stack: list[Token] = []
+        block_indent: int | None = None   # column of the open `block` keyword, 0-based
+        at_line_start = True
+        prev: Token | None = None
+        prev2: Token | None = None
+        last: Token | None = None          # the last token handed to the parser
+        for tok in stream:
+            if tok.type == "NL":
+                if stack:
+                    continue
+                if last is not None and last.type not in ("_NL", "_BLOCK_END"):
+                    yield (last := self._token("_NL", tok, tok))
+                at_line_start = True
+                indent = _indent_after(tok.value)
+                if block_indent is not None and indent is not None and indent <= block_indent:
+                    yield (last := self._token("_BLOCK_END", tok, tok))
+                    block_indent = None
+                continue
+            if at_line_start and not stack and tok.type == "BLOCK":
+                if block_indent is not None:
+                    raise CnnSyntaxError(
+                        "a block cannot be defined inside another block's body",
+                        self.source.span(tok.start_pos, tok.end_pos),
+                        "start the new `block` at the same indentation as the one before")
+                block_indent = tok.column - 1
+            at_line_start = False
+            tok = self._retype(tok, prev, prev2)
+            if tok.type in _OPENERS:
+                stack.append(tok)
+                if len(stack) > MAX_NESTING:
+                    raise CnnLimitError(
+                        f"brackets nest more than {MAX_NESTING} levels deep",
+                        self.source.span(tok.start_pos, tok.end_pos),
+                        "split the network into blocks")
+            elif tok.type in _CLOSERS:
+                self._close(stack, tok)
+            prev2, prev = prev, tok
+            yield (last := tok)
+        if stack:
+            opener = stack[-1]
+            raise CnnSyntaxError(
+                f"`{opener.value}` is never closed",
+                self.source.span(opener.start_pos, opener.end_pos),
+                f"add `{_OPENERS[opener.type]}` where it ends")
+        end = Token("_NL", "", start_pos=len(self.source.text), end_pos=len(self.source.text))
+        if last is not None and last.type not in ("_NL", "_BLOCK_END"):
+            yield self._token("_NL", end, end)
+        if block_indent is not None:
+            yield self._token("_BLOCK_END", end, end)
+
+    def _retype(self, tok: Token, prev: Token | None, prev2: Token | None) -> Token:
+        if tok.type in ("LESS", "MORE"):
+            if prev2 is not None and prev2.type == "ASSERT" and prev is not None \
+                    and prev.type == "NAME":
+                return Token.new_borrow_pos("LT" if tok.type == "LESS" else "GT", tok.value, tok)
+            return Token.new_borrow_pos("LANGLE" if tok.type == "LESS" else "RANGLE",
+                                        tok.value, tok)
+        if tok.type == "LPAR" and prev is not None and prev.type == "NAME" \
+                and prev.end_pos == tok.start_pos:
+            return Token.new_borrow_pos("CALL_OPEN", tok.value, tok)
+        return tok
+
+    def _close(self, stack: list[Token], tok: Token) -> None:
+        span = self.source.span(tok.start_pos, tok.end_pos)
+        if not stack:
+            raise CnnSyntaxError(f"`{tok.value}` has no matching opening bracket", span,
+                                 "remove it, or open the bracket earlier")
+        opener = stack.pop()
+        if _OPENERS[opener.type] != _CLOSERS[tok.type]:
+            line, col = self.source.position(opener.start_pos)
+            raise CnnSyntaxError(
+                f"`{tok.value}` closes `{opener.value}` opened at line {line}, column {col}",
+                span, f"close it with `{_OPENERS[opener.type]}` first")
+
+    @staticmethod
+    def _token(kind: str, where: Token, end: Token) -> Token:
+        return Token.new_borrow_pos(kind, "", where)
+
+
+def _indent_after(newlines: str) -> int | None:
+    """The indentation of the line that follows a run of newlines (None at end of file)."""
+    tail = newlines.rsplit("\n", 1)[-1]
+    if tail.lstrip(" \t\f").startswith("#"):
+        return None  # a trailing comment line at the end of the file
+    return len(tail.expandtabs(8))

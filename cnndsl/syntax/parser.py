@@ -1,0 +1,230 @@
+"""parse(): .cnn text to a `Spec`, with lark's errors turned into located `CnnError`s."""
+from __future__ import annotations
+
+import functools
+from importlib import resources
+from pathlib import Path
+
+from lark import Lark, Token
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
+
+from ..errors import CnnError, CnnLimitError, CnnNameError, CnnSyntaxError
+from . import ast
+from .group import Grouper
+from .layout import Layout
+from .source import Source
+from .transform import RawBlock, RawLine, ToAst
+
+MAX_FILE_BYTES = 4 * 2**20
+
+
+def grammar_text() -> str:
+    """The grammar, from the installed package or from the source tree's grammars/."""
+    packaged = resources.files("cnndsl") / "grammars" / "cnn.lark"
+    if packaged.is_file():
+        return packaged.read_text(encoding="utf-8")
+    return (Path(__file__).resolve().parents[2] / "grammars" / "cnn.lark").read_text("utf-8")
+
+
+@functools.lru_cache(maxsize=1)
+def _parser() -> Lark:
+    # The post-lexer needs the source for its errors, so the lexer/parser pair is built
+    # once here and a fresh Layout is wired in per parse (see `parse`).
+    return Lark(grammar_text(), parser="lalr", lexer="basic", postlex=_LayoutSlot(),
+                propagate_positions=True, maybe_placeholders=True)
+
+
+class _LayoutSlot:
+    """Stands in for the Layout of the parse in progress (lark keeps one postlexer)."""
+
+    always_accept = Layout.always_accept
+    current: Layout | None = None
+
+    def process(self, stream):
+        return self.current.process(stream)
+
+
+def parse(text: str | bytes, path: str | Path | None = None) -> ast.Spec:
+    """Parse one spec. Raises `CnnError` with the location of the first problem."""
+    source = make_source(text, path)
+    parser = _parser()
+    parser.options.postlex.current = Layout(source)
+    try:
+        tree = parser.parse(source.text)
+    except UnexpectedInput as exc:
+        raise _syntax_error(source, exc) from None
+    statements = ToAst(source).transform(tree)
+    return _assemble(source, statements)
+
+
+def make_source(text: str | bytes, path: str | Path | None) -> Source:
+    name = str(path) if path is not None else "<string>"
+    if isinstance(text, bytes):
+        if len(text) > MAX_FILE_BYTES:
+            raise CnnLimitError(f"{name}: the file is larger than {MAX_FILE_BYTES} bytes")
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = text[:exc.start].count(b"\n") + 1
+            raise CnnSyntaxError(f"{name}:{line}: the file is not UTF-8 text "
+                                 f"(byte 0x{text[exc.start]:02x} at offset {exc.start})",
+                                 hint="save the spec as UTF-8") from None
+    if len(text) > MAX_FILE_BYTES:
+        raise CnnLimitError(f"{name}: the file is larger than {MAX_FILE_BYTES} bytes")
+    text = text.replace("\r\n", "\n")
+    return Source(text, name, Path(path) if path is not None else None)
+
+
+def _assemble(source: Source, statements: list) -> ast.Spec:
+    network = input_shape = None
+    params: list[ast.Param] = []
+    uses: list[ast.Use] = []
+    raw_blocks: list[RawBlock] = []
+    lines: list[RawLine] = []
+    for kind, value in statements:
+        if kind == "network":
+            if network is not None:
+                raise CnnSyntaxError("the network is named twice", value.span,
+                                     "keep one `network` line")
+            network = value
+        elif kind == "input":
+            if input_shape is not None:
+                raise CnnSyntaxError("the input is declared twice", value.span,
+                                     "keep one `input` line")
+            if len(value.dims) != 3 and len(value.dims) != 1:
+                raise CnnSyntaxError("the input is CxHxW (or a flat size)", value.span,
+                                     "e.g. `input 3x224x224`")
+            input_shape = value
+        elif kind == "param":
+            params.append(value)
+        elif kind == "use":
+            uses.append(value)
+        elif kind == "block":
+            raw_blocks.append(value)
+        else:
+            lines.append(value)
+    _check_unique(params, "param")
+    _check_unique(raw_blocks, "block")
+    spec_vars = frozenset(p.name for p in params)
+    blocks = tuple(_block(b, spec_vars) for b in raw_blocks)
+    body = None
+    if lines:
+        grouper = Grouper(spec_vars)
+        items = tuple(item for line in lines
+                      for item in grouper.sequence(line.words, line.span).items)
+        body = ast.Sequence(items, lines[0].span.to(lines[-1].span))
+    whole = source.span(0, len(source.text))
+    return ast.Spec(source, network.id if network else None, input_shape, tuple(params),
+                    tuple(uses), blocks, body, whole)
+
+
+def _block(raw: RawBlock, spec_vars: frozenset[str]) -> ast.BlockDef:
+    _check_unique(raw.params, "parameter")
+    seen_default = False
+    for p in raw.params:
+        if p.default is not None:
+            seen_default = True
+        elif seen_default:
+            raise CnnSyntaxError(f"parameter `{p.name}` without a default follows one with a "
+                                 "default", p.span, "put parameters with defaults last")
+    grouper = Grouper(spec_vars | {p.name for p in raw.params})
+    items = tuple(item for words, span in raw.lines
+                  for item in grouper.sequence(words, span).items)
+    body = ast.Sequence(items, raw.lines[0][1].to(raw.lines[-1][1]))
+    return ast.BlockDef(raw.name, raw.params, body, raw.span)
+
+
+def _check_unique(things, what: str) -> None:
+    seen = {}
+    for thing in things:
+        if thing.name in seen:
+            first = seen[thing.name].span
+            raise CnnNameError(f"{what} `{thing.name}` is defined twice (first at line "
+                               f"{first.line})", thing.span, "rename one of them")
+        seen[thing.name] = thing
+
+
+# --- lark errors to CnnSyntaxError ------------------------------------------------------
+
+_TOKEN_WORDS = {
+    "_NL": "the end of the line", "$END": "the end of the file", "_BLOCK_END": "the block's end",
+    "LANGLE": "`<`", "RANGLE": "`>`", "VBAR": "`|`", "RPAR": "`)`", "LPAR": "`(`",
+    "CALL_OPEN": "`(`", "RSQB": "`]`", "LSQB": "`[`", "COMMA": "`,`", "COLON": "`:`",
+    "NAME": "a name", "NUMBER": "a number", "SIZE": "a size", "STRING": "a string",
+    "LABEL": "a label", "KWNAME": "an option `name=`", "COMPACT": "an option like `k3`",
+    "REPEAT_LIT": "a repeat like `x3`", "REF": "a reference `@label`", "LT": "`<`", "GT": "`>`",
+    "ASSERT": "`assert`", "BLOCK": "`block`", "STAR": "`*`", "SLASH": "`/`",
+    "PLUS": "`+`", "MINUS": "`-`",
+}
+
+
+def _describe(tok: Token | None) -> str:
+    if tok is None or tok.type == "$END":
+        return "the end of the file"
+    if tok.type in ("_NL", "_BLOCK_END"):
+        return "the end of the line"
+    return f"`{tok.value}`"
+
+
+def _syntax_error(source: Source, exc: UnexpectedInput) -> CnnError:
+    if isinstance(exc, UnexpectedCharacters):
+        offset = exc.pos_in_stream
+        ch = source.text[offset] if offset < len(source.text) else ""
+        line_rest = source.text[offset:].split("\n", 1)[0]
+        word = line_rest.split(None, 1)[0] if line_rest.strip() else ch
+        hint = _character_hint(ch, word)
+        shown = word if word.isprintable() else ascii(word)[1:-1]
+        return CnnSyntaxError(f"unexpected `{shown}`", source.span(offset, offset + len(word)),
+                              hint)
+    tok = getattr(exc, "token", None)
+    if isinstance(exc, UnexpectedEOF) or tok is None or tok.type == "$END":
+        end = len(source.text)
+        return CnnSyntaxError("the file ends in the middle of a statement",
+                              source.span(max(0, end - 1), end))
+    start = tok.start_pos if tok.start_pos is not None else len(source.text)
+    end = tok.end_pos if tok.end_pos is not None else start
+    if tok.type in ("_NL", "_BLOCK_END"):
+        line = source.text.rfind("\n", 0, start) + 1
+        start = end = len(source.text[:start].rstrip())
+        start = max(line, start - 1)
+    expected = sorted(getattr(exc, "expected", ()) or ())
+    return CnnSyntaxError(f"unexpected {_describe(tok)}", source.span(start, max(end, start + 1)),
+                          _token_hint(tok, expected))
+
+
+def _character_hint(ch: str, word: str) -> str | None:
+    if word.endswith(":") or ":" in word:
+        return ("a label is an identifier followed by `:` (letters, digits and `_`, "
+                "not starting with a digit)")
+    if ch.isdigit():
+        return "a name cannot start with a digit; sizes are written `3x224x224`"
+    if ch == "{" or ch == "}":
+        return "bodies are written in `< >`, e.g. `residual< conv k3 64 >`"
+    if ch == "\t":
+        return None
+    if not ch.isprintable() or ord(ch) > 127:
+        return "the spec contains a character the language does not use"
+    return None
+
+
+def _token_hint(tok: Token, expected: list[str]) -> str | None:
+    if tok.type in ("_NL", "_BLOCK_END"):
+        if "RPAR" in expected:
+            return "close the `(`"
+        if "RANGLE" in expected:
+            return "close the body with `>`"
+        return "the line ends too early"
+    if tok.type == "KWNAME" and "KWNAME" not in expected:
+        return "options follow a layer: `conv k3 s=2 64`"
+    if tok.type == "RANGLE" or tok.type == "GT":
+        return "a `>` closes a body opened with `<`"
+    if tok.type == "VBAR":
+        return "`|` separates branches inside `< >`"
+    if tok.type == "REF":
+        return "`@label` starts a branch: `concat< @skip | id >`"
+    if tok.type == "LABEL":
+        return "a label comes first on a line or branch: `stem: conv k3 64`"
+    words = [_TOKEN_WORDS[e] for e in expected if e in _TOKEN_WORDS]
+    if 0 < len(words) <= 4:
+        return "expected " + " or ".join(words)
+    return None

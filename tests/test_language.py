@@ -1,0 +1,190 @@
+"""Acceptance of every construct, with the names, shapes and wiring it must produce."""
+import pytest
+
+import cnndsl
+
+from .conftest import SPECS
+
+
+def layers(net):
+    return {net.node(n)["name"]: net.node(n) for n in net.layers()}
+
+
+def test_every_construct_checks():
+    net = cnndsl.build(SPECS / "valid" / "constructs.cnn")
+    assert net.name == "Everything"
+    assert net.node(net.output)["meta"]["shape"] == (10,)
+    assert net.lint() == []
+    assert len(net.aux_outputs) == 1
+
+
+def test_compact_and_keyword_options_agree(build_text):
+    a = build_text("input 3x32x32\nconv k3 s2 p1 16")
+    b = build_text("input 3x32x32\nconv(k=3, s=2, p=1, c=16)")
+    c = build_text("input 3x32x32\nconv k=3 s=2 p=1 c=16")
+    shapes = {net.node(net.output)["meta"]["shape"] for net in (a, b, c)}
+    assert shapes == {(16, 16, 16)}
+
+
+def test_new_layer_keyword_starts_new_layer(build_text):
+    net = build_text("input 3x8x8\nconv k3 p1 64 bn relu")
+    assert [net.node(n)["op"] for n in net.layers()] == ["conv", "bn", "relu"]
+    assert list(layers(net)) == ["conv1", "bn1", "relu1"]
+
+
+def test_variables_are_values_layers_are_layers(build_text):
+    net = build_text("input 3x8x8\nblock b(c): conv k1 c bn\nb(12)")
+    names = layers(net)
+    assert names["0.conv1"]["opts"]["c"] == 12
+    assert names["0.conv1"]["opts"]["bias"] is False  # followed by bn
+    assert "0.bn1" in names
+
+
+def test_bias_on_unless_next_is_bn(build_text):
+    net = build_text("input 3x8x8\nconv k3 8 relu conv k3 8 nobias conv k1 8 bias bn")
+    convs = [net.node(n)["opts"]["bias"] for n in net.layers() if net.node(n)["op"] == "conv"]
+    assert convs == [True, False, True]
+
+
+def test_multiline_sequence_and_comments(build_text):
+    net = build_text("input 3x8x8  # the input\n\n# a comment line\nconv k3 p1 8\n"
+                     "   relu   # indented continuation\nmaxpool k2\n")
+    assert [net.node(n)["op"] for n in net.layers()] == ["conv", "relu", "maxpool"]
+
+
+def test_block_body_ends_at_dedent(build_text):
+    net = build_text("input 3x8x8\nblock a(c):\n    conv k1 c\n    relu\nblock b: bn\n"
+                     "a(4) b a(2)\n")
+    assert list(layers(net)) == ["0.conv1", "0.relu1", "1.bn1", "2.conv1", "2.relu1"]
+
+
+def test_residual_proj_only_where_shapes_differ(build_text):
+    spec = ("input 8x16x16\nblock r(c, s=1): residual(proj)< conv k3 s=s p1 c bn > relu\n"
+            "r(8) r(16, s=2)")
+    names = layers(build_text(spec))
+    assert "0.downsample.conv1" not in names
+    assert names["1.downsample.conv1"]["opts"]["s"] == (2, 2)
+    assert names["1.downsample.conv1"]["opts"]["c"] == 16
+    assert names["1.add1"]["meta"]["shape"] == (16, 8, 8)
+
+
+def test_residual_explicit_shortcut(build_text):
+    net = build_text("input 8x16x16\nresidual< conv k3 s2 p1 16 | conv k1 s2 16 > relu")
+    assert net.node(net.output)["meta"]["shape"] == (16, 8, 8)
+    assert "shortcut" in layers(net)
+
+
+def test_inception_concat_order(build_text):
+    net = build_text("input 8x16x16\ninception< conv k1 4 | id | conv k3 p1 2 >")
+    out = net.output
+    assert net.node(out)["op"] == "concat"
+    assert [net.node(i)["meta"]["shape"][0] for i in net.inputs(out)] == [4, 8, 2]
+    assert net.node(out)["meta"]["shape"] == (14, 16, 16)
+
+
+def test_add_and_gate(build_text):
+    net = build_text("input 8x16x16\nadd< conv k3 p1 8 | conv k1 8 >\n"
+                     "gate< gap conv k1 2 relu conv k1 8 sigmoid >")
+    ops = [net.node(n)["op"] for n in net.layers()]
+    assert ops.count("add") == 1 and ops[-1] == "mul"
+
+
+def test_dense_channels_and_default_body(build_text):
+    net = build_text("input 64x8x8\ndense(n=6, k=32)")
+    assert net.node(net.output)["meta"]["shape"] == (64 + 6 * 32, 8, 8)
+    names = layers(net)
+    assert names["dense1.denselayer1.conv1"]["opts"]["c"] == 128
+    assert names["dense1.denselayer6.concat1"]["meta"]["shape"][0] == 64 + 5 * 32
+
+
+def test_aux_does_not_feed_main_path(build_text):
+    net = build_text("input 8x16x16\nconv k1 4\naux< gap flatten fc 3 >\nrelu")
+    (aux,) = net.aux_outputs
+    assert net.node(aux)["name"] == "aux1.fc1"
+    assert aux not in net.main_nodes()
+    assert net.node(net.output)["op"] == "relu"
+
+
+def test_label_refs_and_scopes(build_text):
+    net = build_text("input 3x16x16\nenc1: conv k3 p1 8 relu\npool: maxpool k2\n"
+                     "upsample 2\nconcat< @enc1 | id >")
+    names = layers(net)
+    assert "enc1.conv1" in names and "pool" in names
+    assert net.node(net.output)["meta"]["shape"] == (16, 16, 16)
+
+
+@pytest.mark.parametrize("spec, count", [
+    ("conv k3 p1 8 x3", 3), ("(conv k3 p1 8 relu) * 2", 4), ("relu * 0", 0),
+    ("(conv k3 p1 8) * (1 + 1)", 2),
+])
+def test_repetition(build_text, spec, count):
+    assert sum(1 for _ in build_text("input 8x8x8\n" + spec).layers()) == count
+
+
+def test_tight_star_multiplies_spaced_after_item_repeats(build_text):
+    net = build_text("input 3x8x8\nparam c = 4\nconv k1 2*c bottleneck(c) * 2\n"
+                     "block bottleneck(c): conv k1 c")
+    names = layers(net)
+    assert names["conv1"]["opts"]["c"] == 8
+    assert {"0.conv1", "1.conv1"} <= set(names)
+
+
+def test_params_and_overrides(build_text):
+    spec = "input 3x8x8\nparam width = 16\nparam wide = width * 2\nconv k1 wide"
+    assert build_text(spec).node(1)["opts"]["c"] == 32
+    assert build_text(spec, params={"width": 8}).node(1)["opts"]["c"] == 16
+    with pytest.raises(cnndsl.CnnUsageError, match="did you mean `width`"):
+        build_text(spec, params={"widht": 8})
+
+
+def test_expressions(build_text):
+    net = build_text("input 30x8x8\nconv k1 in//2 conv k1 divisible(in*0.75, 8) "
+                     "conv k1 max(3, min(10, 7)) conv k1 c=round(7/2)")
+    assert [net.node(n)["opts"]["c"] for n in net.layers()] == [15, 16, 7, 4]
+
+
+def test_input_override(build_text):
+    net = build_text("input 3x8x8\nconv k3 4", input_shape=(3, 32, 32))
+    assert net.node(net.output)["meta"]["shape"] == (4, 30, 30)
+
+
+def test_use_brings_blocks(tmp_path):
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "blocks.cnn").write_text('use "more.cnn"\nblock two(c): one(c) one(c)\n')
+    (tmp_path / "lib" / "more.cnn").write_text("block one(c): conv k1 c relu\n")
+    (tmp_path / "net.cnn").write_text('use "lib/blocks.cnn"\ninput 3x8x8\ntwo(5)\n')
+    net = cnndsl.build(tmp_path / "net.cnn")
+    assert net.node(net.output)["meta"]["shape"] == (5, 8, 8)
+
+
+def test_use_cycle_is_an_error(tmp_path):
+    (tmp_path / "a.cnn").write_text('use "b.cnn"\nblock a: relu\n')
+    (tmp_path / "b.cnn").write_text('use "a.cnn"\nblock b: relu\n')
+    (tmp_path / "net.cnn").write_text('use "a.cnn"\ninput 3x8x8\na\n')
+    with pytest.raises(cnndsl.CnnNameError, match="cycle"):
+        cnndsl.build(tmp_path / "net.cnn")
+
+
+def test_use_through_symlink_outside_is_refused(tmp_path):
+    outside = tmp_path / "outside.cnn"
+    outside.write_text("block x: relu\n")
+    (tmp_path / "proj").mkdir()
+    (tmp_path / "proj" / "link.cnn").symlink_to(outside)
+    (tmp_path / "proj" / "net.cnn").write_text('use "link.cnn"\ninput 3x8x8\nx\n')
+    with pytest.raises(cnndsl.CnnNameError, match="outside"):
+        cnndsl.build(tmp_path / "proj" / "net.cnn")
+
+
+def test_connection_table_forms(build_text):
+    a = build_text("input 6x14x14\nconv k5 table=[012, 123, 345]")
+    b = build_text("input 6x14x14\nconv k5 table=[[0,1,2], [1,2,3], [3,4,5]]")
+    assert a.node(1)["opts"]["table"] == b.node(1)["opts"]["table"]
+    assert a.node(1)["meta"]["shape"] == (3, 10, 10)
+
+
+def test_library_file_without_network(tmp_path, capsys):
+    from cnndsl.cli import main
+
+    (tmp_path / "lib.cnn").write_text("block one(c): conv k1 c relu\n")
+    assert main(["check", str(tmp_path / "lib.cnn")]) == 0
+    assert "library" in capsys.readouterr().out
