@@ -158,8 +158,18 @@ class Lowering:
 
     # --- items --------------------------------------------------------------------------
     def sequence(self, seq: ast.Sequence, x: int, frame: Frame, env: Env) -> int:
-        for item in seq.items:
-            x = self.item(item, x, frame, env)
+        items = seq.items
+        for index, item in enumerate(items):
+            try:
+                x = self.item(item, x, frame, env)
+            except CnnError:
+                # `conv k3 widht`: the conv lacks channels because of the misspelt name
+                # after it; that name is the mistake to report.
+                following = items[index + 1] if index + 1 < len(items) else None
+                if isinstance(following, ast.Call) and not following.args \
+                        and following.name not in self.blocks:
+                    self.call(following, x, frame, env, None)
+                raise
         return x
 
     def item(self, item, x: int, frame: Frame, env: Env, name: str | None = None) -> int:
@@ -193,7 +203,8 @@ class Lowering:
     def call(self, call: ast.Call, x: int, frame: Frame, env: Env, name: str | None) -> int:
         info = self.blocks.get(call.name)
         if info is None:
-            hint = did_you_mean(call.name, list(self.blocks) + layer_names() + list(COMPOSITES))
+            hint = did_you_mean(call.name, list(self.blocks) + layer_names() + list(COMPOSITES)
+                                + sorted(env.names()))
             known = f"`{call.name}` is not a layer or a block"
             if hint is None and not call.args:
                 hint = "a variable is only allowed as an option of a layer"

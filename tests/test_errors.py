@@ -1,0 +1,80 @@
+"""How errors look: location, source line, caret, hint; collected; never a traceback."""
+import subprocess
+import sys
+
+import pytest
+
+import cnndsl
+from cnndsl.cli import main
+
+
+def error_of(text):
+    with pytest.raises(cnndsl.CnnError) as info:
+        cnndsl.build(text)
+    return info.value
+
+
+def test_rendering_has_location_line_caret_hint():
+    error = error_of("input 3x32x32\nconv k3 64 fc 10\n")
+    lines = str(error).splitlines()
+    assert lines[0].startswith("<string>:2:12: error: `fc` needs a flat input")
+    assert lines[1] == "    conv k3 64 fc 10"
+    assert lines[2] == "               " + "^" * 5
+    assert lines[3].startswith("hint: add `flatten`")
+
+
+@pytest.mark.parametrize("text, hint", [
+    ("input 3x8x8\ncnv k3 8\n", "did you mean `conv`?"),
+    ("input 3x8x8\nconv k3 8 rleu\n", "did you mean `relu`?"),
+    ("input 3x8x8\nconv k3 8 strde=2\n", "did you mean `stride`?"),
+    ("input 3x8x8\nblock basic(c): conv k3 c\nbasik(3)\n", "did you mean `basic`?"),
+    ("input 3x8x8\nparam width = 8\nconv k3 widht\n", "did you mean `width`?"),
+    ("input 3x8x8\nblock b(c): conv k3 c\nb(chanels=3)\n", None),
+])
+def test_did_you_mean(text, hint):
+    error = error_of(text)
+    if hint == "did you mean `stride`?":
+        assert "`conv` has no option `strde`" in error.message
+    elif hint is not None:
+        assert error.hint == hint, str(error)
+    else:
+        assert "no parameter `chanels`" in error.message
+
+
+def test_misspelt_variable_is_reported_as_a_layer_with_hint():
+    error = error_of("input 3x8x8\nparam width = 8\nconv k3 widht\n")
+    assert "widht" in error.message
+
+
+def test_several_contract_failures_are_reported_together():
+    error = error_of("input 3x8x8\nconv k1 4\nassert channels == 5\nrelu\n"
+                     "assert shape == 4x9x9\n")
+    assert [d.span.line for d in error.diagnostics] == [3, 5]
+
+
+def test_usage_errors_exit_2(tmp_path, capsys):
+    spec = tmp_path / "a.cnn"
+    spec.write_text("input 3x8x8\nparam w = 4\nconv k1 w\n")
+    assert main(["check", str(spec), "--set", "nonsense"]) == 2
+    assert main(["check", str(spec), "--set", "q=3"]) == 2
+    assert main(["check", str(spec), "--input", "3x8"]) == 2
+    with pytest.raises(SystemExit) as info:
+        main(["frobnicate"])
+    assert info.value.code == 2
+    assert main(["check", str(spec), "--set", "w=6", "--input", "3x16x16"]) == 0
+    assert "output 6x16x16" in capsys.readouterr().out
+
+
+def test_missing_file_is_reported(tmp_path, capsys):
+    assert main(["check", str(tmp_path / "nope.cnn")]) == 1
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_no_traceback_from_the_command(tmp_path):
+    spec = tmp_path / "bad.cnn"
+    spec.write_bytes(b"input 3x8x8\nconv k3 \xff\xfe 8\n")
+    run = subprocess.run([sys.executable, "-m", "cnndsl", "check", str(spec)],
+                         capture_output=True, text=True)
+    assert run.returncode == 1
+    assert "Traceback" not in run.stderr
+    assert f"{spec}:2" in run.stderr
