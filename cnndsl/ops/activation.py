@@ -9,7 +9,9 @@ for _name, _doc in (
         ("tanh", "hyperbolic tangent"), ("gelu", "Gaussian error linear unit"),
         ("silu", "sigmoid-weighted linear unit (swish)"),
         ("softmax", "softmax over the channels")):
-    register_layer(OpSpec(name=_name, family="activation", doc=_doc))
+    # These four compute their gradient from their result, the rest from their input.
+    _saves = ("output",) if _name in ("relu", "sigmoid", "tanh", "softmax") else ("input",)
+    register_layer(OpSpec(name=_name, family="activation", doc=_doc, saves=_saves))
 
 register_layer(OpSpec(
     name="leaky", family="activation", doc="leaky ReLU: `leaky(0.1)`",

@@ -42,7 +42,8 @@ for _name, _doc in (("maxpool", "max pooling (torch.nn.MaxPool2d)"),
                     ("avgpool", "average pooling (torch.nn.AvgPool2d)")):
     register_layer(OpSpec(name=_name, family="pool", doc=_doc, options=_POOL_OPTIONS,
                           resolve=_resolve_window(_name), shape=_pool_shape(_name),
-                          rf=_window_rf))
+                          rf=_window_rf,
+                          saves=("input", "indices") if _name == "maxpool" else ("input",)))
 
 
 def _global_shape(name: str):
@@ -58,7 +59,8 @@ def _global_rf(opts: dict, ins: list[Shape]):
 register_layer(OpSpec(name="gap", family="pool", doc="global average pooling to Cx1x1",
                       shape=_global_shape("gap"), rf=_global_rf))
 register_layer(OpSpec(name="gmp", family="pool", doc="global max pooling to Cx1x1",
-                      shape=_global_shape("gmp"), rf=_global_rf))
+                      shape=_global_shape("gmp"), rf=_global_rf,
+                      saves=("input", "indices")))
 
 
 def _subsample_shape(opts: dict, ins: list[Shape]) -> Shape:

@@ -77,8 +77,12 @@ class OpSpec:
     shape       (opts, ins) -> the output shape
     rf          (opts, ins) -> an RfWindow, "global" (sees the whole input), or None
                 (pointwise: the receptive field passes through unchanged)
-    params, macs, connections, activation_saved
+    params, macs, connections
                 (opts, ins, out) -> int: see cnndsl/passes/count.py for the conventions
+    saves       what autograd keeps for the backward pass in training: any of "input"
+                (every input tensor), "output", "indices" (int64, one per output element),
+                "mask" (one byte per output element); see cnndsl/passes/memory.py
+    view        the output is a view of the input (no new memory), e.g. `flatten`
     torch       (opts, ins, out) -> a torch constructor expression as source text, or None
                 for layers without a module (see cnndsl/backends/torch_source.py)
     internal    an IR-only op (the merges), not a layer keyword
@@ -96,6 +100,8 @@ class OpSpec:
     params: Callable[[dict, list[Shape], Shape], int] = _zero
     macs: Callable[[dict, list[Shape], Shape], int] = _zero
     connections: Callable[[dict, list[Shape], Shape], int] | None = None
+    saves: tuple[str, ...] = ("input",)
+    view: bool = False
     torch: Callable[[dict, list[Shape], Shape], str | None] | None = None
     extras: Mapping[str, Any] = field(default_factory=dict)
     internal: bool = False

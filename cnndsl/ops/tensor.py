@@ -13,7 +13,7 @@ def _global_rf(opts: dict, ins: list[Shape]):
 
 register_layer(OpSpec(
     name="flatten", family="tensor", doc="CxHxW to a flat vector of C*H*W",
-    shape=lambda opts, ins: (math.prod(ins[0]),), rf=_global_rf))
+    shape=lambda opts, ins: (math.prod(ins[0]),), rf=_global_rf, saves=(), view=True))
 
 
 def _flat_input(op: str, ins: list[Shape]) -> int:
@@ -45,7 +45,7 @@ register_layer(OpSpec(
 register_layer(OpSpec(
     name="dropout", family="tensor", doc="dropout with probability p (a bare number)",
     options=(OptionSpec("p", "float", 0.5, minimum=0, below=1, doc="drop probability"),),
-    positional="p"))
+    positional="p", saves=("mask",)))
 
 
 def _upsample_shape(opts: dict, ins: list[Shape]) -> Shape:
@@ -66,7 +66,7 @@ register_layer(OpSpec(
     options=(OptionSpec("scale", "float", 2, minimum=0, doc="scale factor"),
              OptionSpec("mode", "choice", "nearest", choices=("nearest", "bilinear"),
                         doc="interpolation")),
-    positional="scale", shape=_upsample_shape, rf=_upsample_rf))
+    positional="scale", shape=_upsample_shape, rf=_upsample_rf, saves=()))
 
 
 def _rbf_shape(opts: dict, ins: list[Shape]) -> Shape:

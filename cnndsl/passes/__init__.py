@@ -4,10 +4,22 @@ The pipeline that `cnndsl.build` runs is `PIPELINE`, in order.
 
 Meta keys, per node (`network.node(n)["meta"]`):
     shape   tuple: output shape, (C, H, W) or (F,)               lowering / infer_shapes
+    rf      (RfAxis, RfAxis): (size, jump, start) for H and W    receptive_field
+    rf_global  bool: some path saw the whole input               receptive_field
+    params, macs, connections  int                               count
+    activation_bytes  int: the output tensor, fp32, one example  count
+    saved_bytes  int: what autograd keeps of it for backward     memory
+
+Network keys (`network.meta`): `params`, `macs`, `flops`, `connections`, `params_bytes`,
+`activations_bytes`, `aux {params, macs}` (count); `memory {...}` (memory).
 """
 from .check_contracts import check_contracts
+from .count import count
 from .infer_shapes import infer_shapes
+from .memory import memory
+from .receptive_field import receptive_field
 
-PIPELINE = (check_contracts,)
+PIPELINE = (infer_shapes, receptive_field, count, memory, check_contracts)
 
-__all__ = ["PIPELINE", "check_contracts", "infer_shapes"]
+__all__ = ["PIPELINE", "check_contracts", "count", "infer_shapes", "memory",
+           "receptive_field"]

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import operator
 
+import networkx as nx
+
 from ..errors import CnnContractError
 from ..ops.geometry import fmt_shape
+from .count import totals
 
 _COMPARE = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
             ">": operator.gt, ">=": operator.ge}
@@ -22,7 +25,23 @@ def _channels(net, n):
     return net.node(n)["meta"]["shape"][0]
 
 
-METRICS = {"shape": _shape, "channels": _channels}
+def _rf(net, n):
+    """The smaller of the two axes' sizes: `rf >= r` then holds for both."""
+    return min(axis.size for axis in net.node(n)["meta"]["rf"])
+
+
+def _upstream(net, n) -> dict:
+    return totals(net, nx.ancestors(net.graph, n) | {n})
+
+
+METRICS = {
+    "shape": _shape,
+    "channels": _channels,
+    "rf": _rf,
+    "params": lambda net, n: _upstream(net, n)["params"],
+    "macs": lambda net, n: _upstream(net, n)["macs"],
+    "flops": lambda net, n: 2 * _upstream(net, n)["macs"],
+}
 
 
 def check_contracts(network, **_opts):

@@ -2,13 +2,14 @@
 
 Lowering calls `node_shape` as it adds each node (options may depend on shapes);
 `infer_shapes` recomputes all shapes of a graph, e.g. after a rewriting pass.
-Result: `meta["shape"]`, a tuple (C, H, W) or (F,).
+Result: `meta["shape"]`, a tuple (C, H, W) or (F,). Notes (severity "note") where a
+window's floor division leaves input rows or columns unread.
 """
 from __future__ import annotations
 
-from ..errors import CnnShapeError
-from ..ops import OpSpec, ShapeProblem, lookup
-from ..ops.geometry import fmt_shape
+from ..errors import CnnShapeError, Diagnostic
+from ..ops import OpSpec, RfWindow, ShapeProblem, lookup
+from ..ops.geometry import dropped, fmt_shape
 
 MAX_ELEMENTS = 2**34  # one activation this large (64 GiB in fp32) is certainly a mistake
 
@@ -41,4 +42,29 @@ def infer_shapes(network, **_opts):
             attrs["meta"]["shape"] = node_shape(lookup(attrs["op"]), attrs["opts"], ins)
         except ShapeProblem as problem:
             raise CnnShapeError(problem.message, attrs["span"], problem.hint) from None
+        note = dropped_note(attrs, ins)
+        if note is not None:
+            net.warnings.append(note)
     return net
+
+
+def dropped_note(attrs: dict, ins: list[tuple[int, ...]]) -> Diagnostic | None:
+    """A note where a sliding window never reaches the last rows or columns of its input."""
+    spec = lookup(attrs["op"])
+    if spec.rf is None or len(ins) != 1 or len(ins[0]) != 3 or attrs["opts"].get("ceil"):
+        return None
+    steps = spec.rf(attrs["opts"], ins)
+    if not isinstance(steps, tuple) or len(steps) != 1 or not isinstance(steps[0], RfWindow):
+        return None
+    w = steps[0]
+    if not all(isinstance(v, int) for v in (*w.k, *w.s, *w.p, *w.d)):
+        return None
+    lost = [dropped(n, k, s, p, d) for n, k, s, p, d in zip(ins[0][1:], w.k, w.s, w.p, w.d)]
+    if not any(lost):
+        return None
+    parts = [f"{v} {unit}" for v, unit in zip(lost, ("rows", "columns")) if v]
+    return Diagnostic(
+        f"`{attrs['name']}` never reads the last {' and '.join(parts)} of its "
+        f"{fmt_shape(ins[0])} input (the output size is rounded down)",
+        attrs["span"], "pad the input or change the kernel or stride if they matter",
+        severity="note")

@@ -1,0 +1,173 @@
+"""receptive_field: where in the input each node's first output pixel looks, per axis.
+
+Result: `meta["rf"]`, a pair (H axis, W axis) of `RfAxis(size, jump, start)` in input
+pixels; `meta["rf_global"]`, true where some path saw the whole input (gap, flatten, fc).
+Warnings: misaligned merges, and holes in the receptive field (gridding).
+
+# NOTE: receptive fields on graphs
+# Along a path each window step (the op's `rf` rule) moves the field by the seed formulas:
+# r_out = r_in + (k-1)·d·j_in, start_out = start_in + ((k-1)/2 - p)·j_in, j_out = j_in·s,
+# from (1, 1, 0.5) at the input. A "global" op is a window over its whole input (k = s = n,
+# p = 0), so its field is every input position and the padding reached before it.
+# At a merge we follow Araujo et al. (Distill 2019): the paths are aligned when they share
+# jump and start (centre); the merged size is then the largest. Otherwise the field has
+# no single centre: we warn, naming the branches, and keep the union of the windows. Paths
+# that saw the whole input (a squeeze-and-excitation gate) take part by size only.
+# Gridding: besides (r, j, start) we follow the set of input positions one output pixel
+# actually reaches (exact for integer strides), and warn where stacked dilated convs leave
+# holes in it.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from ..errors import Diagnostic
+from ..ops import RfWindow, lookup
+
+MAX_TRACKED = 1 << 14  # positions per axis beyond which holes are not tracked (cost)
+
+
+class RfAxis(NamedTuple):
+    size: float
+    jump: float
+    start: float
+
+
+class _Field(NamedTuple):
+    axes: tuple[RfAxis, RfAxis]
+    is_global: bool
+    reach: tuple  # per axis: frozenset of reached input positions, or None (not tracked)
+    dilated: int  # dilated convs along the deepest path
+
+
+def receptive_field(network, **_opts):
+    net = network.copy()
+    fields: dict[int, _Field] = {}
+    for n in net.nodes():
+        attrs = net.node(n)
+        if attrs["op"] == "input":
+            field = _Field((RfAxis(1, 1, 0.5),) * 2, False,
+                           (frozenset({0}), frozenset({0})), 0)
+        else:
+            ins = [fields[i] for i in net.inputs(n)]
+            field = _merge(net, n, ins) if len(ins) > 1 else ins[0]
+            field = _apply(net, n, field)
+            _warn_gridding(net, n, ins, field)
+        fields[n] = field
+        attrs["meta"]["rf"] = _tidy(field.axes)
+        attrs["meta"]["rf_global"] = field.is_global
+    return net
+
+
+def _apply(net, n, field: _Field) -> _Field:
+    attrs = net.node(n)
+    spec = lookup(attrs["op"])
+    if spec.rf is None:
+        return field
+    in_shapes = [net.node(i)["meta"]["shape"] for i in net.inputs(n)]
+    rule = spec.rf(attrs["opts"], in_shapes)
+    if rule is None:
+        return field
+    if rule == "global":
+        if len(in_shapes[0]) != 3:
+            return field._replace(is_global=True)  # a flat vector already sees everything
+        h, w = in_shapes[0][1:]
+        rule = (RfWindow((h, w), (h, w), (0, 0)),)
+    axes, reach, dilated = list(field.axes), list(field.reach), field.dilated
+    for step in rule:
+        if max(step.d) > 1:
+            dilated += 1
+        for a in (0, 1):
+            axes[a], reach[a] = _step(axes[a], reach[a], step.k[a], step.s[a], step.p[a],
+                                      step.d[a])
+    return _Field(tuple(axes), field.is_global or spec.rf(attrs["opts"], in_shapes) == "global",
+                  tuple(reach), dilated)
+
+
+def _step(axis: RfAxis, reach, k, s, p, d):
+    size = axis.size + (k - 1) * d * axis.jump
+    start = axis.start + ((k - 1) / 2 - p) * axis.jump
+    return RfAxis(size, axis.jump * s, start), _reach(reach, axis.jump, k, p, d, size)
+
+
+def _reach(reach, jump, k, p, d, size):
+    """Input positions output pixel 0 reaches: its taps, each a shifted copy of the input's."""
+    shifts = [(t * d - p) * jump for t in range(k)]
+    if reach is None or size > MAX_TRACKED or not all(float(v).is_integer() for v in shifts):
+        return None
+    if len(shifts) > 1 and len(reach) > 1 and max(reach) - min(reach) + 1 == len(reach) \
+            and d * jump <= len(reach):
+        lo, hi = min(reach) + shifts[0], max(reach) + shifts[-1]
+        return frozenset(range(int(lo), int(hi) + 1))  # a solid window stays solid
+    return frozenset(int(r + v) for r in reach for v in shifts)
+
+
+def _merge(net, n, ins: list[_Field]) -> _Field:
+    spatial = [f for f in ins if not f.is_global] or ins
+    axes = []
+    aligned = True
+    for a in (0, 1):
+        paths = [f.axes[a] for f in spatial]
+        if len({(p.jump, p.start) for p in paths}) > 1:
+            aligned = False
+            lo = min(p.start - p.size / 2 for p in paths)
+            hi = max(p.start + p.size / 2 for p in paths)
+            size = max([hi - lo] + [f.axes[a].size for f in ins])
+            axes.append(RfAxis(size, max(p.jump for p in paths), (lo + hi) / 2))
+        else:
+            axes.append(paths[0]._replace(size=max(f.axes[a].size for f in ins)))
+    if not aligned:
+        _warn_misaligned(net, n)
+    reach = tuple(_union([f.reach[a] for f in ins]) if aligned else None for a in (0, 1))
+    return _Field(tuple(axes), any(f.is_global for f in ins), reach,
+                  max(f.dilated for f in ins))
+
+
+def _union(sets):
+    if any(s is None for s in sets):
+        return None
+    return frozenset().union(*sets)
+
+
+def _warn_misaligned(net, n) -> None:
+    attrs = net.node(n)
+    described = []
+    for i in net.inputs(n):
+        rf = net.node(i)["meta"]["rf"]
+        described.append(f"`{net.node(i)['name']}` (jump {rf[0].jump}x{rf[1].jump}, "
+                         f"start {rf[0].start}x{rf[1].start})")
+    net.warnings.append(Diagnostic(
+        f"the paths merged by `{attrs['name']}` are not aligned: " + ", ".join(described)
+        + "; its receptive field has no single centre (the size given is their union)",
+        attrs["span"], "give the branches the same total stride and padding",
+        severity="warning"))
+
+
+def _warn_gridding(net, n, ins: list[_Field], field: _Field) -> None:
+    if field.dilated < 2 or not _has_holes(field) or any(
+            f.dilated >= 2 and _has_holes(f) for f in ins):
+        return
+    holes = [_hole_count(r) for r in field.reach if r is not None]
+    attrs = net.node(n)
+    net.warnings.append(Diagnostic(
+        f"gridding: after stacked dilated convs the receptive field of `{attrs['name']}` "
+        f"has holes ({max(holes)} input positions in its span are never reached)",
+        attrs["span"], "use dilation rates without a common factor (e.g. 1, 2, 5) or put "
+                       "an undilated conv between the dilated ones", severity="warning"))
+
+
+def _has_holes(field: _Field) -> bool:
+    return any(r is not None and _hole_count(r) for r in field.reach)
+
+
+def _hole_count(reach) -> int:
+    return max(reach) - min(reach) + 1 - len(reach)
+
+
+def _tidy(axes) -> tuple[RfAxis, RfAxis]:
+    return tuple(RfAxis(*(_num(v) for v in axis)) for axis in axes)
+
+
+def _num(v):
+    """Whole numbers as ints, the rest as floats (start is often x.5)."""
+    return int(v) if float(v).is_integer() else float(v)
