@@ -4,7 +4,7 @@
     net = cnndsl.build("zoo_specs/resnet50.cnn")      # parse, lower, check
 """
 from . import ops as _ops  # noqa: F401  (registers the built-in layers)
-from .api import build, parse, read_spec
+from .api import Summary, build, parse, read_spec, summary
 from .errors import (
     CnnContractError,
     CnnError,
@@ -34,9 +34,11 @@ __all__ = [
     "OptionSpec",
     "RfWindow",
     "ShapeProblem",
+    "Summary",
     "build",
     "parse",
     "read_spec",
     "register_layer",
+    "summary",
     "unregister_layer",
 ]

@@ -52,6 +52,42 @@ def build(src: SpecSource | ast.Spec, *, params: dict | None = None,
     return network
 
 
+def summary(src: SpecSource | ast.Spec | Network, *, depth: int | None = None,
+            batch: int = 1, optimizer: str = "sgd", params: dict | None = None,
+            input_shape: tuple[int, ...] | str | None = None) -> Summary:
+    """The per-layer table and totals of a spec (or a built network); see docs/analysis.md.
+
+    `str(result)` is the table, `result.json()` the JSON document, `result.data` the dict.
+    """
+    from .backends.summary import summary_data
+    from .passes.memory import memory
+
+    network = src if isinstance(src, Network) else \
+        build(src, params=params, input_shape=input_shape)
+    network = memory(network, batch=batch, optimizer=optimizer)
+    return Summary(summary_data(network, depth))
+
+
+class Summary:
+    """A network's summary: `data` (the JSON schema), `text()` and `json()`."""
+
+    def __init__(self, data: dict) -> None:
+        self.data = data
+
+    def text(self) -> str:
+        from .backends.summary import summary_text
+
+        return summary_text(self.data)
+
+    def json(self) -> str:
+        from .backends.summary import summary_json
+
+        return summary_json(self.data)
+
+    def __str__(self) -> str:
+        return self.text()
+
+
 def parse_shape(text: str) -> tuple[int, ...]:
     """`3x224x224` -> (3, 224, 224)."""
     try:
@@ -79,4 +115,5 @@ def parse_assignment(text: str) -> tuple[str, int | float]:
     return name, number
 
 
-__all__ = ["CnnError", "build", "parse", "parse_assignment", "parse_shape", "read_spec"]
+__all__ = ["CnnError", "Summary", "build", "parse", "parse_assignment", "parse_shape",
+           "read_spec", "summary"]

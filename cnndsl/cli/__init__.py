@@ -10,9 +10,9 @@ import sys
 import traceback
 
 from ..errors import CnnError, CnnUsageError
-from . import check
+from . import check, summary
 
-SUBCOMMANDS = (check,)
+SUBCOMMANDS = (check, summary)
 
 
 def shared_options() -> argparse.ArgumentParser:

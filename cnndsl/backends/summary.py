@@ -1,0 +1,202 @@
+"""The summary backend: a per-layer table or a JSON document from an annotated network.
+
+It reads what the passes wrote (see cnndsl/passes/__init__.py) and decides nothing about
+the network. `summary_data` is the JSON schema (SCHEMA_VERSION); `summary_text` renders it.
+"""
+from __future__ import annotations
+
+import json
+
+from ..ops import lookup
+from ..ops.geometry import fmt_pair, fmt_shape
+
+SCHEMA_VERSION = 1
+CONVENTIONS = {
+    "params": "trainable values of the generated module, sum(p.numel())",
+    "macs": "multiply-accumulates of conv, deconv, fc and rbf, bias excluded "
+            "(torchvision's GFLOPS are these)",
+    "flops": "2 x MACs",
+    "connections": "LeCun's: MACs plus one per output with a bias or coefficient",
+    "rf": "receptive field in input pixels (size, jump, start), Araujo et al. on merges",
+    "bytes": "fp32, one example; training = params x (2 + optimizer state) + batch x "
+             "tensors saved for backward",
+    "units": "decimal: k = 1e3, M = 1e6, G = 1e9",
+}
+
+
+def summary_data(net, depth: int | None = None) -> dict:
+    """The summary as plain data (the JSON schema); `depth` folds deeper scopes."""
+    out = net.node(net.output)["meta"]
+    meta = net.meta
+    return {
+        "schema": SCHEMA_VERSION,
+        "network": net.name,
+        "input": list(net.input_shape),
+        "output": list(out["shape"]),
+        "params": meta["params"],
+        "macs": meta["macs"],
+        "flops": meta["flops"],
+        "connections": meta["connections"],
+        "memory": {k: meta["memory"][k] for k in (
+            "params_bytes", "activations_bytes", "saved_bytes", "training_bytes", "batch",
+            "optimizer")},
+        "rf": _rf(out["rf"]),
+        "aux": dict(meta["aux"]),
+        "conventions": dict(CONVENTIONS),
+        "layers": _fold(net, [_layer(net, n) for n in net.layers()], depth),
+        "warnings": [_warning(w) for w in net.warnings],
+    }
+
+
+def _layer(net, n) -> dict:
+    attrs = net.node(n)
+    meta = attrs["meta"]
+    spec = lookup(attrs["op"])
+    return {
+        "name": attrs["name"],
+        "op": describe(attrs["op"], attrs["opts"]),
+        "module": not spec.internal,
+        "aux": n not in net.main_nodes(),
+        "line": attrs["span"].line if attrs["span"] is not None else None,
+        "shape": list(meta["shape"]),
+        "params": meta["params"],
+        "macs": meta["macs"],
+        "connections": meta["connections"],
+        "rf": _rf(meta["rf"]),
+    }
+
+
+def describe(op: str, opts: dict) -> str:
+    """The op with its key options, as a spec would write them: `conv k3 s2 p1 64`."""
+    spec = lookup(op)
+    words = [op]
+    for option in spec.options:
+        value = opts.get(option.name)
+        if value is None or value == option.default or option.kind == "table" \
+                or _implied(option.name, value, opts):
+            continue
+        if option.kind == "flag":
+            words.append(option.name if value else f"no{option.name}")
+        elif option.name == spec.positional:
+            words.append(_value(value))
+        elif option.compact is not None and not isinstance(value, float):
+            words.append(f"{option.compact}{_value(value)}")
+        else:
+            words.append(f"{option.name}={_value(value)}")
+    if opts.get("table") is not None:
+        words.append("table")
+    return " ".join(words)
+
+
+def _implied(name: str, value, opts: dict) -> bool:
+    """Values a spec would not write: a bias that is on, a pool's stride equal to its
+    window, the groups of a depthwise conv."""
+    return (name == "bias" and value) or (name == "s" and value == opts.get("k")) \
+        or (name == "g" and opts.get("dw"))
+
+
+def _value(value) -> str:
+    if isinstance(value, tuple):
+        return str(value[0]) if len(set(value)) == 1 else fmt_pair(value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _rf(axes) -> dict:
+    """Scalars when both axes agree (square inputs), else [H, W] pairs."""
+    return {key: axes[0][i] if axes[0][i] == axes[1][i] else [axes[0][i], axes[1][i]]
+            for i, key in enumerate(("size", "jump", "start"))}
+
+
+def _fold(net, layers: list[dict], depth: int | None) -> list[dict]:
+    """Rows deeper than `depth` dotted levels merged into their scope's row."""
+    if depth is None:
+        return layers
+    rows: list[dict] = []
+    for layer in layers:
+        parts = layer["name"].split(".")
+        if len(parts) <= depth:
+            rows.append(layer)
+            continue
+        scope = ".".join(parts[:depth])
+        if rows and rows[-1]["name"] == scope and rows[-1].get("layers"):
+            row = rows[-1]
+            row["layers"] += 1
+            for key in ("params", "macs", "connections"):
+                row[key] += layer[key]
+            row["shape"], row["rf"] = layer["shape"], layer["rf"]
+        else:
+            rows.append(layer | {"name": scope, "op": "", "module": True, "layers": 1})
+    for row in rows:
+        if row.get("layers"):
+            row["op"] = f"({row['layers']} layers)"
+    return rows
+
+
+def _warning(diag) -> dict:
+    span = diag.span
+    return {"severity": diag.severity, "line": span.line if span else None,
+            "col": span.col if span else None, "message": diag.message}
+
+
+def summary_json(data: dict) -> str:
+    return json.dumps(data, indent=2) + "\n"
+
+
+def summary_text(data: dict) -> str:
+    header = [
+        f"{data['network']}: input {fmt_shape(data['input'])}, "
+        f"output {fmt_shape(data['output'])}",
+        *(f"  {key}: {text}" for key, text in data["conventions"].items()),
+        "",
+    ]
+    columns = ("name", "op", "line", "output", "params", "MACs", "rf", "jump")
+    rows = [_row(layer) for layer in data["layers"]]
+    widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(columns)]
+    right = {2, 4, 5, 6, 7}
+
+    def line(cells) -> str:
+        return "  ".join(c.rjust(w) if i in right else c.ljust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+    rule = "-" * len(line(columns))
+    table = [line(columns), rule, *(line(r) for r in rows), rule]
+    return "\n".join(header + table + _totals(data)) + "\n"
+
+
+def _row(layer: dict) -> list[str]:
+    name = layer["name"] + ("" if layer["module"] else " *") + (" (aux)" if layer["aux"] else "")
+    rf = layer["rf"]
+    return [name, layer["op"], str(layer["line"] or ""), fmt_shape(layer["shape"]),
+            f"{layer['params']:,}", f"{layer['macs']:,}", _pair(rf["size"]), _pair(rf["jump"])]
+
+
+def _pair(value) -> str:
+    return fmt_pair(value) if isinstance(value, list) else f"{value:g}"
+
+
+def _totals(data: dict) -> list[str]:
+    mem, rf = data["memory"], data["rf"]
+    lines = [
+        f"params       {decimal(data['params']):>8}  ({data['params']:,})",
+        f"MACs         {decimal(data['macs']):>8}  ({data['macs']:,})",
+        f"FLOPs        {decimal(data['flops']):>8}  ({data['flops']:,})",
+        f"connections  {decimal(data['connections']):>8}  ({data['connections']:,})",
+        f"rf           size {_pair(rf['size'])}, jump {_pair(rf['jump'])}, "
+        f"start {_pair(rf['start'])}",
+        f"memory       params {decimal(mem['params_bytes'])}B, activations "
+        f"{decimal(mem['activations_bytes'])}B per example, training "
+        f"{decimal(mem['training_bytes'])}B (batch {mem['batch']}, {mem['optimizer']})",
+    ]
+    if data["aux"]["params"] or data["aux"]["macs"]:
+        lines.append(f"aux heads    params {decimal(data['aux']['params'])}, "
+                     f"MACs {decimal(data['aux']['macs'])} (not in the totals above)")
+    if any(not layer["module"] for layer in data["layers"]):
+        lines.append("* a merge (add, concat, mul): no module of its own")
+    return lines
+
+
+def decimal(value: float) -> str:
+    """3 significant digits in decimal units: 60000 -> 60k, 854196224 -> 854M."""
+    for factor, unit in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= factor:
+            return f"{value / factor:.3g}{unit}"
+    return f"{value:g}"

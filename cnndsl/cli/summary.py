@@ -1,0 +1,61 @@
+"""`cnndsl summary FILE`: the per-layer table (or JSON) of shapes, counts and fields."""
+from __future__ import annotations
+
+import sys
+
+from ..api import summary
+from ..passes.memory import OPTIMIZER_STATE
+
+
+def add_parser(sub, parent) -> None:
+    p = sub.add_parser("summary", parents=[parent], help="per-layer shapes, counts and "
+                       "receptive fields", description="Print a spec's per-layer table: "
+                       "output shape, parameters, MACs and receptive field, with totals.")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--json", action="store_true", help="print the JSON document instead")
+    p.add_argument("--depth", type=_depth, metavar="N",
+                   help="fold layers deeper than N dotted levels into their scope's row")
+    p.add_argument("--batch", type=_positive, default=1, metavar="B",
+                   help="batch size of the training-memory estimate (default 1)")
+    p.add_argument("--optimizer", choices=sorted(OPTIMIZER_STATE), default="sgd",
+                   help="optimizer of the training-memory estimate (default sgd)")
+    p.add_argument("-o", "--output", metavar="PATH", help="write to PATH instead of stdout")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from ..outputs import write_atomic
+    from . import build_options
+
+    result = summary(args.file, depth=args.depth, batch=args.batch,
+                     optimizer=args.optimizer, **build_options(args))
+    if not args.json:
+        for warning in result.data["warnings"]:
+            print(_located(args.file, warning), file=sys.stderr)
+    text = result.json() if args.json else result.text()
+    if args.output:
+        write_atomic(args.output, text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _located(path: str, warning: dict) -> str:
+    where = f"{path}:{warning['line']}:{warning['col']}: " if warning["line"] else ""
+    return f"{where}{warning['severity']}: {warning['message']}"
+
+
+def _positive(text: str) -> int:
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _depth(text: str) -> int:
+    return _positive(text)
