@@ -6,9 +6,11 @@ Warnings: misaligned merges, and holes in the receptive field (gridding).
 
 # NOTE: receptive fields on graphs
 # Along a path each window step (the op's `rf` rule) moves the field by the seed formulas:
-# r_out = r_in + (k-1)·d·j_in, start_out = start_in + ((k-1)/2 - p)·j_in, j_out = j_in·s,
-# from (1, 1, 0.5) at the input. A "global" op is a window over its whole input (k = s = n,
-# p = 0), so its field is every input position and the padding reached before it.
+# r_out = r_in + (k-1)·d·j_in, start_out = start_in + ((k-1)·d/2 - p)·j_in, j_out = j_in·s,
+# from (1, 1, 0.5) at the input. (The seed formula's centre term (k-1)/2 holds for d = 1; a
+# dilated window's centre is (k-1)·d/2 from its first tap, which the gradient confirms.)
+# A "global" op is a window over its whole input (k = s = n, p = 0), so its field is every
+# input position and the padding reached before it.
 # At a merge we follow Araujo et al. (Distill 2019): the paths are aligned when they share
 # jump and start (centre); the merged size is then the largest. Otherwise the field has
 # no single centre: we warn, naming the branches, and keep the union of the windows. Paths
@@ -86,7 +88,7 @@ def _apply(net, n, field: _Field) -> _Field:
 
 def _step(axis: RfAxis, reach, k, s, p, d):
     size = axis.size + (k - 1) * d * axis.jump
-    start = axis.start + ((k - 1) / 2 - p) * axis.jump
+    start = axis.start + ((k - 1) * d / 2 - p) * axis.jump
     return RfAxis(size, axis.jump * s, start), _reach(reach, axis.jump, k, p, d, size)
 
 

@@ -1,0 +1,156 @@
+"""The analysis passes against published figures and hand-worked examples."""
+import pytest
+
+import cnndsl
+from cnndsl.passes.receptive_field import RfAxis
+
+from .conftest import SPECS
+
+ANALYSIS = SPECS / "analysis"
+
+
+def layer(net, name):
+    return net.node(net.by_name(name))["meta"]
+
+
+def output_rf(net):
+    return net.node(net.output)["meta"]["rf"]
+
+
+def test_lenet5_as_published():
+    net = cnndsl.build(ANALYSIS / "lenet5.cnn")
+    published = {"C1.conv1": (156, 122_304), "S2.subsample1": (12, 5_880),
+                 "C3.conv1": (1_516, 151_600), "S4.subsample1": (32, 2_000),
+                 "C5.conv1": (48_120, 48_120), "F6.fc1": (10_164, 10_164),
+                 "rbf1": (0, 840)}
+    for name, (params, connections) in published.items():
+        meta = layer(net, name)
+        assert (meta["params"], meta["connections"]) == (params, connections), name
+    assert net.meta["params"] == 60_000
+    assert net.meta["connections"] == 340_908
+
+
+GOOGLENET_NAIVE = """input 256x28x28
+inception< conv k1 128 | conv k3 p1 192 | conv k5 p2 96 | maxpool k3 s1 p1 >
+"""
+GOOGLENET_REDUCED = """input 256x28x28
+inception< conv k1 128 | conv k1 64 conv k3 p1 192 | conv k1 64 conv k5 p2 96
+         | maxpool k3 s1 p1 conv k1 64 >
+"""
+
+
+@pytest.mark.parametrize("text, macs", [(GOOGLENET_NAIVE, 854_196_224),
+                                        (GOOGLENET_REDUCED, 271_351_808)])
+def test_inception_module_macs(text, macs):
+    net = cnndsl.build(text)
+    assert net.meta["macs"] == macs
+    assert net.meta["flops"] == 2 * macs
+
+
+@pytest.mark.parametrize("text, rf", [
+    ("conv k3 s2 p1 8 conv k3 s2 p1 8", RfAxis(7, 4, 0.5)),
+    ("conv k3 p1 8 conv k3 p1 8 conv k3 p1 8", RfAxis(7, 1, 0.5)),
+    ("conv k7 s2 p3 8 maxpool k3 s2 p1", RfAxis(11, 4, 0.5)),
+    ("conv k3 d2 p2 8", RfAxis(5, 1, 0.5)),
+])
+def test_receptive_field_of_a_path(text, rf):
+    net = cnndsl.build("input 3x32x32\n" + text)
+    assert output_rf(net) == (rf, rf)
+
+
+def test_receptive_field_axes_are_separate():
+    net = cnndsl.build("input 3x32x32\nconv k1x7 p=[0,3] 8")
+    assert output_rf(net) == (RfAxis(1, 1, 0.5), RfAxis(7, 1, 0.5))
+
+
+def test_aligned_merge_takes_the_largest():
+    net = cnndsl.build("input 3x32x32\ninception< conv k1 8 | conv k3 p1 8 | conv k5 p2 8 >")
+    assert output_rf(net)[0] == RfAxis(5, 1, 0.5)
+    assert not net.warnings
+
+
+def test_misaligned_merge_warns_naming_branches():
+    net = cnndsl.build("input 3x32x32\ninception< conv k2 s2 8 | conv k3 s2 p1 8 >")
+    messages = [w.message for w in net.warnings if w.severity == "warning"]
+    assert len(messages) == 1
+    assert "not aligned" in messages[0] and "`branch1`" in messages[0] \
+        and "`branch2`" in messages[0]
+    assert net.warnings[0].span.line == 2
+
+
+def test_global_pooling_sees_the_whole_input():
+    net = cnndsl.build("input 3x32x32\nconv k3 p1 8 gap flatten fc 10")
+    size, jump, start = output_rf(net)[0]
+    assert size == 3 + 31  # the padded window reached over all 32 positions
+    assert net.node(net.output)["meta"]["rf_global"]
+
+
+def test_se_gate_is_not_a_misaligned_merge():
+    net = cnndsl.build("input 8x16x16\nconv k3 p1 8\ngate< gap conv k1 2 relu conv k1 8 sigmoid >")
+    assert not net.warnings
+    assert output_rf(net)[0].jump == 1
+
+
+def test_gridding_warning_for_stacked_dilations():
+    net = cnndsl.build("input 3x64x64\nconv k3 d2 p2 8\nconv k3 d2 p2 8\nconv k3 d2 p2 8")
+    grids = [w for w in net.warnings if "gridding" in w.message]
+    assert len(grids) == 1 and grids[0].span.line == 3
+
+
+def test_no_gridding_warning_for_hybrid_dilation():
+    net = cnndsl.build("input 3x64x64\nconv k3 p1 8 conv k3 d2 p2 8 conv k3 d5 p5 8")
+    assert not [w for w in net.warnings if "gridding" in w.message]
+
+
+def test_note_where_floor_division_drops_input():
+    net = cnndsl.build("input 3x8x9\nconv k3 s2 8")
+    notes = [w for w in net.warnings if w.severity == "note"]
+    assert len(notes) == 1
+    assert "1 rows" in notes[0].message and "columns" not in notes[0].message
+
+
+def test_no_note_when_the_window_fits():
+    net = cnndsl.build("input 3x224x224\nconv k7 s2 p3 8 maxpool k3 s2 p1")
+    assert not net.warnings
+
+
+def test_aux_heads_are_counted_apart():
+    plain = cnndsl.build("input 3x16x16\nconv k3 p1 8 gap flatten fc 10")
+    with_aux = cnndsl.build("input 3x16x16\nconv k3 p1 8\naux< gap flatten fc 5 >\n"
+                            "gap flatten fc 10")
+    assert with_aux.meta["params"] == plain.meta["params"]
+    assert with_aux.meta["macs"] == plain.meta["macs"]
+    assert with_aux.meta["aux"] == {"params": 8 * 5 + 5, "macs": 8 * 5}
+
+
+@pytest.mark.parametrize("contract, actual", [
+    ("assert params < 100", "params is 224"),
+    ("assert macs <= 1000", "macs is 194,400"),
+    ("assert flops < 1000", "flops is 388,800"),
+    ("assert rf >= 5", "rf is 3"),
+])
+def test_failing_contracts_state_the_actual_value(contract, actual):
+    with pytest.raises(cnndsl.CnnContractError) as info:
+        cnndsl.build(f"input 3x32x32\nconv k3 8\n{contract}\nconv k3 8")
+    assert actual in info.value.message
+    assert (info.value.span.line, info.value.span.col) == (3, 1)
+
+
+def test_contracts_measure_what_the_tensor_depends_on():
+    net = cnndsl.build("input 3x32x32\nconv k3 8\nassert params == 224\nassert rf == 3\n"
+                       "assert macs == 194400\nconv k3 8\nassert rf == 5")
+    assert net.meta["params"] == 224 + 584
+
+
+def test_memory_formula():
+    net = cnndsl.build("input 3x8x8\nconv k3 p1 4 relu")
+    base = cnndsl.summary("input 3x8x8\nconv k3 p1 4 relu", batch=4, optimizer="adam")
+    params_bytes = 4 * (3 * 9 * 4 + 4)
+    saved = 4 * 3 * 64 + 4 * 4 * 64  # the conv's input, the relu's output
+    assert net.meta["memory"]["saved_bytes"] == saved
+    assert base.data["memory"]["training_bytes"] == params_bytes * 4 + 4 * saved
+
+
+def test_bad_optimizer_is_a_usage_error():
+    with pytest.raises(cnndsl.CnnUsageError):
+        cnndsl.summary("input 3x8x8\nconv k3 4", optimizer="rmsprop")
