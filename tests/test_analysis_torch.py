@@ -1,0 +1,157 @@
+"""Differential tests of the analysis passes against torch: shapes, parameter counts,
+receptive fields (the gradient footprint of one output pixel) and saved activations."""
+import pytest
+
+torch = pytest.importorskip("torch")
+nn = torch.nn
+
+import cnndsl  # noqa: E402
+
+PATHS = [
+    ("input 3x32x32\nconv k3 s2 p1 16 bn relu conv k3 p1 32 g4 maxpool k2 gap flatten fc 10",
+     lambda: [nn.Conv2d(3, 16, 3, 2, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU(),
+              nn.Conv2d(16, 32, 3, 1, 1, groups=4), nn.MaxPool2d(2),
+              nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 10)]),
+    ("input 8x8x8\ndeconv k4 s2 p1 4 bn prelu conv k3 dw 4 gn g2",
+     lambda: [nn.ConvTranspose2d(8, 4, 4, 2, 1, bias=False), nn.BatchNorm2d(4), nn.PReLU(),
+              nn.Conv2d(4, 4, 3, groups=4), nn.GroupNorm(2, 4)]),
+    ("input 3x20x20\nconv k3 d2 p2 6 inorm affine avgpool k3 s2 p1 ceil flatten fc 7 nobias",
+     lambda: [nn.Conv2d(3, 6, 3, padding=2, dilation=2), nn.InstanceNorm2d(6, affine=True),
+              nn.AvgPool2d(3, 2, 1, ceil_mode=True), nn.Flatten(),
+              nn.Linear(6 * 11 * 11, 7, bias=False)]),
+    ("input 3x9x11\nconv k1x7 p=[0,3] 5 conv k3 s2 5 upsample 2",
+     lambda: [nn.Conv2d(3, 5, (1, 7), padding=(0, 3)), nn.Conv2d(5, 5, 3, 2),
+              nn.Upsample(scale_factor=2)]),
+]
+
+
+@pytest.mark.parametrize("text, modules", PATHS)
+def test_shapes_and_params_equal_torch(text, modules):
+    net = cnndsl.build(text)
+    layers = modules()
+    x = torch.zeros(1, *net.input_shape)
+    for n, module in zip(list(net.layers()), layers, strict=True):
+        x = module(x)
+        meta = net.node(n)["meta"]
+        assert tuple(x.shape[1:]) == meta["shape"], net.node(n)["name"]
+        assert sum(p.numel() for p in module.parameters()) == meta["params"]
+    assert net.meta["params"] == sum(p.numel() for m in layers for p in m.parameters())
+
+
+class Inception(nn.Module):
+    """Three aligned branches (1x1, 3x3, 5x5) concatenated, then a strided 3x3."""
+
+    def __init__(self):
+        super().__init__()
+        self.branches = nn.ModuleList([nn.Conv2d(1, 1, 1), nn.Conv2d(1, 1, 3, padding=1),
+                                       nn.Sequential(nn.Conv2d(1, 1, 3, padding=1),
+                                                     nn.Conv2d(1, 1, 3, padding=1))])
+        self.head = nn.Conv2d(3, 1, 3, stride=2, padding=1)
+
+    def forward(self, x):
+        return self.head(torch.cat([b(x) for b in self.branches], 1))
+
+
+class Residual(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(1, 1, 3, stride=2, padding=1)
+        self.body = nn.Sequential(nn.Conv2d(1, 1, 3, padding=1), nn.Conv2d(1, 1, 3, padding=1))
+
+    def forward(self, x):
+        x = self.stem(x)
+        return self.body(x) + x
+
+
+FIELDS = [
+    ("conv k3 s2 p1 1 conv k3 s2 p1 1", lambda: nn.Sequential(
+        nn.Conv2d(1, 1, 3, 2, 1), nn.Conv2d(1, 1, 3, 2, 1))),
+    # avgpool, not maxpool: a max sends the gradient to one position of its window
+    ("conv k7 s2 p3 1 avgpool k3 s2 p1 conv k3 p1 1", lambda: nn.Sequential(
+        nn.Conv2d(1, 1, 7, 2, 3), nn.AvgPool2d(3, 2, 1), nn.Conv2d(1, 1, 3, padding=1))),
+    ("conv k3 d2 p2 1 conv k3 d3 p3 1", lambda: nn.Sequential(
+        nn.Conv2d(1, 1, 3, padding=2, dilation=2), nn.Conv2d(1, 1, 3, padding=3, dilation=3))),
+    ("conv k1x5 p=[0,2] 1 conv k3 s2 1", lambda: nn.Sequential(
+        nn.Conv2d(1, 1, (1, 5), padding=(0, 2)), nn.Conv2d(1, 1, 3, 2))),
+    ("inception< conv k1 1 | conv k3 p1 1 | conv k3 p1 1 conv k3 p1 1 > conv k3 s2 p1 1",
+     Inception),
+    ("conv k3 s2 p1 1\nresidual< conv k3 p1 1 conv k3 p1 1 >", Residual),
+]
+
+
+def gradient_footprint(model, size, pixel):
+    """Per axis, the input positions whose gradient at output `pixel` is nonzero."""
+    for p in model.parameters():
+        nn.init.constant_(p, 0.1)  # positive weights: no cancellation hides a position
+    x = torch.ones(1, 1, size, size, dtype=torch.float64, requires_grad=True)
+    out = model.double()(x)
+    out[0, 0, pixel, pixel].backward()
+    reached = x.grad[0, 0] != 0
+    rows = torch.nonzero(reached.any(1)).flatten().tolist()
+    cols = torch.nonzero(reached.any(0)).flatten().tolist()
+    return rows, cols
+
+
+@pytest.mark.parametrize("text, model", FIELDS)
+def test_receptive_field_equals_gradient_footprint(text, model):
+    size = 64
+    net = cnndsl.build(f"input 1x{size}x{size}\n{text}")
+    out_size = net.node(net.output)["meta"]["shape"][1]
+    pixel = out_size // 2
+    footprint = gradient_footprint(model(), size, pixel)
+    for axis, reached in zip(net.node(net.output)["meta"]["rf"], footprint):
+        centre = axis.start + pixel * axis.jump
+        first, last = centre - axis.size / 2, centre + axis.size / 2 - 1
+        assert (reached[0], reached[-1]) == (first, last), text
+    assert not [w for w in net.warnings if "aligned" in w.message]
+
+
+def test_gridding_warning_matches_holes_in_the_gradient():
+    text = "conv k3 d2 p2 1 conv k3 d2 p2 1"
+    net = cnndsl.build(f"input 1x64x64\n{text}")
+    rows, _ = gradient_footprint(nn.Sequential(nn.Conv2d(1, 1, 3, padding=2, dilation=2),
+                                               nn.Conv2d(1, 1, 3, padding=2, dilation=2)),
+                                 64, 32)
+    holes = rows[-1] - rows[0] + 1 - len(rows)
+    assert holes == 4
+    assert any(f"({holes} input positions" in w.message for w in net.warnings)
+
+
+def saved_bytes(model, x):
+    """Bytes of the distinct tensors autograd saves, leaving out parameters and buffers."""
+    owned = {t.untyped_storage().data_ptr() for t in [*model.parameters(), *model.buffers()]}
+    storages = {}
+
+    def pack(tensor):
+        storage = tensor.untyped_storage()
+        if storage.data_ptr() not in owned:
+            storages[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        model(x).sum()
+    return sum(storages.values())
+
+
+MEMORY = [
+    ("input 3x32x32\nconv k3 p1 16 bn relu maxpool k2 conv k3 p1 32 relu gap flatten "
+     "dropout 0.5 fc 10",
+     lambda: nn.Sequential(nn.Conv2d(3, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16),
+                           nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(16, 32, 3, padding=1),
+                           nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.5),
+                           nn.Linear(32, 10))),
+    ("input 3x16x16\nconv k3 p1 8 tanh conv k3 s2 p1 8 sigmoid flatten fc 20 gelu fc 4",
+     lambda: nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.Tanh(),
+                           nn.Conv2d(8, 8, 3, 2, 1), nn.Sigmoid(), nn.Flatten(),
+                           nn.Linear(512, 20), nn.GELU(), nn.Linear(20, 4))),
+]
+
+
+@pytest.mark.parametrize("text, model", MEMORY)
+def test_saved_activations_match_torch_within_2_percent(text, model):
+    batch = 4
+    net = cnndsl.build(text)
+    module = model().train()
+    measured = saved_bytes(module, torch.randn(batch, *net.input_shape, requires_grad=False))
+    predicted = batch * net.meta["memory"]["saved_bytes"]
+    assert measured == pytest.approx(predicted, rel=0.02)
