@@ -1,0 +1,110 @@
+"""`cnndsl summary`: golden table and JSON, the schema, the CLI and its imports.
+
+Regenerate the golden files with `CNNDSL_REGEN=1 pytest tests/test_summary.py` and review
+the diff."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+import cnndsl
+from cnndsl.cli import main
+
+from .conftest import ROOT, SPECS
+
+GOLDEN = ROOT / "tests" / "golden"
+CASES = [("lenet5", {}), ("small", {}), ("small", {"depth": 1, "batch": 8,
+                                                  "optimizer": "adam"})]
+
+
+def golden_name(stem, options, suffix):
+    extra = "".join(f"_{k}{v}" for k, v in options.items())
+    return GOLDEN / f"summary_{stem}{extra}.{suffix}"
+
+
+def check_golden(path, text):
+    if os.environ.get("CNNDSL_REGEN"):
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text)
+    assert path.exists(), f"{path.name} is missing: run with CNNDSL_REGEN=1"
+    assert text == path.read_text()
+
+
+@pytest.mark.parametrize("stem, options", CASES)
+def test_summary_text_and_json_match_golden(stem, options):
+    result = cnndsl.summary(SPECS / "analysis" / f"{stem}.cnn", **options)
+    check_golden(golden_name(stem, options, "txt"), result.text())
+    check_golden(golden_name(stem, options, "json"), result.json())
+
+
+def test_json_schema():
+    data = json.loads(cnndsl.summary(SPECS / "analysis" / "small.cnn").json())
+    for key in ("network", "input", "output", "params", "macs", "flops", "connections",
+                "memory", "rf", "aux", "layers", "warnings"):
+        assert key in data
+    assert set(data["memory"]) >= {"params_bytes", "activations_bytes", "training_bytes"}
+    assert set(data["rf"]) == {"size", "jump", "start"}
+    assert set(data["aux"]) == {"params", "macs"}
+    for row in data["layers"]:
+        assert set(row) >= {"name", "op", "line", "shape", "params", "macs", "connections",
+                            "rf", "module"}
+    merges = [row for row in data["layers"] if not row["module"]]
+    assert {row["op"] for row in merges} == {"add", "concat"}
+    main_rows = [row for row in data["layers"] if not row["aux"]]
+    assert sum(row["params"] for row in main_rows) == data["params"]
+    assert data["warnings"][0]["line"] == 9 and "gridding" in data["warnings"][0]["message"]
+
+
+def test_depth_folds_rows_and_keeps_totals():
+    full = cnndsl.summary(SPECS / "analysis" / "small.cnn").data
+    folded = cnndsl.summary(SPECS / "analysis" / "small.cnn", depth=1).data
+    assert len(folded["layers"]) < len(full["layers"])
+    assert sum(r["params"] for r in folded["layers"]) == sum(r["params"] for r in full["layers"])
+    body = next(r for r in folded["layers"] if r["name"] == "body")
+    assert body["layers"] == sum(1 for r in full["layers"] if r["name"].startswith("body."))
+
+
+def test_cli_summary(capsys):
+    spec = str(SPECS / "analysis" / "lenet5.cnn")
+    assert main(["summary", spec, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert (data["params"], data["connections"]) == (60_000, 340_908)
+    for bad in (["--batch", "0"], ["--optimizer", "rmsprop"], ["--depth", "x"]):
+        with pytest.raises(SystemExit):
+            main(["summary", spec, *bad])
+
+
+def test_cli_writes_output_file(tmp_path):
+    target = tmp_path / "lenet.txt"
+    assert main(["summary", str(SPECS / "analysis" / "lenet5.cnn"), "-o", str(target)]) == 0
+    assert "340,908" in target.read_text()
+
+
+def test_check_prints_located_warnings(capsys):
+    assert main(["check", str(SPECS / "analysis" / "small.cnn")]) == 0
+    err = capsys.readouterr().err
+    assert "small.cnn:9:" in err and "warning: gridding" in err
+
+
+@pytest.mark.parametrize("command", ["check", "summary"])
+def test_check_and_summary_never_import_torch(command):
+    code = ("import sys\nfrom cnndsl.cli import main\n"
+            f"main([{command!r}, {str(SPECS / 'analysis' / 'small.cnn')!r}])\n"
+            "assert 'torch' not in sys.modules, 'torch was imported'\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+
+
+def test_layer_names_are_module_paths():
+    load = getattr(cnndsl, "load", None)
+    if load is None:
+        pytest.skip("cnndsl.load (the PyTorch backend) has not landed")
+    model = load(SPECS / "analysis" / "small.cnn")
+    data = cnndsl.summary(SPECS / "analysis" / "small.cnn").data
+    for row in data["layers"]:
+        if row["module"]:
+            model.get_submodule(row["name"])
+    assert sum(p.numel() for p in model.parameters()) == data["params"] + data["aux"]["params"]
