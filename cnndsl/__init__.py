@@ -42,3 +42,14 @@ __all__ = [
     "summary",
     "unregister_layer",
 ]
+
+_TORCH_API = ("compile_source", "fuse_bn", "load")
+
+
+def __getattr__(name: str):
+    # The PyTorch side is imported on first use, so `import cnndsl` never loads torch.
+    if name in _TORCH_API:
+        from . import torch_api
+
+        return getattr(torch_api, name)
+    raise AttributeError(f"module 'cnndsl' has no attribute {name!r}")

@@ -42,13 +42,19 @@ def _looks_like_path(text: str) -> bool:
 
 
 def build(src: SpecSource | ast.Spec, *, params: dict | None = None,
-          input_shape: tuple[int, ...] | str | None = None) -> Network:
-    """Parse, lower and run every pass: the checked network, or a `CnnError`."""
+          input_shape: tuple[int, ...] | str | None = None,
+          fuse_bn: bool = False) -> Network:
+    """Parse, lower and run every pass: the checked network, or a `CnnError`.
+    `fuse_bn=True` then folds BatchNorm layers for inference (passes/fold_batchnorm.py)."""
     if isinstance(input_shape, str):
         input_shape = parse_shape(input_shape)
     network = lower(read_spec(src), params=params, input_shape=input_shape)
     for run_pass in PIPELINE:
         network = run_pass(network)
+    if fuse_bn:
+        from .passes.fold_batchnorm import fold_batchnorm
+
+        network = fold_batchnorm(network)
     return network
 
 

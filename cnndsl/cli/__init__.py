@@ -10,9 +10,9 @@ import sys
 import traceback
 
 from ..errors import CnnError, CnnUsageError
-from . import check, summary
+from . import check, compile, export, summary
 
-SUBCOMMANDS = (check, summary)
+SUBCOMMANDS = (check, summary, compile, export)
 
 
 def shared_options() -> argparse.ArgumentParser:

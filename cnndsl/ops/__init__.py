@@ -13,6 +13,9 @@ from .registry import (
     register_layer,
     unregister_layer,
 )
+from .torch_emit import install as _install_torch
+
+_install_torch()
 
 __all__ = [
     "RESERVED",

@@ -1,0 +1,1 @@
+"""Backends: read an annotated network and write text (PyTorch source, diagrams, tables)."""

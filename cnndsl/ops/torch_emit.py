@@ -1,0 +1,203 @@
+"""How each built-in layer becomes PyTorch: the `torch` slot of the ops table.
+
+Each rule takes the resolved options, the input shapes and the output shape and returns a
+constructor expression as source text. Only numbers and fixed words go into that text, never
+a string from a spec. Layers that torch lacks name a small class whose source is in the
+op's `extras["torch_helpers"]` ({class name: source}); the backend writes each used helper
+into the generated file once.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+from .registry import Shape, lookup, register_layer
+
+
+def _pair(v) -> str:
+    return str(v[0]) if v[0] == v[1] else f"({v[0]}, {v[1]})"
+
+
+def _kwargs(**values) -> str:
+    """`name=value` pairs, leaving out those that equal torch's default (given as None)."""
+    return "".join(f", {k}={v}" for k, v in values.items() if v is not None)
+
+
+def _non_default(value, default):
+    return None if value == default else value
+
+
+def _conv(opts: dict, ins: list[Shape], out: Shape) -> str:
+    common = _kwargs(stride=_non_default(_pair(opts["s"]), "1"),
+                     padding=_non_default(_pair(opts["p"]), "0"),
+                     dilation=_non_default(_pair(opts["d"]), "1"))
+    bias = "" if opts["bias"] else ", bias=False"
+    if opts.get("table") is not None:
+        rows = tuple(tuple(sorted(set(row))) for row in opts["table"])
+        return f"TableConv2d({ins[0][0]}, {rows!r}, {_pair(opts['k'])}{common}{bias})"
+    groups = _kwargs(groups=_non_default(opts["g"], 1))
+    return f"nn.Conv2d({ins[0][0]}, {opts['c']}, {_pair(opts['k'])}{common}{groups}{bias})"
+
+
+def _deconv(opts: dict, ins: list[Shape], out: Shape) -> str:
+    extra = _kwargs(stride=_non_default(_pair(opts["s"]), "1"),
+                    padding=_non_default(_pair(opts["p"]), "0"),
+                    output_padding=_non_default(_pair(opts["op"]), "0"),
+                    groups=_non_default(opts["g"], 1),
+                    dilation=_non_default(_pair(opts["d"]), "1"))
+    bias = "" if opts["bias"] else ", bias=False"
+    return f"nn.ConvTranspose2d({ins[0][0]}, {opts['c']}, {_pair(opts['k'])}{extra}{bias})"
+
+
+def _pool(cls: str):
+    def emit(opts: dict, ins: list[Shape], out: Shape) -> str:
+        extra = _kwargs(stride=_non_default(_pair(opts["s"]), _pair(opts["k"])),
+                        padding=_non_default(_pair(opts["p"]), "0"),
+                        ceil_mode=True if opts["ceil"] else None)
+        return f"nn.{cls}({_pair(opts['k'])}{extra})"
+    return emit
+
+
+def _norm_kwargs(opts: dict) -> str:
+    return _kwargs(eps=_non_default(opts.get("eps", 1e-5), 1e-5),
+                   momentum=_non_default(opts.get("momentum", 0.1), 0.1))
+
+
+def _bn(opts: dict, ins: list[Shape], out: Shape) -> str:
+    cls = "BatchNorm2d" if len(ins[0]) == 3 else "BatchNorm1d"
+    return f"nn.{cls}({ins[0][0]}{_norm_kwargs(opts)})"
+
+
+def _ln(opts: dict, ins: list[Shape], out: Shape) -> str:
+    cls = "ChannelLayerNorm" if len(ins[0]) == 3 else "nn.LayerNorm"
+    return f"{cls}({ins[0][0]}{_norm_kwargs(opts)})"
+
+
+def _simple(expr: str):
+    return lambda opts, ins, out: expr
+
+
+def _activation_table() -> dict:
+    return {
+        "relu": _simple("nn.ReLU()"), "relu6": _simple("nn.ReLU6()"),
+        "elu": _simple("nn.ELU()"), "sigmoid": _simple("nn.Sigmoid()"),
+        "tanh": _simple("nn.Tanh()"), "gelu": _simple("nn.GELU()"),
+        "silu": _simple("nn.SiLU()"), "softmax": _simple("nn.Softmax(dim=1)"),
+        "leaky": lambda opts, ins, out: f"nn.LeakyReLU({opts['slope']!r})",
+        "prelu": lambda opts, ins, out: f"nn.PReLU({opts['n']})",
+    }
+
+
+def _upsample(opts: dict, ins: list[Shape], out: Shape) -> str:
+    mode = "bilinear" if opts["mode"] == "bilinear" else "nearest"
+    return f"nn.Upsample(scale_factor={float(opts['scale'])!r}, mode={mode!r})"
+
+
+TABLE_CONV_SOURCE = '''
+class TableConv2d(nn.Module):
+    """A convolution whose output map j sees only the input maps in row j of a connection
+    table (LeNet-5 C3): only the connected kernels are parameters."""
+
+    def __init__(self, in_channels, table, kernel_size, stride=1, padding=0, dilation=1,
+                 bias=True):
+        super().__init__()
+        kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
+        self.stride, self.padding, self.dilation = stride, padding, dilation
+        self.shape = (len(table), in_channels, kh, kw)
+        flat = [j * in_channels + i for j, row in enumerate(table) for i in row]
+        self.register_buffer("index", torch.tensor(flat), persistent=False)
+        bound = 1 / max(len(row) for row in table) ** 0.5 / (kh * kw) ** 0.5
+        self.weight = nn.Parameter(torch.empty(len(flat), kh, kw).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.zeros(len(table))) if bias else None
+
+    def full_weight(self):
+        out_ch, in_ch, kh, kw = self.shape
+        dense = self.weight.new_zeros(out_ch * in_ch, kh, kw).index_copy(
+            0, self.index, self.weight)
+        return dense.view(out_ch, in_ch, kh, kw)
+
+    def forward(self, x):
+        return F.conv2d(x, self.full_weight(), self.bias, self.stride, self.padding,
+                        self.dilation)
+'''
+
+SUBSAMPLE_SOURCE = '''
+class Subsample(nn.Module):
+    """LeCun's trainable subsampling: the sum over each window times a learned per-map
+    coefficient, plus a learned per-map bias."""
+
+    def __init__(self, channels, kernel_size, stride):
+        super().__init__()
+        self.kernel_size, self.stride = kernel_size, stride
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+
+    def forward(self, x):
+        kh, kw = self.kernel_size
+        window_sum = F.avg_pool2d(x, self.kernel_size, self.stride) * (kh * kw)
+        return window_sum * self.weight.view(1, -1, 1, 1) + self.bias.view(1, -1, 1, 1)
+'''
+
+RBF_SOURCE = '''
+class RBF(nn.Module):
+    """LeNet-5's Euclidean RBF output units: the squared distance from the input to each
+    unit's centre. The centres are fixed (a buffer, not trained): random +-1 codes."""
+
+    def __init__(self, in_features, out_features):
+        super().__init__()
+        codes = torch.randint(0, 2, (out_features, in_features), dtype=torch.float32)
+        self.register_buffer("centres", codes * 2 - 1)
+
+    def forward(self, x):
+        return (x.unsqueeze(1) - self.centres).pow(2).sum(dim=2)
+'''
+
+CHANNEL_LAYER_NORM_SOURCE = '''
+class ChannelLayerNorm(nn.LayerNorm):
+    """Layer normalisation over the channels at each position of a feature map."""
+
+    def forward(self, x):
+        return super().forward(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+'''
+
+
+def _subsample(opts: dict, ins: list[Shape], out: Shape) -> str:
+    return f"Subsample({ins[0][0]}, {tuple(opts['k'])!r}, {tuple(opts['s'])!r})"
+
+
+def _rules() -> dict:
+    """{op: (torch rule, helper classes)} for every built-in layer with a module."""
+    rules = {
+        "conv": (_conv, {"TableConv2d": TABLE_CONV_SOURCE}),
+        "deconv": (_deconv, {}),
+        "maxpool": (_pool("MaxPool2d"), {}), "avgpool": (_pool("AvgPool2d"), {}),
+        "gap": (_simple("nn.AdaptiveAvgPool2d(1)"), {}),
+        "gmp": (_simple("nn.AdaptiveMaxPool2d(1)"), {}),
+        "subsample": (_subsample, {"Subsample": SUBSAMPLE_SOURCE}),
+        "bn": (_bn, {}),
+        "gn": (lambda o, i, _: f"nn.GroupNorm({o['g']}, {i[0][0]}{_norm_kwargs(o)})", {}),
+        "ln": (_ln, {"ChannelLayerNorm": CHANNEL_LAYER_NORM_SOURCE}),
+        "inorm": (lambda o, i, _: f"nn.InstanceNorm2d({i[0][0]}{_norm_kwargs(o)}"
+                                  f"{', affine=True' if o['affine'] else ''})", {}),
+        "lrn": (lambda o, i, _: f"nn.LocalResponseNorm({o['size']}, alpha={o['alpha']!r}, "
+                                f"beta={o['beta']!r}, k={o['k']!r})", {}),
+        "flatten": (_simple("nn.Flatten()"), {}),
+        "fc": (lambda o, i, out: f"nn.Linear({i[0][0]}, {out[0]}"
+                                 f"{'' if o['bias'] else ', bias=False'})", {}),
+        "dropout": (lambda o, i, _: f"nn.Dropout({o['p']!r})", {}),
+        "upsample": (_upsample, {}),
+        "rbf": (lambda o, i, out: f"RBF({i[0][0]}, {out[0]})", {"RBF": RBF_SOURCE}),
+    }
+    rules.update({name: (rule, {}) for name, rule in _activation_table().items()})
+    return rules
+
+
+def install() -> None:
+    """Fill the `torch` slot of the built-in layers (called once, by cnndsl.ops)."""
+    for name, (rule, helpers) in _rules().items():
+        spec = lookup(name)
+        if spec is None or spec.torch is not None:
+            continue
+        extras = dict(spec.extras)
+        if helpers:
+            extras["torch_helpers"] = helpers
+        register_layer(dataclasses.replace(spec, torch=rule, extras=extras), replace=True)

@@ -1,0 +1,74 @@
+"""Fold BatchNorm layers into the layer next to them, for inference code.
+
+# NOTE: which bn folds
+# A bn folds into the conv, deconv or fc that feeds it when that layer feeds nothing else:
+# in eval mode the bn is a per-channel affine map of that layer's output, so scaling the
+# weights and shifting the bias gives the same result. A bn also folds forward into the conv
+# it alone feeds when that conv has no padding and no groups: the conv then only ever sees
+# normalised values, so the affine map moves into its weights. With padding it does not fold,
+# because the padded zeros were never normalised and would turn into a per-channel shift.
+# `fold_plan` decides; the IR pass and `cnndsl.fuse_bn` (on trained weights) both follow it.
+"""
+from __future__ import annotations
+
+from ..ir import Network
+
+FOLDS_AFTER = ("conv", "deconv", "fc")
+
+
+def fold_plan(network: Network) -> list[tuple[int, int, str]]:
+    """(layer, bn, "after" | "before") for every bn that folds, in node order."""
+    ends = {network.output, *network.aux_outputs}
+    plan, used = [], set()
+    for bn in network.nodes():
+        if network.node(bn)["op"] != "bn":
+            continue
+        src = network.inputs(bn)[0]
+        if (network.node(src)["op"] in FOLDS_AFTER and network.consumers(src) == [bn]
+                and src not in ends):
+            plan.append((src, bn, "after"))
+            used.add(bn)
+    for bn in network.nodes():
+        if network.node(bn)["op"] != "bn" or bn in used or bn in ends:
+            continue
+        consumers = network.consumers(bn)
+        if len(consumers) == 1 and _takes_bn_before(network, consumers[0]):
+            plan.append((consumers[0], bn, "before"))
+    return sorted(plan, key=lambda fold: fold[1])
+
+
+def _takes_bn_before(network: Network, n: int) -> bool:
+    attrs = network.node(n)
+    opts = attrs["opts"]
+    return (attrs["op"] == "conv" and opts["p"] == (0, 0) and opts["g"] == 1
+            and opts.get("table") is None)
+
+
+def fold_batchnorm(network: Network, **opts) -> Network:
+    """A copy of `network` with every foldable bn removed and its layer given a bias."""
+    new = network.copy()
+    g = new.graph
+    for layer, bn, _ in fold_plan(network):
+        for _, consumer, index in list(g.out_edges(bn, data="index")):
+            g.add_edge(layer, consumer, index=index)
+        source = new.inputs(bn)[0]
+        if source != layer:
+            g.add_edge(source, layer, index=0)
+        g.remove_node(bn)
+        attrs = g.nodes[layer]
+        attrs["opts"]["bias"] = True
+        attrs["meta"] = {"shape": attrs["meta"]["shape"],
+                         "folded": (*attrs["meta"].get("folded", ()), network.node(bn)["name"])}
+        _redirect(new, bn, layer)
+    return new
+
+
+def _redirect(network: Network, old: int, new: int) -> None:
+    """Point the outputs and contracts that named the removed bn at its layer."""
+    import dataclasses
+
+    if network.output == old:
+        network.output = new
+    network.aux_outputs = [new if a == old else a for a in network.aux_outputs]
+    network.contracts = [dataclasses.replace(c, node=new) if c.node == old else c
+                         for c in network.contracts]

@@ -1,0 +1,88 @@
+"""The PyTorch side of the API: generated source, `load`, `fuse_bn`. Imports torch lazily,
+so `import cnndsl` and the commands that do not need torch never load it."""
+from __future__ import annotations
+
+import itertools
+import linecache
+import types
+
+from .api import SpecSource, build, read_spec
+from .backends.torch_source import torch_source
+from .errors import CnnUsageError
+from .syntax import ast
+
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+_loaded = itertools.count(1)
+
+
+def compile_source(src: SpecSource | ast.Spec, *, params: dict | None = None,
+                   fuse_bn: bool = False, class_name: str | None = None,
+                   input_shape: tuple[int, ...] | str | None = None) -> str:
+    """The standalone PyTorch module (Python source text) for a spec."""
+    spec = read_spec(src)
+    network = build(spec, params=params, input_shape=input_shape, fuse_bn=fuse_bn)
+    path = spec.source.path
+    return torch_source(network, class_name=class_name,
+                        spec_name=str(path) if path else None)
+
+
+def module_class(source: str, class_name: str):
+    """Run generated source in a fresh module namespace and return its network class.
+
+    Only text produced by `torch_source` is executed: it holds sanitised identifiers and
+    numbers from the spec, never a spec's text itself (see cnndsl/ir/names.py).
+    """
+    name = f"cnndsl_generated_{next(_loaded)}"
+    filename = f"<{name}>"
+    module = types.ModuleType(name)
+    module.__file__ = filename
+    # Registering the text lets tracebacks, inspect and torch.compile show the lines.
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    exec(compile(source, filename, "exec"), module.__dict__)
+    return getattr(module, class_name)
+
+
+def load(src: SpecSource | ast.Spec, *, params: dict | None = None, fuse_bn: bool = False,
+         device=None, channels_last: bool = False, compile: bool | str = False):
+    """An `nn.Module` for the spec, built from the same source `cnndsl compile` writes.
+
+    `fuse_bn=True` gives the folded architecture (no foldable bn layers, biases instead);
+    fold trained weights with `cnndsl.fuse_bn(module)`. `compile=True` or a mode name
+    wraps the module in `torch.compile`.
+    """
+    import torch
+
+    spec = read_spec(src)
+    network = build(spec, params=params, fuse_bn=fuse_bn)
+    source = torch_source(network)
+    from .ir.names import class_name
+
+    model = module_class(source, class_name(network.name))()
+    if device is not None:
+        model = model.to(device)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    if compile:
+        mode = None if compile is True else compile
+        if mode is not None and mode not in COMPILE_MODES:
+            raise CnnUsageError(f"unknown torch.compile mode {compile!r}",
+                                hint="one of " + ", ".join(COMPILE_MODES))
+        model = torch.compile(model, mode=mode)
+    return model
+
+
+def fuse_bn(module):
+    """A copy of a generated module in eval mode with its BatchNorm layers folded into the
+    layers next to them (see the NOTE in cnndsl/passes/fold_batchnorm.py)."""
+    import copy
+
+    from .backends.torch_fold import fold_module
+
+    inner = getattr(module, "_orig_mod", module)
+    inner = getattr(inner, "module", inner)  # DistributedDataParallel
+    if inner.training:
+        raise CnnUsageError("fuse_bn folds the running statistics of BatchNorm, which is "
+                            "only right in eval mode", hint="call model.eval() first")
+    folded = copy.deepcopy(inner)
+    fold_module(folded, getattr(inner, "bn_folds", ()))
+    return folded
