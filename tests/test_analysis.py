@@ -154,3 +154,18 @@ def test_memory_formula():
 def test_bad_optimizer_is_a_usage_error():
     with pytest.raises(cnndsl.CnnUsageError):
         cnndsl.summary("input 3x8x8\nconv k3 4", optimizer="rmsprop")
+
+
+VGG16 = """input 3x224x224
+block stage(c, n): (conv k3 p1 c relu) * n maxpool k2
+stage(64, 2) stage(128, 2) stage(256, 3) stage(512, 3) stage(512, 3)
+flatten fc 4096 relu dropout fc 4096 relu dropout fc 1000
+"""
+
+
+def test_vgg16_published_figures():
+    net = cnndsl.build(VGG16)
+    pool5 = net.node(net.by_name("4.maxpool1"))["meta"]["rf"][0]
+    assert (pool5.size, pool5.jump) == (212, 32)
+    assert net.meta["params"] == 138_357_544  # torchvision vgg16
+    assert round(net.meta["macs"] / 1e9, 2) == 15.47  # torchvision's "GFLOPS" for vgg16

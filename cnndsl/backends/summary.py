@@ -28,6 +28,7 @@ def summary_data(net, depth: int | None = None) -> dict:
     """The summary as plain data (the JSON schema); `depth` folds deeper scopes."""
     out = net.node(net.output)["meta"]
     meta = net.meta
+    main = net.main_nodes()
     return {
         "schema": SCHEMA_VERSION,
         "network": net.name,
@@ -43,12 +44,12 @@ def summary_data(net, depth: int | None = None) -> dict:
         "rf": _rf(out["rf"]),
         "aux": dict(meta["aux"]),
         "conventions": dict(CONVENTIONS),
-        "layers": _fold(net, [_layer(net, n) for n in net.layers()], depth),
+        "layers": _fold([_layer(net, n, main) for n in net.layers()], depth),
         "warnings": [_warning(w) for w in net.warnings],
     }
 
 
-def _layer(net, n) -> dict:
+def _layer(net, n, main: set) -> dict:
     attrs = net.node(n)
     meta = attrs["meta"]
     spec = lookup(attrs["op"])
@@ -56,7 +57,7 @@ def _layer(net, n) -> dict:
         "name": attrs["name"],
         "op": describe(attrs["op"], attrs["opts"]),
         "module": not spec.internal,
-        "aux": n not in net.main_nodes(),
+        "aux": n not in main,
         "line": attrs["span"].line if attrs["span"] is not None else None,
         "shape": list(meta["shape"]),
         "params": meta["params"],
@@ -107,7 +108,7 @@ def _rf(axes) -> dict:
             for i, key in enumerate(("size", "jump", "start"))}
 
 
-def _fold(net, layers: list[dict], depth: int | None) -> list[dict]:
+def _fold(layers: list[dict], depth: int | None) -> list[dict]:
     """Rows deeper than `depth` dotted levels merged into their scope's row."""
     if depth is None:
         return layers
