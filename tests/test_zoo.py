@@ -1,0 +1,72 @@
+"""The zoo against its published figures (issue 5).
+
+NOTE: one row per network in PUBLISHED: the spec's stem and the figures its sources
+publish. Network-wide keys are `params`, `macs`, `connections` (LeCun's), `aux_params`
+(the auxiliary heads together) and `rf` (the receptive field size at the output); `layers`
+maps a layer's dotted name to its own `params`, `macs`, `connections` or `rf`. Every
+figure here is published; none is read off cnndsl's own output.
+"""
+import pytest
+
+import cnndsl
+
+from .conftest import ZOO
+
+PUBLISHED = {
+    "resnet18": {"params": 11_689_512, "macs": 1_814_073_344},
+    "resnet34": {"params": 21_797_672},
+    "resnet50": {"params": 25_557_032, "macs": 4_089_184_256},
+    "resnet101": {"params": 44_549_160},
+    "resnet152": {"params": 60_192_808, "macs": 11_513_626_624},
+    "resnext50_32x4d": {"params": 25_028_904, "macs": 4_230_479_872},
+}
+
+
+def network_figure(net, key):
+    if key == "aux_params":
+        return net.meta["aux"]["params"]
+    if key == "rf":
+        return rf_size(net.node(net.output)["meta"])
+    return net.meta[key]
+
+
+def rf_size(meta):
+    height, width = meta["rf"]
+    assert height.size == width.size, "the zoo's figures are for square fields"
+    return height.size
+
+
+def layer_figure(net, name, key):
+    meta = net.node(net.by_name(name))["meta"]
+    return rf_size(meta) if key == "rf" else meta[key]
+
+
+@pytest.fixture(scope="module")
+def built():
+    cache = {}
+
+    def build(stem):
+        if stem not in cache:
+            cache[stem] = cnndsl.build(ZOO / f"{stem}.cnn")
+        return cache[stem]
+    return build
+
+
+@pytest.mark.parametrize("stem", sorted(PUBLISHED))
+def test_published_figures(stem, built):
+    net = built(stem)
+    figures = dict(PUBLISHED[stem])
+    layers = figures.pop("layers", {})
+    measured = {key: network_figure(net, key) for key in figures}
+    assert measured == figures
+    for name, expected in layers.items():
+        assert {key: layer_figure(net, name, key) for key in expected} == expected, name
+
+
+def zoo_networks():
+    """Every zoo spec that describes a network (block libraries have no layers)."""
+    return sorted(p.stem for p in ZOO.glob("*.cnn") if cnndsl.read_spec(p).body)
+
+
+def test_every_network_has_published_figures():
+    assert set(zoo_networks()) - set(PUBLISHED) == set()
