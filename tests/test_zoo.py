@@ -19,6 +19,18 @@ PUBLISHED = {
     "resnet101": {"params": 44_549_160},
     "resnet152": {"params": 60_192_808, "macs": 11_513_626_624},
     "resnext50_32x4d": {"params": 25_028_904, "macs": 4_230_479_872},
+    "vgg11": {"params": 132_863_336},
+    "vgg13": {"params": 133_047_848},
+    "vgg16": {"params": 138_357_544, "macs": 15_470_264_320},
+    "vgg19": {"params": 143_667_240},
+    "vgg11_bn": {"params": 132_868_840},
+    "vgg13_bn": {"params": 133_053_736},
+    "vgg16_bn": {"params": 138_365_992},
+    "vgg19_bn": {"params": 143_678_248},
+    "densenet121": {"params": 7_978_856, "macs": 2_834_161_664},
+    "densenet169": {"params": 14_149_480},
+    "densenet201": {"params": 20_013_928},
+    "densenet161": {"params": 28_681_000},
 }
 
 
