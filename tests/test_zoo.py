@@ -31,6 +31,11 @@ PUBLISHED = {
     "densenet169": {"params": 14_149_480},
     "densenet201": {"params": 20_013_928},
     "densenet161": {"params": 28_681_000},
+    # The Inception family: issue 5's figures; bn_inception's source is in its header.
+    "googlenet": {"params": 6_624_904, "macs": 1_498_376_192, "aux_params": 6_379_984},
+    "inception_v3": {"params": 23_834_568, "macs": 5_713_216_096,
+                     "aux_params": 3_326_696},
+    "bn_inception": {"params": 11_295_240},
 }
 
 
