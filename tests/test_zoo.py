@@ -13,6 +13,17 @@ import cnndsl
 from .conftest import ZOO
 
 PUBLISHED = {
+    "alexnet": {"params": 61_100_840, "macs": 714_188_480},
+    "alexnet_2012": {"params": 60_965_224, "layers": {
+        "conv1": {"params": 34_944, "connections": 105_705_600},
+        "conv3": {"params": 884_736 + 384, "connections": 149_585_280},
+        "conv4": {"connections": 112_205_184},
+        # The seed's 74,802,176 cannot be right: conv5 has conv4's kernel (3x3 over 192
+        # maps, + bias) and 256 of its 384 output maps, so 2/3 of conv4's 112,205,184.
+        "conv5": {"params": 442_624, "connections": 112_205_184 * 2 // 3},
+        "fc6": {"params": 37_752_832},
+        "fc7": {"params": 16_781_312},
+        "fc8": {"params": 4_097_000}}},
     "resnet18": {"params": 11_689_512, "macs": 1_814_073_344},
     "resnet34": {"params": 21_797_672},
     "resnet50": {"params": 25_557_032, "macs": 4_089_184_256},
