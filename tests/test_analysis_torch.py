@@ -1,6 +1,8 @@
 """Differential tests of the analysis passes against torch: shapes, parameter counts,
 receptive fields (the gradient footprint of one output pixel) and saved activations."""
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 torch = pytest.importorskip("torch")
 nn = torch.nn
@@ -155,3 +157,33 @@ def test_saved_activations_match_torch_within_2_percent(text, model):
     measured = saved_bytes(module, torch.randn(batch, *net.input_shape, requires_grad=False))
     predicted = batch * net.meta["memory"]["saved_bytes"]
     assert measured == pytest.approx(predicted, rel=0.02)
+
+
+window = st.tuples(st.sampled_from(["conv", "avgpool"]), st.integers(1, 5),
+                   st.integers(1, 2), st.integers(0, 2), st.integers(1, 3))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(window, min_size=1, max_size=4))
+def test_random_paths_match_the_gradient_footprint(steps):
+    size = 48
+    words, modules = [], []
+    for op, k, s, p, d in steps:
+        p = min(p, k // 2)
+        if op == "conv":
+            words.append(f"conv k{k} s{s} p{p} d{d} 1")
+            modules.append(nn.Conv2d(1, 1, k, s, p, dilation=d))
+        else:
+            words.append(f"avgpool k{k} s{s} p{p}")
+            modules.append(nn.AvgPool2d(k, s, p))
+    try:
+        net = cnndsl.build(f"input 1x{size}x{size}\n" + " ".join(words))
+    except cnndsl.CnnShapeError:
+        return  # the window outgrew the input: nothing to compare
+    pixel = net.node(net.output)["meta"]["shape"][1] // 2
+    axis = net.node(net.output)["meta"]["rf"][0]
+    centre = axis.start + pixel * axis.jump
+    first, last = centre - axis.size / 2, centre + axis.size / 2 - 1
+    assume(first >= 0 and last <= size - 1)  # a field cut by the border has no fixed extent
+    rows, _ = gradient_footprint(nn.Sequential(*modules), size, pixel)
+    assert (rows[0], rows[-1]) == (first, last), words
