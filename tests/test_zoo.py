@@ -13,6 +13,13 @@ import cnndsl
 from .conftest import ZOO
 
 PUBLISHED = {
+    "lenet5": {"params": 60_000, "connections": 340_908, "layers": {
+        "C1.conv1": {"params": 156, "connections": 122_304},
+        "S2.subsample1": {"params": 12, "connections": 5_880},
+        "C3.conv1": {"params": 1_516, "connections": 151_600},
+        "S4.subsample1": {"params": 32, "connections": 2_000},
+        "C5.conv1": {"params": 48_120, "connections": 48_120},
+        "F6.fc1": {"params": 10_164, "connections": 10_164}}},
     "alexnet": {"params": 61_100_840, "macs": 714_188_480},
     "alexnet_2012": {"params": 60_965_224, "layers": {
         "conv1": {"params": 34_944, "connections": 105_705_600},
