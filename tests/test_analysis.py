@@ -169,3 +169,11 @@ def test_vgg16_published_figures():
     assert (pool5.size, pool5.jump) == (212, 32)
     assert net.meta["params"] == 138_357_544  # torchvision vgg16
     assert round(net.meta["macs"] / 1e9, 2) == 15.47  # torchvision's "GFLOPS" for vgg16
+
+
+@pytest.mark.parametrize("text", ["concat< deconv k2 s2 8 | upsample 2 >",
+                                  "concat< deconv k4 s2 p1 8 | upsample 2 mode=bilinear >"])
+def test_deconv_and_upsample_paths_are_aligned(text):
+    net = cnndsl.build("input 3x16x16\n" + text)
+    assert not net.warnings
+    assert output_rf(net)[0][1:] == (0.5, 0.25)  # jump, start: output pixel 0 at 0.25

@@ -56,9 +56,13 @@ def _upsample_shape(opts: dict, ins: list[Shape]) -> Shape:
 
 def _upsample_rf(opts: dict, ins: list[Shape]):
     # Nearest: each output copies one input; bilinear: it blends two neighbours per axis.
+    # Output pixel 0's centre lies (1 - 1/scale)/2 input pixels before input pixel 0's
+    # (half a fine cell into a coarse one), as a transposed conv's does: the extra padding
+    # keeps a U-Net's upsample and deconv paths aligned.
     k = 2 if opts["mode"] == "bilinear" else 1
     f = 1 / opts["scale"]
-    return (RfWindow((k, k), (f, f), ((k - 1) / 2, (k - 1) / 2)),)
+    p = (k - 1) / 2 + (1 - f) / 2
+    return (RfWindow((k, k), (f, f), (p, p)),)
 
 
 register_layer(OpSpec(
