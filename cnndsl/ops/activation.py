@@ -31,3 +31,9 @@ register_layer(OpSpec(
                                            "for one per channel",
     options=(OptionSpec("n", "int", 1, minimum=1, doc="number of slopes"),),
     positional="n", shape=_prelu_shape, params=lambda opts, ins, out: opts["n"]))
+
+register_layer(OpSpec(
+    name="scale", family="activation",
+    doc="multiply by a constant: `scale 0.17` (Inception-ResNet's residual scaling)",
+    options=(OptionSpec("factor", "float", 1.0, doc="the constant"),),
+    positional="factor", saves=()))  # the gradient is the constant: nothing kept

@@ -10,6 +10,11 @@ _POOL_OPTIONS = (
     OptionSpec("p", "pair", (0, 0), compact="p", minimum=0, doc="padding"),
     OptionSpec("ceil", "flag", False, doc="round the output size up (ceil_mode)"),
 )
+# TensorFlow's SAME average pooling divides by the window's in-bounds count
+# (torch: count_include_pad=False); TF-Slim's Inception-v4 and Inception-ResNet-v2 need it.
+_AVGPOOL_OPTIONS = _POOL_OPTIONS + (
+    OptionSpec("exclude_pad", "flag", False, doc="average over the in-bounds values only"),
+)
 
 
 def _resolve_window(name: str):
@@ -40,7 +45,8 @@ def _window_rf(opts: dict, ins: list[Shape]):
 
 for _name, _doc in (("maxpool", "max pooling (torch.nn.MaxPool2d)"),
                     ("avgpool", "average pooling (torch.nn.AvgPool2d)")):
-    register_layer(OpSpec(name=_name, family="pool", doc=_doc, options=_POOL_OPTIONS,
+    register_layer(OpSpec(name=_name, family="pool", doc=_doc,
+                          options=_AVGPOOL_OPTIONS if _name == "avgpool" else _POOL_OPTIONS,
                           resolve=_resolve_window(_name), shape=_pool_shape(_name),
                           rf=_window_rf,
                           saves=("input", "indices") if _name == "maxpool" else ("input",)))
@@ -57,7 +63,8 @@ def _global_rf(opts: dict, ins: list[Shape]):
 
 
 register_layer(OpSpec(name="gap", family="pool", doc="global average pooling to Cx1x1",
-                      shape=_global_shape("gap"), rf=_global_rf))
+                      shape=_global_shape("gap"), rf=_global_rf,
+                      saves=()))  # torch averages to 1x1 with a mean: it keeps no tensor
 register_layer(OpSpec(name="gmp", family="pool", doc="global max pooling to Cx1x1",
                       shape=_global_shape("gmp"), rf=_global_rf,
                       saves=("input", "indices")))
@@ -81,4 +88,5 @@ register_layer(OpSpec(
     options=(OptionSpec("k", "pair", (2, 2), compact="k", minimum=1, doc="window size"),
              OptionSpec("s", "pair", None, compact="s", minimum=1, doc="stride (default: k)")),
     resolve=_resolve_window("subsample"), shape=_subsample_shape, rf=_window_rf,
-    params=lambda opts, ins, out: 2 * ins[0][0], connections=_subsample_connections))
+    params=lambda opts, ins, out: 2 * ins[0][0], connections=_subsample_connections,
+    saves=("input", "scratch")))  # the window sums, for the coefficient's gradient

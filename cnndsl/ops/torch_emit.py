@@ -52,7 +52,8 @@ def _pool(cls: str):
     def emit(opts: dict, ins: list[Shape], out: Shape) -> str:
         extra = _kwargs(stride=_non_default(_pair(opts["s"]), _pair(opts["k"])),
                         padding=_non_default(_pair(opts["p"]), "0"),
-                        ceil_mode=True if opts["ceil"] else None)
+                        ceil_mode=True if opts["ceil"] else None,
+                        count_include_pad=False if opts.get("exclude_pad") else None)
         return f"nn.{cls}({_pair(opts['k'])}{extra})"
     return emit
 
@@ -151,6 +152,18 @@ class RBF(nn.Module):
         return (x.unsqueeze(1) - self.centres).pow(2).sum(dim=2)
 '''
 
+SCALE_SOURCE = '''
+class Scale(nn.Module):
+    """Multiplies its input by a fixed constant (Inception-ResNet's residual scaling)."""
+
+    def __init__(self, factor):
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x):
+        return x * self.factor
+'''
+
 CHANNEL_LAYER_NORM_SOURCE = '''
 class ChannelLayerNorm(nn.LayerNorm):
     """Layer normalisation over the channels at each position of a feature map."""
@@ -186,6 +199,7 @@ def _rules() -> dict:
         "dropout": (lambda o, i, _: f"nn.Dropout({o['p']!r})", {}),
         "upsample": (_upsample, {}),
         "rbf": (lambda o, i, out: f"RBF({i[0][0]}, {out[0]})", {"RBF": RBF_SOURCE}),
+        "scale": (lambda o, i, _: f"Scale({float(o['factor'])!r})", {"Scale": SCALE_SOURCE}),
     }
     rules.update({name: (rule, {}) for name, rule in _activation_table().items()})
     return rules
