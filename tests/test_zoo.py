@@ -37,6 +37,8 @@ PUBLISHED = {
     "resnet101": {"params": 44_549_160},
     "resnet152": {"params": 60_192_808, "macs": 11_513_626_624},
     "resnext50_32x4d": {"params": 25_028_904, "macs": 4_230_479_872},
+    # The authors' Caffe model: its layers' sum; 4 bytes each is its published 29 MB.
+    "nin": {"params": 7_595_176},
     "vgg11": {"params": 132_863_336},
     "vgg13": {"params": 133_047_848},
     "vgg16": {"params": 138_357_544, "macs": 15_470_264_320},
@@ -52,8 +54,12 @@ PUBLISHED = {
     # The Inception family: issue 5's figures; bn_inception's source is in its header.
     "googlenet": {"params": 6_624_904, "macs": 1_498_376_192, "aux_params": 6_379_984},
     "inception_v3": {"params": 23_834_568, "macs": 5_713_216_096,
-                     "aux_params": 3_326_696},
+                     "aux_params": 3_326_696, "layers": {"Mixed_7c.concat1": {"rf": 1311}}},
     "bn_inception": {"params": 11_295_240},
+    # Sources in the headers (Cadene's ports, counts as osmr/imgclsmob publishes them);
+    # receptive fields of the last block as Araujo et al. (Distill 2019) give them.
+    "inception_v4": {"params": 42_679_816, "layers": {"inception_c.2.concat1": {"rf": 2071}}},
+    "inception_resnet_v2": {"params": 55_843_464, "layers": {"conv2d_7b.relu1": {"rf": 3039}}},
 }
 
 
@@ -105,3 +111,14 @@ def zoo_networks():
 
 def test_every_network_has_published_figures():
     assert set(zoo_networks()) - set(PUBLISHED) == set()
+
+
+@pytest.mark.parametrize("stem", ["lenet5", "alexnet_2012", "nin", "resnet18", "vgg11_bn"])
+def test_generated_module_matches_the_published_count(stem, built):
+    torch = pytest.importorskip("torch")
+    net = built(stem)
+    model = cnndsl.load(ZOO / f"{stem}.cnn").eval()
+    assert sum(p.numel() for p in model.parameters()) == PUBLISHED[stem]["params"]
+    with torch.no_grad():
+        out = model(torch.zeros(1, *net.input_shape))
+    assert tuple(out.shape[1:]) == net.node(net.output)["meta"]["shape"]
