@@ -6,6 +6,8 @@ publish. Network-wide keys are `params`, `macs`, `connections` (LeCun's), `aux_p
 maps a layer's dotted name to its own `params`, `macs`, `connections` or `rf`. Every
 figure here is published; none is read off cnndsl's own output.
 """
+import importlib.util
+
 import pytest
 
 import cnndsl
@@ -122,3 +124,12 @@ def test_generated_module_matches_the_published_count(stem, built):
     with torch.no_grad():
         out = model(torch.zeros(1, *net.input_shape))
     assert tuple(out.shape[1:]) == net.node(net.output)["meta"]["shape"]
+
+
+def test_zoo_table_is_current():
+    script = ZOO.parent / "scripts" / "zoo_table.py"
+    spec = importlib.util.spec_from_file_location("zoo_table", script)
+    zoo_table = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(zoo_table)
+    assert zoo_table.TABLE.read_text() == zoo_table.zoo_table(), \
+        "docs/zoo.md is stale: run .venv/bin/python scripts/zoo_table.py"
