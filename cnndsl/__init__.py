@@ -5,6 +5,7 @@
 """
 from . import ops as _ops  # noqa: F401  (registers the built-in layers)
 from .api import Summary, build, parse, read_spec, summary
+from .backends.graphviz import render
 from .errors import (
     CnnContractError,
     CnnError,
@@ -39,6 +40,7 @@ __all__ = [
     "parse",
     "read_spec",
     "register_layer",
+    "render",
     "summary",
     "unregister_layer",
 ]

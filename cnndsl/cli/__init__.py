@@ -10,9 +10,9 @@ import sys
 import traceback
 
 from ..errors import CnnError, CnnUsageError
-from . import check, compile, export, summary
+from . import check, compile, export, render, summary
 
-SUBCOMMANDS = (check, summary, compile, export)
+SUBCOMMANDS = (check, summary, compile, export, render)
 
 
 def shared_options() -> argparse.ArgumentParser:

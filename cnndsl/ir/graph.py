@@ -94,6 +94,12 @@ class Network:
         """Nodes the main output depends on (what runs in eval mode)."""
         return nx.ancestors(self.graph, self.output) | {self.output}
 
+    def _repr_svg_(self) -> str:
+        """In a notebook, a network shows as its architecture diagram."""
+        from ..backends.graphviz import pipe, render
+
+        return pipe(render(self), "svg").decode("utf-8")
+
     # --- writing (passes work on a copy) --------------------------------------------------
     def copy(self) -> Network:
         new = copy.copy(self)
