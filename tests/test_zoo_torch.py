@@ -1,0 +1,151 @@
+"""Zoo specs compute the function of their reference implementation, weight for weight.
+
+NOTE: torchvision is not a dependency, so the references here are small re-statements of
+torchvision's ResNet/ResNeXt and DenseNet modules (its attribute names, strides, paddings,
+biases and BN eps). The spec's module gets the reference's weights through a name map, so
+a misplaced stride, a stray bias or a missing layer fails either the loading (strict) or
+the comparison of outputs.
+"""
+import re
+
+import pytest
+
+torch = pytest.importorskip("torch")
+nn = torch.nn
+
+import cnndsl  # noqa: E402
+
+from .conftest import ZOO  # noqa: E402
+from .torch_helpers import randomise_batchnorm  # noqa: E402
+
+
+def conv_bn(c_in, c_out, k, s=1, p=0, g=1):
+    return nn.Conv2d(c_in, c_out, k, s, p, groups=g, bias=False), nn.BatchNorm2d(c_out)
+
+
+class Bottleneck(nn.Module):
+    expansion = 4
+
+    def __init__(self, c_in, c, s, g=1, width=64):
+        super().__init__()
+        mid = c * width // 64 * g
+        self.conv1, self.bn1 = conv_bn(c_in, mid, 1)
+        self.conv2, self.bn2 = conv_bn(mid, mid, 3, s, 1, g)
+        self.conv3, self.bn3 = conv_bn(mid, 4 * c, 1)
+        self.downsample = nn.Sequential(*conv_bn(c_in, 4 * c, 1, s)) \
+            if s != 1 or c_in != 4 * c else None
+
+    def forward(self, x):
+        y = self.bn1(self.conv1(x)).relu()
+        y = self.bn2(self.conv2(y)).relu()
+        y = self.bn3(self.conv3(y))
+        return (y + (self.downsample(x) if self.downsample else x)).relu()
+
+
+class Basic(nn.Module):
+    expansion = 1
+
+    def __init__(self, c_in, c, s, g=1, width=64):
+        super().__init__()
+        self.conv1, self.bn1 = conv_bn(c_in, c, 3, s, 1)
+        self.conv2, self.bn2 = conv_bn(c, c, 3, 1, 1)
+        self.downsample = nn.Sequential(*conv_bn(c_in, c, 1, s)) \
+            if s != 1 or c_in != c else None
+
+    def forward(self, x):
+        y = self.bn2(self.conv2(self.bn1(self.conv1(x)).relu()))
+        return (y + (self.downsample(x) if self.downsample else x)).relu()
+
+
+class ResNet(nn.Module):
+    def __init__(self, block, depths, g=1, width=64):
+        super().__init__()
+        self.conv1, self.bn1 = conv_bn(3, 64, 7, 2, 3)
+        self.maxpool = nn.MaxPool2d(3, 2, 1)
+        c_in = 64
+        for i, (c, n) in enumerate(zip((64, 128, 256, 512), depths)):
+            blocks = []
+            for j in range(n):
+                blocks.append(block(c_in, c, 2 if i and not j else 1, g, width))
+                c_in = c * block.expansion
+            setattr(self, f"layer{i + 1}", nn.Sequential(*blocks))
+        self.fc = nn.Linear(c_in, 1000)
+
+    def forward(self, x):
+        x = self.maxpool(self.bn1(self.conv1(x)).relu())
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.fc(x.mean((2, 3)))
+
+
+class DenseLayer(nn.Module):
+    def __init__(self, c_in, k):
+        super().__init__()
+        self.norm1, self.conv1 = nn.BatchNorm2d(c_in), nn.Conv2d(c_in, 4 * k, 1, bias=False)
+        self.norm2, self.conv2 = nn.BatchNorm2d(4 * k), nn.Conv2d(4 * k, k, 3, 1, 1, bias=False)
+
+    def forward(self, x):
+        return self.conv2(self.norm2(self.conv1(self.norm1(x).relu())).relu())
+
+
+class DenseNet(nn.Module):
+    def __init__(self, c0, k, depths):
+        super().__init__()
+        f = nn.Sequential()
+        f.conv0, f.norm0 = nn.Conv2d(3, c0, 7, 2, 3, bias=False), nn.BatchNorm2d(c0)
+        f.relu0, f.pool0 = nn.ReLU(), nn.MaxPool2d(3, 2, 1)
+        c = c0
+        for i, n in enumerate(depths):
+            block = nn.ModuleDict()
+            for j in range(n):
+                block[f"denselayer{j + 1}"] = DenseLayer(c + j * k, k)
+            setattr(f, f"denseblock{i + 1}", block)
+            c += n * k
+            if i < len(depths) - 1:
+                setattr(f, f"transition{i + 1}", nn.Sequential(
+                    nn.BatchNorm2d(c), nn.ReLU(), nn.Conv2d(c, c // 2, 1, bias=False),
+                    nn.AvgPool2d(2)))
+                c //= 2
+        f.norm5 = nn.BatchNorm2d(c)
+        self.features, self.classifier = f, nn.Linear(c, 1000)
+
+    def forward(self, x):
+        for name, module in self.features.named_children():
+            if name.startswith("denseblock"):
+                for layer in module.values():
+                    x = torch.cat([x, layer(x)], 1)
+            else:
+                x = module(x)
+        return self.classifier(x.relu().mean((2, 3)))
+
+
+# torchvision's names on the left, the spec's (cnndsl's default names) on the right.
+RENAMES = [(r"downsample\.0\.", "downsample.conv1."), (r"downsample\.1\.", "downsample.bn1."),
+           (r"(denselayer\d+)\.norm(\d)\.", r"\1.bn\2."),
+           (r"(transition\d)\.0\.", r"\1.bn1."), (r"(transition\d)\.2\.", r"\1.conv1.")]
+
+
+def spec_name(name):
+    for pattern, replacement in RENAMES:
+        name = re.sub(pattern, replacement, name)
+    return name
+
+
+REFERENCES = {
+    "resnet18": lambda: ResNet(Basic, (2, 2, 2, 2)),
+    "resnet50": lambda: ResNet(Bottleneck, (3, 4, 6, 3)),
+    "resnext50_32x4d": lambda: ResNet(Bottleneck, (3, 4, 6, 3), g=32, width=4),
+    "densenet121": lambda: DenseNet(64, 32, (6, 12, 24, 16)),
+}
+
+
+@pytest.mark.parametrize("stem", sorted(REFERENCES))
+def test_spec_computes_its_reference(stem):
+    torch.manual_seed(0)
+    reference = REFERENCES[stem]().eval()
+    randomise_batchnorm(reference)
+    model = cnndsl.load(ZOO / f"{stem}.cnn").eval()
+    state = {spec_name(name): value for name, value in reference.state_dict().items()}
+    model.load_state_dict(state, strict=True)
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), reference(x), rtol=1e-4, atol=1e-4)
