@@ -118,6 +118,31 @@ class DenseNet(nn.Module):
         return self.classifier(x.relu().mean((2, 3)))
 
 
+def vgg(config, batch_norm):
+    layers, c_in = [], 3
+    for v in config:
+        if v == "M":
+            layers.append(nn.MaxPool2d(2, 2))
+            continue
+        layers.append(nn.Conv2d(c_in, v, 3, padding=1))
+        layers += [nn.BatchNorm2d(v), nn.ReLU()] if batch_norm else [nn.ReLU()]
+        c_in = v
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(7), nn.Flatten(),
+                         nn.Linear(512 * 7 * 7, 4096), nn.ReLU(), nn.Dropout(),
+                         nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(), nn.Linear(4096, 1000))
+
+
+def alexnet():
+    return nn.Sequential(
+        nn.Conv2d(3, 64, 11, 4, 2), nn.ReLU(), nn.MaxPool2d(3, 2),
+        nn.Conv2d(64, 192, 5, padding=2), nn.ReLU(), nn.MaxPool2d(3, 2),
+        nn.Conv2d(192, 384, 3, padding=1), nn.ReLU(),
+        nn.Conv2d(384, 256, 3, padding=1), nn.ReLU(),
+        nn.Conv2d(256, 256, 3, padding=1), nn.ReLU(), nn.MaxPool2d(3, 2),
+        nn.AdaptiveAvgPool2d(6), nn.Flatten(), nn.Dropout(), nn.Linear(256 * 6 * 6, 4096),
+        nn.ReLU(), nn.Dropout(), nn.Linear(4096, 4096), nn.ReLU(), nn.Linear(4096, 1000))
+
+
 # torchvision's names on the left, the spec's (cnndsl's default names) on the right.
 RENAMES = [(r"downsample\.0\.", "downsample.conv1."), (r"downsample\.1\.", "downsample.bn1."),
            (r"(denselayer\d+)\.norm(\d)\.", r"\1.bn\2."),
@@ -136,6 +161,29 @@ REFERENCES = {
     "resnext50_32x4d": lambda: ResNet(Bottleneck, (3, 4, 6, 3), g=32, width=4),
     "densenet121": lambda: DenseNet(64, 32, (6, 12, 24, 16)),
 }
+
+
+# These read 224x224 (their flatten fixes the size); weights pair up in module order.
+IN_ORDER = {
+    "alexnet": alexnet,
+    "vgg11_bn": lambda: vgg([64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
+                            batch_norm=True),
+}
+
+
+@pytest.mark.parametrize("stem", sorted(IN_ORDER))
+def test_spec_computes_its_reference_in_order(stem):
+    torch.manual_seed(0)
+    reference = IN_ORDER[stem]().eval()
+    randomise_batchnorm(reference)
+    model = cnndsl.load(ZOO / f"{stem}.cnn").eval()
+    names = list(model.state_dict())
+    values = list(reference.state_dict().values())
+    assert len(names) == len(values)
+    model.load_state_dict(dict(zip(names, values)), strict=True)
+    x = torch.randn(1, 3, 224, 224)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), reference(x), rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("stem", sorted(REFERENCES))
