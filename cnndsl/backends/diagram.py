@@ -37,6 +37,16 @@ class ScopeNode:
     path: tuple[str, ...]
     scope: Scope | None
     members: list = field(default_factory=list)  # int (a layer) or ScopeNode
+    outer: tuple[Scope, ...] = ()  # scopes that held nothing but this one (absorbed)
+
+    @property
+    def title_scope(self) -> Scope | None:
+        """The scope that names it: the outermost of a chain of wrappers."""
+        return self.outer[0] if self.outer else self.scope
+
+    @property
+    def is_aux(self) -> bool:
+        return any(s.kind == "aux" for s in (*self.outer, self.scope) if s is not None)
 
     def layers(self) -> list[int]:
         """Every layer inside, however deep."""
@@ -59,6 +69,7 @@ class Box:
     nodes: list[int]
     scopes: list[ScopeNode] = field(default_factory=list)  # for kind == scope: the run
     aux: bool = False
+    named_by: ScopeNode | None = None  # the scope it alone fills, if any
 
 
 @dataclass
@@ -105,7 +116,21 @@ def scope_tree(network: Network) -> ScopeNode:
                 parent.members.append(index[path])
             parent = index[path]
         parent.members.append(n)
+    _absorb_wrappers(root)
     return root
+
+
+def _absorb_wrappers(node: ScopeNode) -> None:
+    """A scope holding only one scope (`inception3a: module(...)` calling `v1_module`) is
+    drawn once, named by the outer and holding what the inner holds."""
+    for member in node.members:
+        if not isinstance(member, ScopeNode):
+            continue
+        while len(member.members) == 1 and isinstance(member.members[0], ScopeNode):
+            inner = member.members[0]
+            member.outer = (*member.outer, member.scope, *inner.outer)
+            member.path, member.scope, member.members = inner.path, inner.scope, inner.members
+        _absorb_wrappers(member)
 
 
 def layout(network: Network, depth: int | None = None) -> Diagram:
@@ -166,9 +191,14 @@ class _Builder:
             children.extend(self._fold(pending))
             pending = []
             if level + 1 <= depth:
+                inside = self._fill(member, level + 1, depth)
+                if len(inside) == 1 and isinstance(inside[0], Box):
+                    inside[0].named_by = member  # a frame around one box says nothing more
+                    children.append(inside[0])
+                    continue
                 cluster = Cluster("cluster_" + "_".join(member.path), member,
-                                  aux=member.scope.kind == "aux")
-                cluster.children = self._fill(member, level + 1, depth)
+                                  aux=member.is_aux)
+                cluster.children = inside
                 children.append(cluster)
             else:
                 children.append(member)
@@ -193,7 +223,7 @@ class _Builder:
         return out
 
     def _continues(self, previous: ScopeNode, scope: ScopeNode) -> bool:
-        if scope.scope.kind not in RUN_KINDS or self.signature(scope) != \
+        if scope.outer or scope.scope.kind not in RUN_KINDS or self.signature(scope) != \
                 self.signature(previous):
             return False
         inside = set(previous.layers())
@@ -218,7 +248,7 @@ class _Builder:
         key = "s_" + "_".join(run[0].path)
         nodes = [n for scope in run for n in scope.layers()]
         return self._add_box(Box(key, "scope", nodes, scopes=run,
-                                 aux=run[0].scope.kind == "aux" or
+                                 aux=run[0].is_aux or
                                  all(n in self.aux_nodes for n in nodes)))
 
     def _fold(self, layers: list[int]) -> list[Box]:

@@ -29,6 +29,7 @@ MERGE_SYMBOLS = {"add": "+", "concat": "C", "mul": "×"}
 FORMATS = ("dot", "svg", "png", "pdf")
 CHAIN_LR_LIMIT = 8  # networks no longer than this many boxes read left to right
 MAX_ROWS = 7
+BRIEF_LAYERS = 3  # a collapsed sub-scope with more heavy layers is summarised by count
 
 
 def render(src, *, depth: int | None = None, rankdir: str | None = None,
@@ -108,8 +109,9 @@ def describe(op: str, opts: dict) -> str:
     if "k" in opts and opts["k"] is not None:
         k = opts["k"]
         text = f"{op} {k[0]}×{k[1]}"
-        if opts.get("s") not in (None, (1, 1)) and (op != "maxpool" and op != "avgpool"
-                                                     or opts["s"] != opts["k"]):
+        spec = lookup(op)
+        windowed = spec is not None and spec.family != "conv"  # stride defaults to k
+        if opts.get("s") not in (None, (1, 1)) and not (windowed and opts["s"] == k):
             text += f"/{_pair(opts['s'])}"
         if opts.get("d") not in (None, (1, 1)):
             text += f" d{_pair(opts['d'])}"
@@ -179,7 +181,7 @@ class _Drawing:
 
     def _cluster(self, dot, cluster: Cluster, level: int) -> None:
         with dot.subgraph(name=cluster.key) as sub:
-            sub.attr(label=scope_title(cluster.scope.scope), labeljust="l", fontsize="11",
+            sub.attr(label=scope_title(cluster.scope.title_scope), labeljust="l", fontsize="11",
                      fontcolor=FAINT, style="rounded,dashed" if cluster.aux else
                      "rounded,filled", color="#9a9a9a",
                      fillcolor="#f3f5f8" if level % 2 else "#ffffff", penwidth="0.8")
@@ -221,7 +223,8 @@ class _Drawing:
         for n in box.nodes:
             text = escape(describe(self.net.node(n)["op"], self.net.node(n)["opts"]))
             parts.append(f"<B>{text}</B>" if n == heavy else text)
-        name = self.net.node(heavy)["name"].rsplit(".", 1)[-1]
+        name = scope_title(box.named_by.title_scope) if box.named_by else \
+            self.net.node(heavy)["name"].rsplit(".", 1)[-1]
         figures = [escape(name)]
         params = sum(node_params(self.net, n) for n in box.nodes)
         if params:
@@ -233,7 +236,7 @@ class _Drawing:
 
     def _scope_box(self, dot, box: Box) -> None:
         first = box.scopes[0]
-        title = escape(scope_title(first.scope, run=len(box.scopes)))
+        title = escape(scope_title(first.title_scope, run=len(box.scopes)))
         if len(box.scopes) > 1:
             title = f"<B>{title}</B> ×{len(box.scopes)}"
         else:
@@ -256,9 +259,7 @@ class _Drawing:
         rows = []
         for box in boxes:
             if box.kind == "scope":
-                sub = box.scopes[0].scope
-                count = f" ×{len(box.scopes)}" if len(box.scopes) > 1 else ""
-                rows.append(escape(scope_title(sub, run=len(box.scopes))) + count)
+                rows.append(escape(self._brief(box)))
             else:
                 rows.append(escape(" · ".join(
                     _row_text(self.net.node(n)["op"], self.net.node(n)["opts"])
@@ -266,6 +267,20 @@ class _Drawing:
         if len(rows) > MAX_ROWS:
             rows = rows[:MAX_ROWS - 1] + [f"… {len(rows) - MAX_ROWS + 1} more"]
         return [f'<FONT POINT-SIZE="9">{r}</FONT>' for r in rows]
+
+    def _brief(self, box: Box) -> str:
+        """A collapsed sub-scope in one line: `branch2: conv 1×1, 96 → conv 3×3, 128`."""
+        scope = box.scopes[0]
+        sub = scope.title_scope
+        name = sub.block if sub.kind == "block" and sub.name.isdigit() else sub.name
+        if len(box.scopes) > 1:
+            return f"{scope_title(sub, run=len(box.scopes))} ×{len(box.scopes)}"
+        heavy = [n for n in scope.layers() if not is_light(self.net, n)]
+        if len(heavy) > BRIEF_LAYERS:
+            return f"{name}: {len(heavy)} layers"
+        steps = " → ".join(_row_text(self.net.node(n)["op"], self.net.node(n)["opts"])
+                           for n in heavy)
+        return f"{name}: {steps}"
 
     def _heavy(self, nodes: list[int]) -> int:
         for n in nodes:
