@@ -157,3 +157,13 @@ def test_network_displays_as_svg_in_notebooks(zoo):
 def test_render_accepts_spec_text():
     diagram = cnndsl.render("input 3x32x32\nconv k3 p1 16 bn relu\ngap flatten fc 10\n")
     assert "conv 3×3, 16" in diagram.source
+
+
+def test_cli_options_reach_the_diagram(tmp_path, zoo):
+    out = tmp_path / "r.dot"
+    args = ["render", str(ZOO / "resnet50.cnn"), "-o", str(out), "--depth", "0",
+            "--no-shapes", "--rankdir", "LR"]
+    assert main(args) == 0
+    assert out.read_text() == render(zoo("resnet50"), depth=0, shapes=False,
+                                     rankdir="LR").source
+    assert "rankdir=LR" in out.read_text()
