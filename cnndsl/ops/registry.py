@@ -81,7 +81,9 @@ class OpSpec:
                 (opts, ins, out) -> int: see cnndsl/passes/count.py for the conventions
     saves       what autograd keeps for the backward pass in training: any of "input"
                 (every input tensor), "output", "indices" (int64, one per output element),
-                "mask" (one byte per output element); see cnndsl/passes/memory.py
+                "mask" (one byte per output element), "scratch" (an fp32 intermediate of
+                the output's size) or ("scratch", elements); or a rule (opts, ins, out)
+                giving them. See cnndsl/passes/memory.py
     view        the output is a view of the input (no new memory), e.g. `flatten`
     torch       (opts, ins, out) -> a torch constructor expression as source text, or None
                 for layers without a module (see cnndsl/backends/torch_source.py)
@@ -100,7 +102,7 @@ class OpSpec:
     params: Callable[[dict, list[Shape], Shape], int] = _zero
     macs: Callable[[dict, list[Shape], Shape], int] = _zero
     connections: Callable[[dict, list[Shape], Shape], int] | None = None
-    saves: tuple[str, ...] = ("input",)
+    saves: tuple | Callable[[dict, list[Shape], Shape], tuple] = ("input",)
     view: bool = False
     torch: Callable[[dict, list[Shape], Shape], str | None] | None = None
     extras: Mapping[str, Any] = field(default_factory=dict)

@@ -85,4 +85,6 @@ register_layer(OpSpec(
     doc="LeNet-5's Euclidean RBF output units: squared distance to fixed (untrained) centres",
     options=(OptionSpec("c", "int", None, minimum=1, doc="output units (a bare number)"),),
     positional="c", shape=_rbf_shape, rf=_global_rf,
-    macs=lambda opts, ins, out: ins[0][0] * out[0]))
+    macs=lambda opts, ins, out: ins[0][0] * out[0],
+    # the squared distance keeps every input-minus-centre difference for backward
+    saves=lambda opts, ins, out: (("scratch", ins[0][0] * out[0]),)))

@@ -10,11 +10,11 @@ example). Network: `network.meta["memory"]` with `params_bytes`, `activations_by
 # for their gradients), m the optimizer's state per parameter (sgd 0, momentum 1, adam 2),
 # B the batch size and S the bytes autograd saves for backward per example: each tensor
 # that some op keeps (the op's `saves` rule: its inputs, its output, int64 pooling indices,
-# a byte-per-element dropout mask), counted once however many ops keep it (a view such as
-# `flatten` is its input's tensor). Aux heads are included: they run in training. Left out:
-# parameters saved by reference, per-channel statistics (batchnorm mean and inverse std),
-# gradients in flight and the allocator's slack; tests/test_memory.py checks S against
-# torch's saved tensors within 2%.
+# a byte-per-element dropout mask, an intermediate), counted once however many ops keep it
+# (a view such as `flatten` is its input's tensor). Aux heads are included: they run in
+# training. Left out: parameters saved by reference, per-channel statistics (batchnorm
+# mean and inverse std), gradients in flight and the allocator's slack;
+# tests/test_analysis_torch.py checks S against torch's saved tensors within 2%.
 """
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def memory(network, *, batch: int = 1, optimizer: str = "sgd", **_opts):
     if not isinstance(batch, int) or batch < 1:
         raise CnnUsageError(f"the batch size must be a positive integer, got {batch!r}")
     net = network.copy()
-    saved: dict[int, int] = {}  # tensor owner -> bytes; extras keyed by the negated node
+    saved: dict = {}  # tensor owner -> bytes; a node's extras keyed by (node, kind)
     for n in net.nodes():
         mine = _saved_tensors(net, n)
         saved.update(mine)
@@ -54,10 +54,16 @@ def memory(network, *, batch: int = 1, optimizer: str = "sgd", **_opts):
 
 def _saved_tensors(net, n) -> dict:
     """The tensors node `n` keeps for backward, keyed by the node that owns their memory."""
-    spec = lookup(net.node(n)["op"])
-    elements = math.prod(net.node(n)["meta"]["shape"])
+    attrs = net.node(n)
+    spec = lookup(attrs["op"])
+    out = attrs["meta"]["shape"]
+    elements = math.prod(out)
+    tokens = spec.saves
+    if callable(tokens):
+        ins = [net.node(i)["meta"]["shape"] for i in net.inputs(n)]
+        tokens = tokens(attrs["opts"], ins, out)
     kept = {}
-    for what in spec.saves:
+    for what in tokens:
         if what == "input":
             for i in net.inputs(n):
                 owner = _owner(net, i)
@@ -65,9 +71,13 @@ def _saved_tensors(net, n) -> dict:
         elif what == "output":
             kept[_owner(net, n)] = net.node(n)["meta"]["activation_bytes"]
         elif what == "indices":
-            kept[-n - 1] = 8 * elements
+            kept[(n, what)] = 8 * elements
         elif what == "mask":
-            kept[-n - 1] = elements
+            kept[(n, what)] = elements
+        elif what == "scratch":
+            kept[(n, what)] = BYTES_PER_VALUE * elements
+        elif isinstance(what, tuple) and what[0] == "scratch":
+            kept[(n, what)] = BYTES_PER_VALUE * what[1]
     return kept
 
 
