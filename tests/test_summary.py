@@ -98,13 +98,15 @@ def test_check_and_summary_never_import_torch(command):
     assert done.returncode == 0, done.stderr
 
 
-def test_layer_names_are_module_paths():
+@pytest.mark.parametrize("spec", ["small", "lenet5"])
+def test_layer_names_are_module_paths(spec):
     load = getattr(cnndsl, "load", None)
     if load is None:
         pytest.skip("cnndsl.load (the PyTorch backend) has not landed")
-    model = load(SPECS / "analysis" / "small.cnn")
-    data = cnndsl.summary(SPECS / "analysis" / "small.cnn").data
+    model = load(SPECS / "analysis" / f"{spec}.cnn")
+    data = cnndsl.summary(SPECS / "analysis" / f"{spec}.cnn").data
     for row in data["layers"]:
         if row["module"]:
-            model.get_submodule(row["name"])
+            module = model.get_submodule(row["name"])
+            assert sum(p.numel() for p in module.parameters()) == row["params"], row["name"]
     assert sum(p.numel() for p in model.parameters()) == data["params"] + data["aux"]["params"]
