@@ -167,3 +167,14 @@ def test_cli_options_reach_the_diagram(tmp_path, zoo):
     assert out.read_text() == render(zoo("resnet50"), depth=0, shapes=False,
                                      rankdir="LR").source
     assert "rankdir=LR" in out.read_text()
+
+
+def test_activations_fold_into_the_layer_they_belong_to(zoo):
+    def chains(name):
+        net = zoo(name)
+        diagram = layout(net, 99)
+        return {tuple(net.node(n)["op"] for n in b.nodes) for b in diagram.boxes.values()}
+    assert ("bn", "relu", "conv") in chains("densenet121")  # pre-activation
+    assert ("add", "relu") in chains("resnet50")
+    resnet = chains("resnet50")
+    assert ("conv", "bn", "relu") in resnet and ("conv", "bn") in resnet

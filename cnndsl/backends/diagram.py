@@ -12,8 +12,9 @@ about graphviz, and nothing here changes the network.
 # Inside a cluster, a chain of layers is folded into one box around its one "heavy" layer
 # (conv, pool, fc, ...): normalisations, activations, dropout and flatten read as part of
 # it (`conv 3x3, 64 · bn · relu`), as paper figures draw them. Lights following a heavy
-# layer join it; lights that open a chain (DenseNet's pre-activation `bn relu conv`) join
-# the heavy layer after them; lights right after a merge join the merge (`+ · relu`).
+# layer join it; in a chain that opens with lights and ends with a heavy layer (DenseNet's
+# pre-activation `bn relu conv bn relu conv`) lights join the heavy layer after them;
+# lights right after a merge, with no heavy layer after them, join the merge (`+ · relu`).
 # The default depth is the deepest one whose diagram stays at most DEFAULT_BOX_LIMIT
 # boxes, so a ResNet-152 shows its stages, each as a few `bottleneck xN` boxes.
 """
@@ -278,13 +279,15 @@ class _Builder:
 
     def _split(self, chain: list[int]) -> list[list[int]]:
         heavy = [i for i, n in enumerate(chain) if not is_light(self.net, n)]
+        if is_merge(self.net, chain[0]) and len(heavy) > 1:
+            return [chain[:1], *self._split(chain[1:])]
         if not heavy:
             return [chain]
-        if heavy[0] == 0:
-            starts = heavy  # lights join the heavy layer before them
-        else:
+        if heavy[0] != 0 and heavy[-1] == len(chain) - 1:
             # Pre-activation (`bn relu conv bn relu conv`): lights join the heavy layer after.
             starts = [0] + [h + 1 for h in heavy[:-1]]
+        else:
+            starts = [0] + heavy[1:]  # lights join the heavy layer before them
         bounds = starts + [len(chain)]
         return [chain[a:b] for a, b in zip(bounds, bounds[1:])]
 
