@@ -178,3 +178,17 @@ def test_activations_fold_into_the_layer_they_belong_to(zoo):
     assert ("add", "relu") in chains("resnet50")
     resnet = chains("resnet50")
     assert ("conv", "bn", "relu") in resnet and ("conv", "bn") in resnet
+
+
+def test_custom_layers_get_the_custom_colour_and_a_legend_entry():
+    from cnndsl import OpSpec
+
+    cnndsl.register_layer(OpSpec(name="swish2", family="custom", doc="a test activation"))
+    try:
+        source = render("input 3x8x8\nconv k3 4 swish2\n", depth=9).source
+    finally:
+        cnndsl.unregister_layer("swish2")
+    assert "swish2" in source
+    assert '<TD BGCOLOR="#a6cee3" BORDER="1" WIDTH="14"></TD><TD ALIGN="LEFT">conv</TD>' \
+        in source
+    assert 'ALIGN="LEFT">custom</TD>' in source
