@@ -151,6 +151,12 @@ def _default_depth(network: Network, tree: ScopeNode, max_depth: int) -> int:
     return min(1, max_depth)
 
 
+def contents(network: Network, tree: ScopeNode, scope: ScopeNode) -> list[Box]:
+    """What `scope` holds, one box per item at the next level (for a collapsed box's rows)."""
+    level = len(scope.path)
+    return _Builder(network, tree)._fill(scope, level, level)
+
+
 def is_light(network: Network, n: int) -> bool:
     op = network.node(n)["op"]
     spec = lookup(op)

@@ -16,7 +16,7 @@ from ..errors import CnnUsageError
 from ..ir.graph import Scope
 from ..ops import lookup
 from ..outputs import write_atomic
-from .diagram import Box, Cluster, Diagram, ScopeNode, _Builder, is_light, is_merge, layout
+from .diagram import Box, Cluster, Diagram, ScopeNode, contents, is_light, is_merge, layout
 
 FAMILY_COLOURS = {
     "conv": "#a6cee3", "pool": "#b2df8a", "norm": "#fff2ae", "activation": "#fdcdac",
@@ -254,10 +254,8 @@ class _Drawing:
 
     def _rows(self, scope: ScopeNode) -> list[str]:
         """What one scope of a collapsed run holds, one line per box at the next level."""
-        inner = _Builder(self.net, self.d.root.scope)
-        boxes = inner._fill(scope, len(scope.path), len(scope.path))
         rows = []
-        for box in boxes:
+        for box in contents(self.net, self.d.root.scope, scope):
             if box.kind == "scope":
                 rows.append(escape(self._brief(box)))
             else:
