@@ -265,10 +265,17 @@ class ForwardWriter:
             call = _INLINE[op](args)
         else:
             call = f"{self.source.access(self.path, rel)}({', '.join(args)})"
-        reuse = len(outs) == 1 and args and args[0] == "x" and uses[ins[0]] == 0
+        # A chain reuses its variable; a step that reads `x` while `x` is still needed
+        # later (a residual's shortcut) starts `out`, as hand-written code does.
+        reuse = len(outs) == 1 and args and uses[ins[0]] == 0
+        chain_start = len(outs) == 1 and args and args[0] == "x" and \
+            not self.tree.is_container(node_path)
         names = []
         for n in outs:
-            self.var[n] = "x" if reuse else self._fresh(self._local(n))
+            if reuse:
+                self.var[n] = args[0]
+            else:
+                self.var[n] = self._fresh("out" if chain_start else self._local(n))
             names.append(self.var[n])
         self.lines.append(f"{', '.join(names)} = {call}")
 

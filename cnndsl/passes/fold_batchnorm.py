@@ -48,12 +48,12 @@ def fold_batchnorm(network: Network, **opts) -> Network:
     """A copy of `network` with every foldable bn removed and its layer given a bias."""
     new = network.copy()
     g = new.graph
-    for layer, bn, _ in fold_plan(network):
-        for _, consumer, index in list(g.out_edges(bn, data="index")):
-            g.add_edge(layer, consumer, index=index)
-        source = new.inputs(bn)[0]
-        if source != layer:
-            g.add_edge(source, layer, index=0)
+    for layer, bn, kind in fold_plan(network):
+        if kind == "after":  # the bn's readers now read the layer
+            for _, consumer, index in list(g.out_edges(bn, data="index")):
+                g.add_edge(layer, consumer, index=index)
+        else:  # the layer now reads what the bn read
+            g.add_edge(new.inputs(bn)[0], layer, index=0)
         g.remove_node(bn)
         attrs = g.nodes[layer]
         attrs["opts"]["bias"] = True
