@@ -17,7 +17,8 @@ Warnings: misaligned merges, and holes in the receptive field (gridding).
 # that saw the whole input (a squeeze-and-excitation gate) take part by size only.
 # Gridding: besides (r, j, start) we follow the set of input positions one output pixel
 # actually reaches (exact for integer strides), and warn where stacked dilated convs leave
-# holes in it.
+# holes in it. A solid window is kept as a `range` rather than a set: its bounds and
+# size are O(1), so the pass stays linear in the number of layers on deep networks.
 """
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ class RfAxis(NamedTuple):
 class _Field(NamedTuple):
     axes: tuple[RfAxis, RfAxis]
     is_global: bool
-    reach: tuple  # per axis: frozenset of reached input positions, or None (not tracked)
+    reach: tuple  # per axis: the reached input positions (a range or frozenset), or None
     dilated: int  # dilated convs along the deepest path
 
 
@@ -49,7 +50,7 @@ def receptive_field(network, **_opts):
         attrs = net.node(n)
         if attrs["op"] == "input":
             field = _Field((RfAxis(1, 1, 0.5),) * 2, False,
-                           (frozenset({0}), frozenset({0})), 0)
+                           (range(1), range(1)), 0)
         else:
             ins = [fields[i] for i in net.inputs(n)]
             field = _merge(net, n, ins) if len(ins) > 1 else ins[0]
@@ -97,11 +98,24 @@ def _reach(reach, jump, k, p, d, size):
     shifts = [(t * d - p) * jump for t in range(k)]
     if reach is None or size > MAX_TRACKED or not all(float(v).is_integer() for v in shifts):
         return None
-    if len(shifts) > 1 and len(reach) > 1 and max(reach) - min(reach) + 1 == len(reach) \
-            and d * jump <= len(reach):
-        lo, hi = min(reach) + shifts[0], max(reach) + shifts[-1]
-        return frozenset(range(int(lo), int(hi) + 1))  # a solid window stays solid
-    return frozenset(int(r + v) for r in reach for v in shifts)
+    if isinstance(reach, range) and (
+            len(shifts) == 1 or len(reach) > 1 and d * jump <= len(reach)):
+        # a solid window stays solid: the taps' copies overlap or touch
+        return range(int(reach[0] + shifts[0]), int(reach[-1] + shifts[-1]) + 1)
+    return _solid(frozenset(int(r + v) for r in reach for v in shifts))
+
+
+def _solid(positions: frozenset):
+    """`positions` as a range where it has no holes (see the NOTE)."""
+    lo, hi = min(positions), max(positions)
+    return range(lo, hi + 1) if hi - lo + 1 == len(positions) else positions
+
+
+def _bounds(reach) -> tuple[int, int]:
+    """The first and last reached position; O(1) for a solid window (see the NOTE)."""
+    if isinstance(reach, range):
+        return reach[0], reach[-1]
+    return min(reach), max(reach)
 
 
 def _merge(net, n, ins: list[_Field]) -> _Field:
@@ -128,7 +142,16 @@ def _merge(net, n, ins: list[_Field]) -> _Field:
 def _union(sets):
     if any(s is None for s in sets):
         return None
-    return frozenset().union(*sets)
+    if all(isinstance(s, range) for s in sets):
+        ordered = sorted(sets, key=lambda r: r[0])
+        hi = ordered[0][-1]
+        for r in ordered[1:]:
+            if r[0] > hi + 1:
+                break
+            hi = max(hi, r[-1])
+        else:
+            return range(ordered[0][0], hi + 1)  # overlapping windows: still solid
+    return _solid(frozenset().union(*sets))
 
 
 def _warn_misaligned(net, n) -> None:
@@ -163,7 +186,8 @@ def _has_holes(field: _Field) -> bool:
 
 
 def _hole_count(reach) -> int:
-    return max(reach) - min(reach) + 1 - len(reach)
+    lo, hi = _bounds(reach)
+    return hi - lo + 1 - len(reach)
 
 
 def _tidy(axes) -> tuple[RfAxis, RfAxis]:
