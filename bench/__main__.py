@@ -1,0 +1,95 @@
+"""`python -m bench`: run the benchmarks, write JSON and docs/benchmarks.md.
+
+    python -m bench              the full run (tens of minutes on a laptop)
+    python -m bench --quick      small sizes, few repeats: a minute
+    python -m bench --only stages commands
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+from cnndsl.outputs import write_atomic
+
+from . import commands, gpu, inference, stages
+from .report import markdown
+
+ROOT = Path(__file__).resolve().parents[1]
+SECTIONS = ("stages", "commands", "inference", "memory", "gpu")
+FULL = {"sizes": [100, 1000, 10000, 100000], "zoo": None, "repeats": 5, "runs": 10}
+QUICK = {"sizes": [100, 1000], "zoo": ["lenet5", "resnet18"], "repeats": 1, "runs": 3}
+MEMORY_SPECS = ("lenet5", "resnet18", "vgg11_bn", "googlenet", "densenet121")
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true", help="small sizes and few repeats")
+    p.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS))
+    p.add_argument("--sizes", nargs="+", type=int, help="synthetic network sizes (layers)")
+    p.add_argument("--zoo", nargs="+", metavar="NAME", help="zoo networks of the stage table")
+    p.add_argument("--json", default=str(ROOT / "docs" / "benchmarks.json"), metavar="PATH")
+    p.add_argument("--markdown", default=str(ROOT / "docs" / "benchmarks.md"), metavar="PATH")
+    return p.parse_args(argv)
+
+
+def run(args) -> dict:
+    mode = QUICK if args.quick else FULL
+    zoo_dir = ROOT / "zoo_specs"
+    results = {"mode": "quick" if args.quick else "full", "machine": _machine(),
+               "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    if "stages" in args.only:
+        _say("compiler stages")
+        results["zoo_stages"] = stages.zoo_stages(zoo_dir, args.zoo or mode["zoo"],
+                                                  mode["repeats"])
+        results["synthetic_stages"] = stages.synthetic_stages(args.sizes or mode["sizes"])
+    big = str(zoo_dir / ("resnet18.cnn" if args.quick else "resnet152.cnn"))
+    if "commands" in args.only:
+        _say("whole commands")
+        results["commands"] = commands.time_commands(big, 1 if args.quick else 5)
+    if "inference" in args.only:
+        _say("CPU inference")
+        results["inference"] = _inference(zoo_dir, args.quick, mode["runs"])
+    if "memory" in args.only:
+        _say("training memory")
+        names = MEMORY_SPECS[:1] if args.quick else MEMORY_SPECS
+        results["memory"] = [inference.memory_ratio(str(zoo_dir / f"{n}.cnn"), batch=2)
+                             for n in names]
+    if "gpu" in args.only:
+        results["gpu"] = gpu.gpu_throughput(str(zoo_dir / "resnet50.cnn"))
+    return results
+
+
+def _inference(zoo_dir: Path, quick: bool, runs: int) -> list[dict]:
+    if quick:  # small inputs, no torch.compile (its first call takes minutes on a CPU)
+        return [inference.time_inference(str(zoo_dir / "resnet18.cnn"), 1, 64, runs,
+                                          compile=False)]
+    return [inference.time_inference(str(zoo_dir / "resnet50.cnn"), 8, 224, runs),
+            inference.time_inference(str(zoo_dir / "resnet18.cnn"), 1, 224, 5 * runs)]
+
+
+def _machine() -> dict:
+    import os
+
+    return {"python": platform.python_version(), "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(), "cpus": os.cpu_count()}
+
+
+def _say(what: str) -> None:
+    print(f"bench: {what} ...", file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    results = run(args)
+    write_atomic(args.json, json.dumps(results, indent=1, sort_keys=True) + "\n")
+    write_atomic(args.markdown, markdown(results))
+    print(f"bench: wrote {args.json} and {args.markdown}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""The benchmark harness runs end to end in quick mode on tiny sizes (no timing asserted:
+this keeps `python -m bench` from rotting as the compiler changes)."""
+import json
+
+from bench.__main__ import main
+from bench.stages import growth, run_stages
+from bench.synthetic import SHAPES, synthetic_spec
+
+import cnndsl
+
+
+def test_synthetic_specs_have_about_the_layers_asked_for():
+    for shape in SHAPES:
+        net = cnndsl.build(synthetic_spec(140, shape))
+        layers = sum(1 for _ in net.layers())
+        assert 130 <= layers <= 140, (shape, layers)
+
+
+def test_every_stage_is_timed_and_measured():
+    text = synthetic_spec(20, "residual")
+    seconds = run_stages(text, measure_memory=False)
+    peak = run_stages(text, measure_memory=True)
+    assert list(seconds) == list(peak)
+    assert {"parse", "lower", "receptive_field", "torch_source", "dot"} <= set(seconds)
+    assert peak["parse"] > 0 and peak["lower"] > 0 and seconds["parse"] > 0
+
+
+def test_growth_is_per_decade_of_layers():
+    rows = {10: {"check_seconds": 1.0, "layers": 10},
+            1000: {"check_seconds": 100.0, "layers": 1000}}
+    assert growth(rows) == {"1000/10": 10.0}
+
+
+def test_quick_run_writes_json_and_markdown(tmp_path):
+    out_json, out_md = tmp_path / "b.json", tmp_path / "b.md"
+    status = main(["--quick", "--only", "stages", "memory", "gpu", "--sizes", "10", "30",
+                   "--zoo", "lenet5", "--json", str(out_json), "--markdown", str(out_md)])
+    assert status == 0
+    data = json.loads(out_json.read_text())
+    assert set(data["synthetic_stages"]) == set(SHAPES)
+    assert data["memory"][0]["ratio"] > 0
+    text = out_md.read_text()
+    assert "## Compiler stages on the zoo" in text and "| lenet5 |" in text
+    assert "## Training memory" in text and "## GPU" in text
