@@ -19,7 +19,7 @@ from . import commands, gpu, inference, stages
 from .report import markdown
 
 ROOT = Path(__file__).resolve().parents[1]
-SECTIONS = ("stages", "commands", "inference", "memory", "gpu")
+SECTIONS = ("stages", "scaling", "commands", "inference", "memory", "gpu")
 FULL = {"sizes": [100, 1000, 10000, 100000], "zoo": None, "repeats": 5, "runs": 10}
 QUICK = {"sizes": [100, 1000], "zoo": ["lenet5", "resnet18"], "repeats": 1, "runs": 3}
 MEMORY_SPECS = ("lenet5", "resnet18", "vgg11_bn", "googlenet", "densenet121")
@@ -33,6 +33,8 @@ def parse_args(argv):
     p.add_argument("--zoo", nargs="+", metavar="NAME", help="zoo networks of the stage table")
     p.add_argument("--json", default=str(ROOT / "docs" / "benchmarks.json"), metavar="PATH")
     p.add_argument("--markdown", default=str(ROOT / "docs" / "benchmarks.md"), metavar="PATH")
+    p.add_argument("--from-json", nargs="+", metavar="PATH", help="run nothing: merge the "
+                   "results of earlier runs (say, sections run apart) and write them")
     return p.parse_args(argv)
 
 
@@ -46,6 +48,9 @@ def run(args) -> dict:
         results["zoo_stages"] = stages.zoo_stages(zoo_dir, args.zoo or mode["zoo"],
                                                   mode["repeats"])
         results["synthetic_stages"] = stages.synthetic_stages(args.sizes or mode["sizes"])
+    if "scaling" in args.only:
+        _say("whole check command on synthetic specs")
+        results["scaling"] = commands.time_check_sizes(args.sizes or mode["sizes"])
     big = str(zoo_dir / ("resnet18.cnn" if args.quick else "resnet152.cnn"))
     if "commands" in args.only:
         _say("whole commands")
@@ -71,6 +76,16 @@ def _inference(zoo_dir: Path, quick: bool, runs: int) -> list[dict]:
             inference.time_inference(str(zoo_dir / "resnet18.cnn"), 1, 224, 5 * runs)]
 
 
+def merged(paths: list[str]) -> dict:
+    """Earlier runs' results in one dict; later files win where sections overlap."""
+    results: dict = {}
+    for path in paths:
+        results.update(json.loads(Path(path).read_text()))
+    for data in results.get("synthetic_stages", {}).values():
+        data["sizes"] = {int(size): row for size, row in data["sizes"].items()}  # JSON keys
+    return results
+
+
 def _machine() -> dict:
     import os
 
@@ -84,8 +99,8 @@ def _say(what: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    results = run(args)
-    write_atomic(args.json, json.dumps(results, indent=1, sort_keys=True) + "\n")
+    results = merged(args.from_json) if args.from_json else run(args)
+    write_atomic(args.json, json.dumps(results, indent=1) + "\n")
     write_atomic(args.markdown, markdown(results))
     print(f"bench: wrote {args.json} and {args.markdown}", file=sys.stderr)
     return 0

@@ -61,3 +61,21 @@ def _run(program: str) -> tuple[float, str]:
 def _stats(values: list[float]) -> dict:
     return {"median": statistics.median(values), "min": min(values), "max": max(values),
             "runs": values}
+
+
+def time_check_sizes(sizes: list[int], shape: str = "chain") -> dict:
+    """Wall time of the whole `cnndsl check` command on synthetic specs of growing size
+    (unlike the stage tables, this includes start-up and the command's GC setting)."""
+    import tempfile
+    from pathlib import Path
+
+    from .synthetic import synthetic_spec
+
+    rows = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for size in sizes:
+            path = Path(folder) / f"{shape}{size}.cnn"
+            path.write_text(synthetic_spec(size, shape))
+            seconds, _ = _run(_CNNDSL.format(argv=["check", "-q", str(path)]))
+            rows[size] = seconds
+    return {"shape": shape, "seconds": rows}

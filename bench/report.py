@@ -1,6 +1,10 @@
 """docs/benchmarks.md from the harness's results: a fixed introduction, then the tables."""
 from __future__ import annotations
 
+from cnndsl.passes import PIPELINE
+
+from .synthetic import SHAPES
+
 INTRO = """\
 # Benchmarks
 
@@ -25,12 +29,18 @@ TARGETS = """\
 """
 
 
+_STAGE_ORDER = ["parse", "lower", *(p.__name__ for p in PIPELINE), "torch_source", "dot"]
+_VARIANT_ORDER = ["eager", "bn folded", "folded + channels_last", "torch.compile"]
+
+
 def markdown(results: dict) -> str:
     parts = [INTRO, _machine(results)]
     parts.append(_targets(results))
     if "zoo_stages" in results:
         parts.append(_zoo(results["zoo_stages"]))
         parts.append(_synthetic(results["synthetic_stages"]))
+    if "scaling" in results:
+        parts.append(_scaling(results["scaling"]))
     if "commands" in results:
         parts.append(_commands(results["commands"]))
     if "inference" in results:
@@ -56,7 +66,12 @@ def _targets(results: dict) -> str:
             seconds = chain[size]["check_seconds"]
             goal = "< 1 s" if size == 10000 else "linear (x10 per 10x)"
             met = seconds < 1 if size == 10000 else None
-            rows.append((f"check, {size:,}-layer chain", goal, f"{seconds:.2f} s", met))
+            rows.append((f"check stages, {size:,}-layer chain", goal, f"{seconds:.2f} s", met))
+    whole = results.get("scaling", {}).get("seconds", {})
+    if 10000 in whole or "10000" in whole:
+        seconds = whole.get(10000, whole.get("10000"))
+        rows.append(("`cnndsl check` command, 10,000-layer chain", "< 1 s", f"{seconds:.2f} s",
+                     seconds < 1))
     for shape, data in results.get("synthetic_stages", {}).items():
         worst = max(data["growth"].values(), default=None)
         if worst is not None:
@@ -80,6 +95,9 @@ def _zoo(zoo: dict) -> str:
     lines = ["## Compiler stages on the zoo (seconds)\n", head,
              "|" + "---|" * (len(names) + 4)]
     for name, r in zoo.items():
+        if "error" in r:
+            lines.append(f"| {name} | failed: {r['error']} |")
+            continue
         cells = " | ".join(_s(r["seconds"][s]) for s in names)
         lines.append(f"| {name} | {r['layers']} | {cells} | {_s(r['check_seconds'])} | "
                      f"{_mb(r['check_peak_bytes'])} |")
@@ -91,7 +109,7 @@ def _synthetic(synthetic: dict) -> str:
              "Shapes: `chain` (two layers a line), `residual` (a block called with `* n`), "
              "`concat` (inception lines). Growth is how much the check time multiplies per "
              "10x more layers (10 is linear).\n"]
-    for shape, data in synthetic.items():
+    for shape, data in sorted(synthetic.items(), key=lambda item: SHAPES.index(item[0])):
         names = _stage_names(data["sizes"])
         lines += [f"### {shape}\n",
                   "| layers | " + " | ".join(names) + " | check | check peak | growth |",
@@ -106,6 +124,15 @@ def _synthetic(synthetic: dict) -> str:
             previous = size
         lines.append("")
     return "\n".join(lines)
+
+
+def _scaling(data: dict) -> str:
+    lines = [f"## Whole `cnndsl check` command on synthetic {data['shape']} specs\n",
+             "A fresh process per size: start-up, imports, reading the file and the check, "
+             "with the command's own GC thresholds (see the NOTE in cnndsl/cli/__init__.py)."
+             "\n", "| layers | seconds |", "|---|---|"]
+    lines += [f"| {int(size):,} | {seconds:.2f} |" for size, seconds in data["seconds"].items()]
+    return "\n".join(lines) + "\n"
 
 
 def _commands(data: dict) -> str:
@@ -132,7 +159,7 @@ def _inference(runs: list[dict]) -> str:
                   f"{run['threads']} threads\n",
                   "| variant | median ms | min | max | first call s | speed-up | max diff |",
                   "|---|---|---|---|---|---|---|"]
-        for name, v in run["variants"].items():
+        for name, v in _in_order(run["variants"]):
             lines.append(f"| {name} | {1e3 * v['median']:.1f} | {1e3 * v['min']:.1f} | "
                          f"{1e3 * v['max']:.1f} | {v['first_call']:.2f} | "
                          f"{v['speedup']:.2f}x | {v['max_abs_diff']:.1e} |")
@@ -163,7 +190,13 @@ def _gpu(data: dict) -> str:
 
 
 def _stage_names(rows: dict) -> list[str]:
-    return list(next(iter(rows.values()))["seconds"])
+    """The stages in the order they run (JSON files may hold them sorted by name)."""
+    row = next(r for r in rows.values() if "seconds" in r)
+    return sorted(row["seconds"], key=_STAGE_ORDER.index)
+
+
+def _in_order(variants: dict) -> list[tuple[str, dict]]:
+    return sorted(variants.items(), key=lambda item: _VARIANT_ORDER.index(item[0]))
 
 
 def _net(run: dict) -> str:

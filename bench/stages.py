@@ -68,7 +68,11 @@ def zoo_stages(zoo: Path, names: list[str] | None, repeats: int) -> dict[str, di
             continue
         if read_spec(path).body is None:
             continue  # a library of blocks, not a network
-        results[path.stem] = profile(path, repeats)
+        try:
+            results[path.stem] = profile(path, repeats)
+        except Exception as exc:  # one broken stage must not lose the other figures
+            results[path.stem] = {"error": f"{type(exc).__name__}: {exc}"}
+            continue
         results[path.stem]["layers"] = _layer_count(path)
     return results
 

@@ -33,7 +33,7 @@ def test_growth_is_per_decade_of_layers():
 
 def test_quick_run_writes_json_and_markdown(tmp_path):
     out_json, out_md = tmp_path / "b.json", tmp_path / "b.md"
-    status = main(["--quick", "--only", "stages", "memory", "gpu", "--sizes", "10", "30",
+    status = main(["--quick", "--only", "stages", "scaling", "memory", "gpu", "--sizes", "10", "30",
                    "--zoo", "lenet5", "--json", str(out_json), "--markdown", str(out_md)])
     assert status == 0
     data = json.loads(out_json.read_text())
@@ -42,3 +42,4 @@ def test_quick_run_writes_json_and_markdown(tmp_path):
     text = out_md.read_text()
     assert "## Compiler stages on the zoo" in text and "| lenet5 |" in text
     assert "## Training memory" in text and "## GPU" in text
+    assert set(data["scaling"]["seconds"]) == {"10", "30"}
