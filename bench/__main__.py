@@ -17,6 +17,7 @@ from cnndsl.outputs import write_atomic
 
 from . import commands, gpu, inference, stages
 from .report import markdown
+from .synthetic import SHAPES
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTIONS = ("stages", "scaling", "commands", "inference", "memory", "gpu")
@@ -30,6 +31,8 @@ def parse_args(argv):
     p.add_argument("--quick", action="store_true", help="small sizes and few repeats")
     p.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS))
     p.add_argument("--sizes", nargs="+", type=int, help="synthetic network sizes (layers)")
+    p.add_argument("--shapes", nargs="+", choices=SHAPES, default=list(SHAPES),
+                   help="synthetic network shapes")
     p.add_argument("--zoo", nargs="+", metavar="NAME", help="zoo networks of the stage table")
     p.add_argument("--json", default=str(ROOT / "docs" / "benchmarks.json"), metavar="PATH")
     p.add_argument("--markdown", default=str(ROOT / "docs" / "benchmarks.md"), metavar="PATH")
@@ -47,7 +50,8 @@ def run(args) -> dict:
         _say("compiler stages")
         results["zoo_stages"] = stages.zoo_stages(zoo_dir, args.zoo or mode["zoo"],
                                                   mode["repeats"])
-        results["synthetic_stages"] = stages.synthetic_stages(args.sizes or mode["sizes"])
+        results["synthetic_stages"] = stages.synthetic_stages(args.sizes or mode["sizes"],
+                                                              args.shapes)
     if "scaling" in args.only:
         _say("whole check command on synthetic specs")
         results["scaling"] = commands.time_check_sizes(args.sizes or mode["sizes"])
@@ -80,7 +84,11 @@ def merged(paths: list[str]) -> dict:
     """Earlier runs' results in one dict; later files win where sections overlap."""
     results: dict = {}
     for path in paths:
-        results.update(json.loads(Path(path).read_text()))
+        data = json.loads(Path(path).read_text())
+        shapes = {**results.get("synthetic_stages", {}), **data.get("synthetic_stages", {})}
+        results.update(data)
+        if shapes:
+            results["synthetic_stages"] = shapes  # later files win shape by shape
     for data in results.get("synthetic_stages", {}).values():
         data["sizes"] = {int(size): row for size, row in data["sizes"].items()}  # JSON keys
     return results

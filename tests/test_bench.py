@@ -43,3 +43,7 @@ def test_quick_run_writes_json_and_markdown(tmp_path):
     assert "## Compiler stages on the zoo" in text and "| lenet5 |" in text
     assert "## Training memory" in text and "## GPU" in text
     assert set(data["scaling"]["seconds"]) == {"10", "30"}
+    again = tmp_path / "again.md"
+    main(["--from-json", str(out_json), "--json", str(tmp_path / "again.json"),
+          "--markdown", str(again)])
+    assert again.read_text() == text  # rendering from the JSON alone gives the same page
