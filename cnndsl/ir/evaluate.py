@@ -119,7 +119,13 @@ def _call(expr: ast.FnCall, env: Env, in_channels):
         want = f"{low}" if high == low else f"{low} or more" if high is None else f"{low} to {high}"
         raise CnnValueError(f"`{expr.name}` takes {want} arguments, got {len(args)}",
                             expr.span)
-    return _check(fn(*args), expr)
+    if expr.name == "divisible" and len(args) > 1 and args[1] <= 0:
+        raise CnnValueError(f"`divisible` rounds to a multiple of a positive number, not "
+                            f"{args[1]:g}", expr.args[1].value.span)
+    try:
+        return _check(fn(*args), expr)
+    except (OverflowError, ValueError):  # round/ceil/floor of inf or nan
+        raise CnnValueError(f"`{expr.span.text}` is not a finite number", expr.span) from None
 
 
 def _number(value, expr) -> int | float:

@@ -27,7 +27,6 @@ from ..errors import (
     CnnNameError,
     CnnShapeError,
     CnnSyntaxError,
-    CnnUsageError,
     CnnValueError,
     did_you_mean,
 )
@@ -42,7 +41,7 @@ from .library import BlockInfo, collect_blocks, spec_params
 from .names import attribute_name
 from .options import build_options
 
-MAX_LAYERS = 1_000_000
+MAX_LAYERS = 50_000  # see the NOTE on limits in syntax/layout.py
 MAX_CALL_DEPTH = 64
 METRICS = ("shape", "rf", "params", "macs", "flops", "channels")
 
@@ -99,8 +98,9 @@ def lower(spec: ast.Spec, *, params: dict | None = None,
     globals_ = spec_params(spec, params)
     blocks = collect_blocks(spec, globals_)
     if spec.body is None:
-        raise CnnUsageError(f"{spec.source.name} defines blocks but no network",
-                            hint="add layers after the blocks, or `use` this file from a spec")
+        what = "defines blocks but no layers" if spec.blocks else "has no layers"
+        raise CnnSyntaxError(f"the spec {what}", spec.source.span(0, 0),
+                             "add layers, or `use` this file from a spec")
     shape = input_shape or (spec.input_shape.dims if spec.input_shape else None)
     if shape is None:
         raise CnnSyntaxError("the spec does not say its input shape", spec.body.span,
@@ -261,8 +261,15 @@ class Lowering:
         if count > MAX_LAYERS:
             raise CnnLimitError(f"repeating {count:,} times gives more than {MAX_LAYERS:,} "
                                 "layers", item.span, "check the repeat count")
-        for _ in range(count):
+        before = self.graph.number_of_nodes()
+        for done in range(count):
             x = self.item(item.item, x, frame, env)
+            # Nested repeats multiply: stop before building what cannot fit.
+            grown = self.graph.number_of_nodes() - before
+            if done == 0 and before + grown * count > MAX_LAYERS + 1:
+                raise CnnLimitError(f"repeating {count:,} times gives more than "
+                                    f"{MAX_LAYERS:,} layers", item.span,
+                                    "check the repeat counts")
         return x
 
     def labelled(self, item: ast.Labelled, x: int, frame: Frame, env: Env) -> int:
@@ -293,6 +300,9 @@ class Lowering:
         value = evaluate(item.value, env, self.shape(x)[0])
         if metric == "shape" and not isinstance(value, tuple):
             value = (as_int(value, item.value, "a shape"),)
+        elif metric != "shape" and not isinstance(value, (int, float)):
+            raise CnnValueError(f"`assert {metric}` compares with a number, not "
+                                f"`{item.value.span.text}`", item.value.span)
         self.contracts.append(Contract(x, metric, item.comparison, value, item.span))
         return x
 

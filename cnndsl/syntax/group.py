@@ -25,6 +25,8 @@ _NEED_BODY = tuple(c for c in COMPOSITES if c != "dense")
 class Grouper:
     def __init__(self, variables: frozenset[str]) -> None:
         self.variables = variables | {"in"}
+        # Whether a word is a value, by id; without it `((((x))))` is grouped 2**depth times.
+        self._values: dict[int, tuple[ast.Expr, bool]] = {}
 
     def sequence(self, words: tuple[ast.Word, ...], span) -> ast.Sequence:
         items: list[ast.Item] = []
@@ -127,7 +129,10 @@ class Grouper:
         if not isinstance(word, (ast.Name, ast.FnCall, ast.Paren, ast.BinOp, ast.Num,
                                  ast.Neg, ast.SizeLit, ast.Str, ast.ListLit)):
             return False
-        return self.item(word) is None
+        known = self._values.get(id(word))
+        if known is None:
+            known = self._values[id(word)] = (word, self.item(word) is None)
+        return known[1]
 
     def composite(self, word: ast.CompositeWord) -> ast.Composite:
         head = word.head

@@ -9,7 +9,12 @@
 #   `stage(64, 3)` is a call, `relu (conv k3 64)` is a layer followed by a group.
 # - `<` and `>` are brackets (`residual< ... >`), except right after `assert NAME`, where
 #   they compare.
-# - Brackets nest at most MAX_NESTING deep, so that no later recursion can overflow.
+# - Brackets nest at most MAX_NESTING deep, and a chain of operators (`1+1+...`, `--1`,
+#   counted over the brackets it sits in) is at most MAX_OPERATORS long, so that no later
+#   recursion (lark's Transformer, evaluation, lowering) can overflow Python's stack.
+#   Together with MAX_FILE_BYTES (parser.py), MAX_NUMBER_CHARS (transform.py), MAX_LAYERS
+#   and MAX_CALL_DEPTH (ir/lower.py) and MAX_ELEMENTS (passes/infer_shapes.py) these are
+#   the limits that turn hostile input into located errors instead of exhaustion.
 """
 from __future__ import annotations
 
@@ -21,6 +26,9 @@ from ..errors import CnnLimitError, CnnSyntaxError
 from .source import Source
 
 MAX_NESTING = 100
+MAX_OPERATORS = 100
+
+_OPERATOR_TEXT = frozenset(("+", "-", "*", "/", "//"))
 
 _OPENERS = {"LPAR": ")", "CALL_OPEN": ")", "LSQB": "]", "LANGLE": ">"}
 _CLOSERS = {"RPAR": ")", "RSQB": "]", "RANGLE": ">"}
@@ -41,6 +49,7 @@ class Layout:
         prev: Token | None = None
         prev2: Token | None = None
         last: Token | None = None          # the last token handed to the parser
+        runs = [0]                         # operators in the current chain, per bracket
         for tok in stream:
             if tok.type == "NL":
                 if stack:
@@ -62,7 +71,9 @@ class Layout:
                 block_indent = tok.column - 1
             at_line_start = False
             tok = self._retype(tok, prev, prev2)
+            self._count_operators(runs, tok, prev)
             if tok.type in _OPENERS:
+                runs.append(0)
                 stack.append(tok)
                 if len(stack) > MAX_NESTING:
                     raise CnnLimitError(
@@ -71,6 +82,7 @@ class Layout:
                         "split the network into blocks")
             elif tok.type in _CLOSERS:
                 self._close(stack, tok)
+                runs.pop()
             prev2, prev = prev, tok
             yield (last := tok)
         if stack:
@@ -97,6 +109,18 @@ class Layout:
             return Token.new_borrow_pos("CALL_OPEN", tok.value, tok)
         return tok
 
+    def _count_operators(self, runs: list[int], tok: Token, prev: Token | None) -> None:
+        if _is_operator(tok):
+            runs[-1] += 1
+            if sum(runs) > MAX_OPERATORS:
+                raise CnnLimitError(
+                    f"an expression chains more than {MAX_OPERATORS} operators",
+                    self.source.span(tok.start_pos, tok.end_pos),
+                    "compute it in fewer steps, or use a repeat `* n`")
+        elif tok.type not in _CLOSERS and (prev is None or not _is_operator(prev)
+                                           and prev.type not in _OPENERS):
+            runs[-1] = 0  # two operands in a row: a new word starts
+
     def _close(self, stack: list[Token], tok: Token) -> None:
         span = self.source.span(tok.start_pos, tok.end_pos)
         if not stack:
@@ -112,6 +136,10 @@ class Layout:
     @staticmethod
     def _token(kind: str, where: Token, end: Token) -> Token:
         return Token.new_borrow_pos(kind, "", where)
+
+
+def _is_operator(tok: Token) -> bool:
+    return tok.value in _OPERATOR_TEXT and tok.type != "STRING"
 
 
 def _indent_after(newlines: str) -> int | None:

@@ -6,7 +6,7 @@ from importlib import resources
 from pathlib import Path
 
 from lark import Lark, Token
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, VisitError
 
 from ..errors import CnnError, CnnLimitError, CnnNameError, CnnSyntaxError
 from . import ast
@@ -51,28 +51,44 @@ def parse(text: str | bytes, path: str | Path | None = None) -> ast.Spec:
     parser.options.postlex.current = Layout(source)
     try:
         tree = parser.parse(source.text)
+        statements = ToAst(source).transform(tree)
     except UnexpectedInput as exc:
         raise _syntax_error(source, exc) from None
-    statements = ToAst(source).transform(tree)
+    except VisitError as exc:
+        if isinstance(exc.orig_exc, CnnError):
+            raise exc.orig_exc from None
+        raise
+    except RecursionError:
+        # Layout's limits (see its NOTE) keep trees shallow; this is the last guard.
+        raise CnnLimitError("the spec nests too deeply to parse", source.span(0, 0),
+                            "split the network into blocks") from None
     return _assemble(source, statements)
 
 
 def make_source(text: str | bytes, path: str | Path | None) -> Source:
+    """The spec as a `Source`: UTF-8 (a leading BOM dropped), newlines as `\\n`."""
     name = str(path) if path is not None else "<string>"
+    where = Path(path) if path is not None else None
+    if len(text) > MAX_FILE_BYTES:
+        head = Source(_first_line(text), name, where)
+        raise CnnLimitError(f"the file is larger than {MAX_FILE_BYTES:,} bytes",
+                            head.span(0, 0), "split it into files joined with `use`")
     if isinstance(text, bytes):
-        if len(text) > MAX_FILE_BYTES:
-            raise CnnLimitError(f"{name}: the file is larger than {MAX_FILE_BYTES} bytes")
         try:
             text = text.decode("utf-8")
         except UnicodeDecodeError as exc:
-            line = text[:exc.start].count(b"\n") + 1
-            raise CnnSyntaxError(f"{name}:{line}: the file is not UTF-8 text "
-                                 f"(byte 0x{text[exc.start]:02x} at offset {exc.start})",
-                                 hint="save the spec as UTF-8") from None
-    if len(text) > MAX_FILE_BYTES:
-        raise CnnLimitError(f"{name}: the file is larger than {MAX_FILE_BYTES} bytes")
-    text = text.replace("\r\n", "\n")
-    return Source(text, name, Path(path) if path is not None else None)
+            good = text[:exc.start].decode("utf-8")
+            shown = Source(good + text[exc.start:].decode("utf-8", "replace"), name, where)
+            raise CnnSyntaxError(f"the file is not UTF-8 text (byte 0x{text[exc.start]:02x})",
+                                 shown.span(len(good), len(good) + 1),
+                                 "save the spec as UTF-8") from None
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    return Source(text, name, where)
+
+
+def _first_line(text: str | bytes) -> str:
+    line = text[:200].split(b"\n" if isinstance(text, bytes) else "\n", 1)[0]
+    return line.decode("utf-8", "replace") if isinstance(line, bytes) else line
 
 
 def _assemble(source: Source, statements: list) -> ast.Spec:

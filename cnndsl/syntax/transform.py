@@ -1,13 +1,16 @@
 """The lark Transformer: one method per grammar alias, producing words and statements."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from lark import Token, Transformer, v_args
 
 from ..errors import CnnValueError
 from . import ast
 from .source import Source, Span
+
+# Longer literals are typos or junk; Python refuses to convert ~4300+ digits anyway.
+MAX_NUMBER_CHARS = 40
 
 _SUFFIX = {"K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
 
@@ -49,6 +52,15 @@ class ToAst(Transformer):
 
     def _tok_span(self, tok: Token) -> Span:
         return self.source.span(tok.start_pos, tok.end_pos)
+
+    def _int(self, digits: str, tok: Token) -> int:
+        if len(digits) > MAX_NUMBER_CHARS:
+            raise self._too_long(tok)
+        return int(digits)
+
+    def _too_long(self, tok: Token) -> CnnValueError:
+        return CnnValueError(f"a number of more than {MAX_NUMBER_CHARS} digits",
+                             self._tok_span(tok), "no size in a network is that large")
 
     # statements
     def start(self, meta, children):
@@ -98,12 +110,12 @@ class ToAst(Transformer):
     def compact_option(self, meta, children):
         tok = children[0]
         letter = "op" if tok.value.startswith("op") else tok.value[0]
-        values = tuple(int(v) for v in tok.value[len(letter):].split("x"))
+        values = tuple(self._int(v, tok) for v in tok.value[len(letter):].split("x"))
         return ast.CompactWord(letter, values, self._tok_span(tok))
 
     def repeat_literal(self, meta, children):
         tok = children[0]
-        return ast.RepeatWord(int(tok.value[1:]), self._tok_span(tok))
+        return ast.RepeatWord(self._int(tok.value[1:], tok), self._tok_span(tok))
 
     def label(self, meta, children):
         tok = children[0]
@@ -113,8 +125,10 @@ class ToAst(Transformer):
         return ast.KeywordWord(_kwname(children[0]), children[1], self._span(meta))
 
     def composite(self, meta, children):
-        head, _open, *rest = children
-        branches = tuple(c for c in rest if isinstance(c, ast.BranchWords))
+        head, opener, *rest = children
+        at_open = self._tok_span(opener)
+        branches = tuple(c if c.span is not None else replace(c, span=at_open)
+                         for c in rest if isinstance(c, ast.BranchWords))
         return ast.CompositeWord(head, branches, self._span(meta))
 
     def head(self, meta, children):
@@ -130,7 +144,8 @@ class ToAst(Transformer):
                 ref = ast.Name(child.value[1:], self._tok_span(child))
             elif isinstance(child, RawLine):
                 words = child.words
-        span = self._span(meta) if children else self.source.span(meta.start_pos, meta.start_pos)
+        # An empty branch has no position of its own; `composite` gives it one.
+        span = None if meta.empty else self._span(meta)
         return ast.BranchWords(ref, words, span)
 
     def assertion(self, meta, children):
@@ -158,13 +173,15 @@ class ToAst(Transformer):
 
     def number(self, meta, children):
         tok = children[0]
+        if len(tok.value) > MAX_NUMBER_CHARS:
+            raise self._too_long(tok)
         return ast.Num(number_value(tok.value), tok.value, self._tok_span(tok))
 
     def size(self, meta, children):
         return self._size(children[0])
 
     def _size(self, tok: Token) -> ast.SizeLit:
-        dims = tuple(int(v) for v in tok.value.split("x"))
+        dims = tuple(self._int(v, tok) for v in tok.value.split("x"))
         if any(d <= 0 for d in dims):
             raise CnnValueError(f"sizes must be positive, got `{tok.value}`",
                                 self._tok_span(tok))
