@@ -40,4 +40,4 @@ def test_cli_exit_1_without_traceback(path, capsys):
 
 
 def test_corpus_is_large_enough():
-    assert len(INVALID) >= 20
+    assert len(INVALID) >= 100
