@@ -46,6 +46,19 @@ def test_source_is_deterministic_and_ruff_clean(tmp_path, fuse_bn):
     assert done.returncode == 0, done.stdout
 
 
+def test_every_network_compiles_to_ruff_clean_source(tmp_path):
+    from .test_torch_backend import NETWORKS
+
+    for param in NETWORKS:
+        path = param.values[0]
+        (tmp_path / f"{path.parent.name}_{path.stem}.py").write_text(
+            cnndsl.compile_source(path))
+    ruff = ROOT / ".venv" / "bin" / "ruff"
+    done = subprocess.run([str(ruff), "check", "--config", str(ROOT / "pyproject.toml"),
+                           str(tmp_path)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout
+
+
 def _identifiers(source: str) -> set[str]:
     tree = ast.parse(source)
     names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
@@ -80,7 +93,7 @@ def test_hostile_names_are_sanitised():
     assert model(torch.randn(1, 3, 16, 16)).shape == (1, 4)
     assert isinstance(model.training, bool)  # a label never shadows nn.Module's attributes
     header = cnndsl.torch_api.torch_source(cnndsl.build(HOSTILE), spec_name='a"\nb\rc.cnn')
-    assert all(line.startswith("#") for line in header.splitlines()[:3])
+    assert all(line.startswith("#") for line in header.splitlines()[:4])
 
 
 def test_fx_and_export_trace_the_forward():

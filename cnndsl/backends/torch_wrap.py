@@ -1,0 +1,63 @@
+"""Breaking long generated lines at commas, as a person (or a formatter) would, so the
+generated code stays within ruff's line length."""
+from __future__ import annotations
+
+LINE_LENGTH = 100
+_OPEN, _CLOSE = "([", ")]"
+
+
+def wrap_lines(text: str) -> str:
+    return "\n".join(wrap(line) for line in text.split("\n"))
+
+
+def wrap(line: str) -> str:
+    """`line` as it is if it fits, else broken inside its first bracket, items packed
+    greedily onto continuation lines; items that still do not fit are broken in turn."""
+    if len(line) <= LINE_LENGTH or line.lstrip().startswith("#"):
+        return line
+    start = next((i for i, ch in enumerate(line) if ch in _OPEN), None)
+    if start is None:
+        return line
+    end = _matching(line, start)
+    items = _split_items(line[start + 1:end])
+    if end is None or len(items) == 0:
+        return line
+    indent = line[:len(line) - len(line.lstrip())]
+    inner = indent + "    "
+    rows, current = [], ""
+    for item in items:
+        candidate = f"{current} {item}," if current else f"{inner}{item},"
+        if current and len(candidate) > LINE_LENGTH:
+            rows.append(current)
+            candidate = f"{inner}{item},"
+        current = candidate
+    rows.append(current)
+    rows = [wrap(row) for row in rows]
+    return f"{line[:start + 1]}\n" + "\n".join(rows) + f"\n{indent}{line[end:]}"
+
+
+def _matching(line: str, start: int) -> int | None:
+    depth = 0
+    for i in range(start, len(line)):
+        if line[i] in _OPEN:
+            depth += 1
+        elif line[i] in _CLOSE:
+            depth -= 1
+            if depth == 0:
+                return i
+    return None
+
+
+def _split_items(inside: str) -> list[str]:
+    items, depth, current = [], 0, ""
+    for ch in inside:
+        if ch == "," and depth == 0:
+            items.append(current.strip())
+            current = ""
+            continue
+        depth += ch in _OPEN
+        depth -= ch in _CLOSE
+        current += ch
+    if current.strip():
+        items.append(current.strip())
+    return items
