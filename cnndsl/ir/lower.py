@@ -72,6 +72,15 @@ class Frame:
                 self.used.add(name)
                 return name
 
+    def default(self, stem: str) -> str:
+        """`stem` itself the first time, then `stem1`, `stem2`, ... (two residuals in one
+        scope each have a `downsample`)."""
+        if stem not in self.used:
+            return stem
+        name = self.fresh(stem)
+        self.used.discard(name)  # the caller claims it
+        return name
+
     def claim(self, name: str, span) -> str:
         if name in self.used:
             raise CnnNameError(f"the name `{name}` is used twice in this scope", span,
@@ -351,7 +360,8 @@ class Lowering:
         out = self.sequence(body.body, x, frame, env)
         shortcut = x
         if len(item.branches) == 2:
-            shortcut = self.branch(item.branches[1], x, frame, env, "shortcut", "shortcut")
+            shortcut = self.branch(item.branches[1], x, frame, env, frame.default("shortcut"),
+                                   "shortcut")
         elif self.shape(out) != self.shape(x):
             if not options.get("proj"):
                 raise CnnShapeError(
@@ -386,7 +396,7 @@ class Lowering:
                     f"to {fmt_shape(self.shape(out))}", item.span,
                     "give the shortcut explicitly: `residual< ... | shortcut layers >`")
             strides.append(s)
-        inner = frame.child(Scope(frame.claim("downsample", item.span), "shortcut",
+        inner = frame.child(Scope(frame.claim(frame.default("downsample"), item.span), "shortcut",
                                   span=item.span), "shortcut")
         conv_opts = dict(lookup("conv").defaults(), k=(1, 1), s=tuple(strides), c=c_out)
         y = self.add("conv", conv_opts, [x], item.span, inner, inner.fresh("conv"))

@@ -1,0 +1,56 @@
+"""Fuzzing: any text gives a network or a located CnnError, never another exception or a
+hang; generated valid specs run in PyTorch with the shapes the compiler inferred.
+CI runs a short profile; scripts/fuzz.py runs the same properties for longer."""
+import time
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+import cnndsl
+
+from .fuzz_specs import mutated_spec, valid_spec, word_soup
+
+SHORT = settings(max_examples=120, deadline=None, derandomize=True,
+                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SECONDS_PER_SPEC = 2.0  # generous for a 2-core CI box; a hang would take far longer
+
+
+def build_or_located_error(text):
+    started = time.perf_counter()
+    try:
+        network = cnndsl.build(text)
+    except cnndsl.CnnError as error:
+        assert error.span is not None, f"no location: {error}"
+        network = None
+    assert time.perf_counter() - started < SECONDS_PER_SPEC
+    return network
+
+
+@SHORT
+@given(valid_spec())
+def test_generated_specs_build(text):
+    assert build_or_located_error(text) is not None
+
+
+@SHORT
+@given(mutated_spec())
+def test_mutated_specs_fail_cleanly(text):
+    build_or_located_error(text)
+
+
+@SHORT
+@given(word_soup())
+def test_word_soup_fails_cleanly(text):
+    build_or_located_error(text)
+
+
+@settings(max_examples=25, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(valid_spec())
+def test_generated_specs_run_in_torch(text):
+    torch = pytest.importorskip("torch")
+    network = cnndsl.build(text)
+    model = cnndsl.load(text).eval()
+    with torch.no_grad():
+        out = model(torch.zeros(2, *network.input_shape))
+    assert tuple(out.shape[1:]) == tuple(network.node(network.output)["meta"]["shape"])
