@@ -52,9 +52,14 @@ def build(src: SpecSource | ast.Spec, *, params: dict | None = None,
     for run_pass in PIPELINE:
         network = run_pass(network)
     if fuse_bn:
+        from .passes import check_contracts
         from .passes.fold_batchnorm import fold_batchnorm
 
+        # The analyses describe the folded network; the contracts were about the spec's.
         network = fold_batchnorm(network)
+        for run_pass in PIPELINE:
+            if run_pass is not check_contracts:
+                network = run_pass(network)
     return network
 
 

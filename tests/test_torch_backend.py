@@ -136,3 +136,10 @@ def test_lecun_layers():
     assert not torch.equal(table(x)[:, 3], table(y)[:, 3])
     assert [name for name, _ in model.out.named_buffers()] == ["centres"]
     assert n_params(model.S2.subsample1) == 12
+
+
+def test_torch_compile_matches_eager():
+    model = cnndsl.load(SPECS / "torch" / "mini_resnet.cnn", compile=True).eval()
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), model._orig_mod(x), rtol=1e-4, atol=1e-4)
