@@ -46,6 +46,8 @@ def test_generated_module_matches_the_passes(path):
         out = model(_example(network))
     assert tuple(out.shape[1:]) == network.node(network.output)["meta"]["shape"]
     assert n_params(model) == expected_params(network)
+    # The summary counts the main path and the auxiliary heads apart.
+    assert n_params(model) == network.meta["params"] + network.meta["aux"]["params"]
     names = {name for name, _ in model.named_modules()}
     for n in network.layers():
         attrs = network.node(n)
