@@ -38,7 +38,14 @@ def read_spec(src: SpecSource | ast.Spec) -> ast.Spec:
 
 
 def _looks_like_path(text: str) -> bool:
-    return "\n" not in text and (text.endswith(".cnn") or Path(text).is_file())
+    if "\n" in text:
+        return False
+    if text.endswith(".cnn"):
+        return True
+    try:
+        return Path(text).is_file()
+    except (OSError, ValueError):  # one line of spec text: too long a name, or a NUL byte
+        return False
 
 
 def build(src: SpecSource | ast.Spec, *, params: dict | None = None,

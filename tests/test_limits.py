@@ -127,3 +127,10 @@ def test_use_cycle(tree):
     with pytest.raises(cnndsl.CnnError) as info:
         cnndsl.build(spec)
     assert "cycle" in info.value.message and info.value.span is not None
+
+
+@pytest.mark.parametrize("text", ["conv" * 200, "relu\x00", "input 3x8x8 relu " * 30])
+def test_one_line_of_text_is_not_taken_for_a_path(text):
+    # found by scripts/fuzz.py: a long one-line spec made Path.is_file raise OSError
+    error, _ = located_error(text)
+    assert error.span.line == 1
