@@ -172,7 +172,7 @@ def _memory(rows: list[dict]) -> str:
              "Saved activations for backward at the batch shown: the `memory` pass's "
              "estimate against the distinct storages autograd saves in one training forward "
              "(parameters and buffers left out).\n",
-             "| network | batch | predicted MB | measured MB | ratio |", "|---|---|---|---|---|"]
+             "| network | batch | predicted | measured | ratio |", "|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {_short(r['spec'])} | {r['batch']} | {_mb(r['predicted_bytes'])} | "
                      f"{_mb(r['measured_bytes'])} | {r['ratio']:.3f} |")
