@@ -35,7 +35,8 @@ def run(name, strategy, check, examples: int) -> bool:
         prop()
         ok = True
     except Exception as exc:  # report, then go on with the other properties
-        print(f"{name}: FAILED: {type(exc).__name__}: {exc}")
+        notes = "\n".join(getattr(exc, "__notes__", ()))
+        print(f"{name}: FAILED: {type(exc).__name__}: {exc}\n{notes}")
         ok = False
     print(f"{name}: {count} cases in {time.perf_counter() - started:.0f} s", flush=True)
     return ok

@@ -22,14 +22,18 @@ def build_or_located_error(text):
     except cnndsl.CnnError as error:
         assert error.span is not None, f"no location: {error}"
         network = None
-    assert time.perf_counter() - started < SECONDS_PER_SPEC
+    elapsed = time.perf_counter() - started
+    assert elapsed < SECONDS_PER_SPEC, f"took {elapsed:.1f} s"
     return network
 
 
 @SHORT
 @given(valid_spec())
 def test_generated_specs_build(text):
-    assert build_or_located_error(text) is not None
+    started = time.perf_counter()
+    cnndsl.build(text)  # a CnnError here fails the test with its message
+    elapsed = time.perf_counter() - started
+    assert elapsed < SECONDS_PER_SPEC, f"took {elapsed:.1f} s"
 
 
 @SHORT
