@@ -35,6 +35,7 @@ class ModuleTree:
         self.network = network
         self.containers: dict[str, Container] = {"": Container("")}
         self.leaf_of: dict[str, int] = {}
+        known: dict[str, set[str]] = {}  # children per path, for O(1) membership
         for n in network.layers():
             parts = network.node(n)["name"].split(".")
             self.leaf_of[network.node(n)["name"]] = n
@@ -42,7 +43,8 @@ class ModuleTree:
                 path = ".".join(parts[:depth])
                 box = self.containers.setdefault(path, Container(path))
                 box.nodes.add(n)
-                if parts[depth] not in box.children:
+                if parts[depth] not in known.setdefault(path, set()):
+                    known[path].add(parts[depth])
                     box.children.append(parts[depth])
         ends = {network.output, *network.aux_outputs}
         for box in self.containers.values():
@@ -86,7 +88,7 @@ class ModuleTree:
                     deps.add_edge(owner[u], local)
         if not nx.is_directed_acyclic_graph(deps):
             return None
-        first = {local: box.children.index(local) for local in box.children}
+        first = {local: i for i, local in enumerate(box.children)}  # children are unique
         return list(nx.lexicographical_topological_sort(deps, key=first.__getitem__))
 
     def _kind(self, box: Container) -> str:
