@@ -4,7 +4,6 @@ import keyword
 import pytest
 import torch
 
-import cnndsl
 from cnndsl.ir.names import MODULE_ATTRIBUTES, attribute_name, class_name
 
 
