@@ -109,6 +109,12 @@ def test_note_where_floor_division_drops_input():
     assert "1 rows" in notes[0].message and "columns" not in notes[0].message
 
 
+def test_no_note_for_a_window_narrower_than_its_stride():
+    # A strided 1x1 conv (ResNet's projection) skips every other row by design.
+    net = cnndsl.build("input 3x56x56\nconv k1 s2 8")
+    assert not net.warnings
+
+
 def test_no_note_when_the_window_fits():
     net = cnndsl.build("input 3x224x224\nconv k7 s2 p3 8 maxpool k3 s2 p1")
     assert not net.warnings

@@ -59,7 +59,10 @@ def dropped_note(attrs: dict, ins: list[tuple[int, ...]]) -> Diagnostic | None:
     w = steps[0]
     if not all(isinstance(v, int) for v in (*w.k, *w.s, *w.p, *w.d)):
         return None
-    lost = [dropped(n, k, s, p, d) for n, k, s, p, d in zip(ins[0][1:], w.k, w.s, w.p, w.d)]
+    # A window narrower than its stride (a strided 1x1 conv) skips rows between windows by
+    # design; that the last row is among them says nothing.
+    lost = [dropped(n, k, s, p, d) if d * (k - 1) + 1 >= s else 0
+            for n, k, s, p, d in zip(ins[0][1:], w.k, w.s, w.p, w.d)]
     if not any(lost):
         return None
     parts = [f"{v} {unit}" for v, unit in zip(lost, ("rows", "columns")) if v]
