@@ -306,14 +306,17 @@ class _Builder:
     # --- edges --------------------------------------------------------------------------
     def _edges(self, outputs: list[int]) -> list[Edge]:
         edges: list[Edge] = []
-        seen: set[tuple[str, str]] = set()
+        seen: set[tuple[str, str, int]] = set()
         pairs = sorted(self._drawn_edges()) + [(n, None) for n in outputs]
-        for u, v in pairs:
+        repeat = 0
+        for i, (u, v) in enumerate(pairs):
+            # A tensor read twice by one layer (`concat< id | id >`) is drawn twice.
+            repeat = repeat + 1 if i and pairs[i - 1] == (u, v) else 0
             tail = self.owner[u]
             head = self._output_key(v, outputs, u) if v is None else self.owner[v]
-            if tail == head or (tail, head) in seen:
+            if tail == head or (tail, head, repeat) in seen:
                 continue
-            seen.add((tail, head))
+            seen.add((tail, head, repeat))
             aux = (v is not None and v in self.aux_nodes) or \
                 (v is None and u in self.aux_nodes)
             edges.append(Edge(tail, head, u, aux))

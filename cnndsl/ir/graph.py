@@ -1,4 +1,4 @@
-"""The IR: a networkx DiGraph with one node per layer, wrapped with what passes need.
+"""The IR: a networkx MultiDiGraph with one node per layer, wrapped with what passes need.
 
 Node attributes (set by lowering; passes never change them in place, they copy):
     op      the op's name in the ops table (`conv`, `add`, `input`, ...)
@@ -8,6 +8,13 @@ Node attributes (set by lowering; passes never change them in place, they copy):
     name    the dotted path of the layer in the generated module (`layer2.0.conv1`)
     meta    a dict the passes fill, under keys documented in cnndsl/passes/__init__.py
 Edge attribute `index`: the position of the edge's source among the target's inputs.
+
+# NOTE: parallel edges
+# One tensor can feed a layer more than once: `concat< id | id >` concatenates x with itself
+# and `add< id | id >` doubles it. Each use is its own edge, so the graph is a MultiDiGraph
+# (a DiGraph would keep one edge of the two and the merge would lose an input). Read inputs
+# with `Network.inputs` (one entry per edge, in index order) and readers with
+# `Network.consumers` (each node once), never with `predecessors`/`successors` alone.
 """
 from __future__ import annotations
 
@@ -48,7 +55,7 @@ class Contract:
 class Network:
     """A lowered network: the graph plus what the passes add."""
 
-    graph: nx.DiGraph
+    graph: nx.MultiDiGraph
     name: str
     input_shape: tuple[int, ...]
     output: int
@@ -69,12 +76,14 @@ class Network:
         return self.graph.nodes[n]
 
     def inputs(self, n: int) -> list[int]:
-        """The nodes feeding `n`, in input order (concat order)."""
+        """The nodes feeding `n`, one per edge, in input order (concat order): a node that
+        feeds `n` twice appears twice (see NOTE: parallel edges)."""
         preds = self.graph.in_edges(n, data="index")
         return [u for u, _, _ in sorted(preds, key=lambda e: e[2])]
 
     def consumers(self, n: int) -> list[int]:
-        return sorted(self.graph.successors(n))
+        """The nodes reading `n`, each once however many of its inputs `n` is."""
+        return sorted(set(self.graph.successors(n)))
 
     def layers(self) -> Iterator[int]:
         """Every node except the input."""
@@ -117,6 +126,8 @@ class Network:
         """Invariant violations (an empty list for a well-formed IR)."""
         problems = []
         g = self.graph
+        if not g.is_multigraph():
+            problems.append("the graph is not a MultiDiGraph (see NOTE: parallel edges)")
         if not nx.is_directed_acyclic_graph(g):
             problems.append("the graph has a cycle")
         names = {}

@@ -123,7 +123,7 @@ class Lowering:
         self.spec = spec
         self.blocks = blocks
         self.globals = globals_
-        self.graph = nx.DiGraph()
+        self.graph = nx.MultiDiGraph()  # see NOTE: parallel edges in ir/graph.py
         self.contracts: list[Contract] = []
         self.aux: list[int] = []
         self.calls: list[str] = []
