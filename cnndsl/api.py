@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import CnnError, CnnUsageError
+from .errors import CnnError, CnnUsageError, Diagnostic
 from .ir import Network, lower
 from .passes import PIPELINE
 from .syntax import ast
@@ -83,14 +83,16 @@ def summary(src: SpecSource | ast.Spec | Network, *, depth: int | None = None,
     network = src if isinstance(src, Network) else \
         build(src, params=params, input_shape=input_shape)
     network = memory(network, batch=batch, optimizer=optimizer)
-    return Summary(summary_data(network, depth))
+    return Summary(summary_data(network, depth), network.warnings)
 
 
 class Summary:
-    """A network's summary: `data` (the JSON schema), `text()` and `json()`."""
+    """A network's summary: `data` (the JSON schema), `text()` and `json()`; `warnings`
+    holds the network's warnings and notes as diagnostics, located in their own files."""
 
-    def __init__(self, data: dict) -> None:
+    def __init__(self, data: dict, warnings: list[Diagnostic] | None = None) -> None:
         self.data = data
+        self.warnings = list(warnings or [])
 
     def text(self) -> str:
         from .backends.summary import summary_text

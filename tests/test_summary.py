@@ -110,3 +110,18 @@ def test_layer_names_are_module_paths(spec):
             module = model.get_submodule(row["name"])
             assert sum(p.numel() for p in module.parameters()) == row["params"], row["name"]
     assert sum(p.numel() for p in model.parameters()) == data["params"] + data["aux"]["params"]
+
+
+def test_notes_from_a_used_file_are_located_in_that_file(tmp_path, capsys):
+    """A note about a layer of a `use`d block file cites that file and its line."""
+    (tmp_path / "blocks.cnn").write_text("block down(c):\n    conv k3 p1 c\n    maxpool k2\n")
+    spec = tmp_path / "net.cnn"
+    spec.write_text('# top\nuse "blocks.cnn"\ninput 3x7x7\n\nconv k1 4\ndown(8)\n')
+    blocks = str(tmp_path / "blocks.cnn")
+    [note] = cnndsl.summary(spec).warnings
+    assert note.span.location == f"{blocks}:3:5" and note.severity == "note"
+    for command in (["summary", str(spec)], ["check", str(spec)]):
+        assert main(command) == 0
+        err = capsys.readouterr().err
+        assert f"{blocks}:3:5: note: `0.maxpool1` never reads the last 1 rows" in err, command
+        assert f"{spec}:" not in err, command

@@ -30,8 +30,8 @@ def run(args) -> int:
     result = summary(args.file, depth=args.depth, batch=args.batch,
                      optimizer=args.optimizer, **build_options(args))
     if not args.json:
-        for warning in result.data["warnings"]:
-            print(_located(args.file, warning), file=sys.stderr)
+        for warning in result.warnings:
+            print(_located(warning), file=sys.stderr)
     text = result.json() if args.json else result.text()
     if args.output:
         write_atomic(args.output, text)
@@ -40,9 +40,11 @@ def run(args) -> int:
     return 0
 
 
-def _located(path: str, warning: dict) -> str:
-    where = f"{path}:{warning['line']}:{warning['col']}: " if warning["line"] else ""
-    return f"{where}{warning['severity']}: {warning['message']}"
+def _located(warning) -> str:
+    """One line per warning, at its span in its own file (a block from a `use`d file is
+    located in that file, not in FILE)."""
+    where = f"{warning.span.location}: " if warning.span is not None else ""
+    return f"{where}{warning.severity}: {warning.message}"
 
 
 def _positive(text: str) -> int:
