@@ -112,6 +112,7 @@ def test_output_is_deterministic(zoo):
     ("fc", {"c": 1000, "bias": True}, "fc 1000"),
     ("dropout", {"p": 0.5}, "dropout 0.5"),
     ("relu", {}, "relu"),
+    ("lrn", {"size": 5, "alpha": 1e-4, "beta": 0.75, "k": 2.0}, "lrn"),  # k: a constant
 ])
 def test_layers_read_like_a_paper(op, opts, text):
     assert describe(op, opts) == text
@@ -192,3 +193,15 @@ def test_custom_layers_get_the_custom_colour_and_a_legend_entry():
     assert '<TD BGCOLOR="#a6cee3" BORDER="1" WIDTH="14"></TD><TD ALIGN="LEFT">conv</TD>' \
         in source
     assert 'ALIGN="LEFT">custom</TD>' in source
+
+
+NETWORKS = sorted(p.name for p in ZOO.glob("*.cnn") if cnndsl.read_spec(p).body is not None)
+
+
+@pytest.mark.parametrize("name", NETWORKS)
+def test_cli_renders_every_zoo_network_to_dot(tmp_path, name):
+    """Every zoo network draws at its default depth (.dot needs no `dot` binary).
+    alexnet_2012 once crashed: lrn's float `k` was read as a kernel size."""
+    out = tmp_path / "net.dot"
+    assert main(["render", str(ZOO / name), "-o", str(out)]) == 0
+    assert out.read_text().startswith("digraph")

@@ -106,11 +106,11 @@ def _pair(pair) -> str:
 
 def describe(op: str, opts: dict) -> str:
     """A layer as a paper writes it: `conv 3×3/2, 128`, `maxpool 3×3/2`, `fc 1000`."""
-    if "k" in opts and opts["k"] is not None:
-        k = opts["k"]
+    spec = lookup(op)
+    k = _window(spec, opts)
+    if k is not None:
         text = f"{op} {k[0]}×{k[1]}"
-        spec = lookup(op)
-        windowed = spec is not None and spec.family != "conv"  # stride defaults to k
+        windowed = spec.family != "conv"  # stride defaults to k
         if opts.get("s") not in (None, (1, 1)) and not (windowed and opts["s"] == k):
             text += f"/{_pair(opts['s'])}"
         if opts.get("d") not in (None, (1, 1)):
@@ -124,12 +124,22 @@ def describe(op: str, opts: dict) -> str:
         if opts.get("c") is not None:
             text += f", {opts['c']}"
         return text
-    spec = lookup(op)
     value = opts.get(spec.positional) if spec is not None and spec.positional else None
     if op == "upsample":
         return f"upsample ×{value:g}"
     return op if value is None else f"{op} {value:g}" if isinstance(value, float) \
         else f"{op} {value}"
+
+
+def _window(spec, opts: dict) -> tuple[int, int] | None:
+    """The kernel or window size (HxW) of a sliding-window layer, else None: only a `k`
+    declared as a pair is one (lrn's `k` is a float constant, a custom layer's may be
+    anything)."""
+    option = spec.option("k") if spec is not None else None
+    k = opts.get("k")
+    if option is None or option.kind != "pair" or not isinstance(k, tuple) or len(k) != 2:
+        return None
+    return k
 
 
 class _Drawing:
