@@ -83,6 +83,21 @@ def test_aux_heads_in_training_mode_only():
     assert n_params(model) == total
 
 
+def test_aux_heads_are_not_computed_in_eval_mode():
+    network = cnndsl.build(SPECS / "torch" / "mini_resnet.cnn")
+    model = instantiate(network)
+    calls = []
+    model.aux1.register_forward_hook(lambda *_: calls.append(1))
+    x = _example(network)
+    model.eval()(x)
+    assert calls == []
+    model.train()(x)
+    assert calls == [1]
+    traced = torch.fx.symbolic_trace(model.eval())  # the eval graph has no aux head
+    assert not any("aux1" in str(node.target) for node in traced.graph.nodes)
+    torch.testing.assert_close(traced(x), model(x))
+
+
 def test_fold_rules():
     from cnndsl.passes.fold_batchnorm import fold_plan
 

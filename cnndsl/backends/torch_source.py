@@ -10,6 +10,12 @@
 # and identical ones share a class. Only sanitised identifiers (cnndsl/ir/names.py) and
 # numbers from the spec reach the text; the layer expressions come from the ops table's
 # `torch` slot. The output is deterministic: the same network gives the same bytes.
+#
+# NOTE: auxiliary heads
+# The network's `forward` returns `(out, aux1, ...)` in training mode and `out` in eval
+# mode. The steps that compute only auxiliary heads (nodes the main output does not depend
+# on) sit under `if self.training:`, so eval mode never runs them; `self.training` is a
+# Python bool, so torch.fx, export, ONNX and compile trace the eval graph without them.
 """
 from __future__ import annotations
 
@@ -214,6 +220,8 @@ class ForwardWriter:
         self.box = self.tree.containers[path]
         self.var: dict[int, str] = {}
         self.lines: list[str] = []
+        self.training_only: list[bool] = []  # per line: computes auxiliary heads only
+        self.main = self.network.main_nodes() if not path else None
 
     def units(self) -> list[tuple[list[str], list[int], list[int]]]:
         """(path relative to the container, inputs, outputs) of each step of the forward."""
@@ -248,7 +256,7 @@ class ForwardWriter:
                 uses[u] -= 1
             self._step(rel, ins, outs, uses)
         lines = [f"{INDENT}def forward(self, {', '.join(args)}):"]
-        lines += [f"{INDENT * 2}{line}" for line in self.lines]
+        lines += self._body_lines()
         lines += self._return_lines(returned)
         return "\n".join(lines) + "\n"
 
@@ -257,8 +265,20 @@ class ForwardWriter:
             return self.box.outputs
         return [self.network.output, *self.network.aux_outputs]
 
+    def _body_lines(self) -> list[str]:
+        """The steps, those that compute only auxiliary heads under `if self.training:`
+        (see the NOTE on auxiliary heads)."""
+        lines, inside = [], False
+        for line, aux in zip(self.lines, self.training_only):
+            if aux and not inside:
+                lines.append(f"{INDENT * 2}if self.training:")
+            inside = aux
+            lines.append(f"{INDENT * (3 if aux else 2)}{line}")
+        return lines
+
     def _step(self, rel, ins, outs, uses) -> None:
         node_path = join(self.path, ".".join(rel))
+        aux = self.main is not None and not any(n in self.main for n in outs)
         args = [self.var[u] for u in ins]
         if not self.tree.is_container(node_path) and \
                 self.source._op(self.tree.leaf_of[node_path]).torch is None:
@@ -268,17 +288,20 @@ class ForwardWriter:
             call = f"{self.source.access(self.path, rel)}({', '.join(args)})"
         # A chain reuses its variable; a step that reads `x` while `x` is still needed
         # later (a residual's shortcut) starts `out`, as hand-written code does.
-        reuse = len(outs) == 1 and args and uses[ins[0]] == 0
+        reuse = len(outs) == 1 and args and uses[ins[0]] == 0 and not aux
         chain_start = len(outs) == 1 and args and args[0] == "x" and \
             not self.tree.is_container(node_path)
         names = []
         for n in outs:
             if reuse:
                 self.var[n] = args[0]
+            elif aux and len(outs) == 1 and self.tree.is_container(node_path):
+                self.var[n] = self._fresh(rel[-1])  # aux1 = self.aux1(x)
             else:
                 self.var[n] = self._fresh("out" if chain_start else self._local(n))
             names.append(self.var[n])
         self.lines.append(f"{', '.join(names)} = {call}")
+        self.training_only.append(aux)
 
     def _local(self, n: int) -> str:
         if n == self.network.input:

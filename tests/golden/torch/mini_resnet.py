@@ -145,10 +145,11 @@ class MiniResNet(nn.Module):
         x = self.stem(x)
         x = self.layer1(x)
         x = self.layer2(x)
-        fc1 = self.aux1(x)
+        if self.training:
+            aux1 = self.aux1(x)
         x = self.gap1(x)
         x = self.flatten1(x)
         x = self.fc1(x)
         if self.training:
-            return x, fc1
+            return x, aux1
         return x
