@@ -78,3 +78,15 @@ def test_no_traceback_from_the_command(tmp_path):
     assert run.returncode == 1
     assert "Traceback" not in run.stderr
     assert f"{spec}:2" in run.stderr
+
+
+def test_errors_in_the_default_dense_layer_are_located_at_the_dense():
+    """The user never wrote DenseNet-B's built-in body; the error points at their `dense`."""
+    error = error_of("input 3x8x8\nflatten\ndense(n=2, k=4)\n")
+    assert str(error).startswith("<string>:3:1: error: `conv` needs a CxHxW feature map")
+    assert error.span.source.name == "<string>"
+    assert "the default DenseNet-B layer" in error.hint and "feature map" in error.hint
+    assert "<DenseNet-B layer>" not in str(error)
+    # A body the user wrote is theirs: its errors stay where they wrote them.
+    own = error_of("input 3x8x8\nflatten\ndense(n=2, k=4)< bn conv k1 4 >\n")
+    assert (own.span.line, own.span.col) == (3, 21) and "DenseNet-B" not in (own.hint or "")

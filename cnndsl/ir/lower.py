@@ -474,7 +474,18 @@ class Lowering:
                                       span=item.span), "denselayer")
             y = features[0] if len(features) == 1 else self.add(
                 "concat", {}, list(features), item.span, layer, layer.fresh("concat"))
-            features.append(self.sequence(body, y, layer, inner_env))
+            try:
+                features.append(self.sequence(body, y, layer, inner_env))
+            except CnnError as exc:
+                if body is not _DENSE_DEFAULT or exc.span is None \
+                        or exc.span.source is not _DENSE_DEFAULT.span.source:
+                    raise
+                # The user never wrote the built-in body: report at their `dense`.
+                hint = exc.hint
+                if isinstance(exc, CnnShapeError):
+                    hint = (f"the default DenseNet-B layer `{_DENSE_DEFAULT.span.text}` needs "
+                            "a CxHxW feature map" + (f"; {hint}" if hint else ""))
+                raise type(exc)(exc.message, item.span, hint) from None
         return self.add("concat", {}, features, item.span, block, block.fresh("concat"))
 
     def aux_head(self, item, x, frame, env, name) -> int:
