@@ -20,8 +20,24 @@ setup: $(VENV)/.installed
 	  SUDO=$$(command -v sudo >/dev/null && [ "$$(id -u)" != 0 ] && echo sudo); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq graphviz >/dev/null; }
 
+# The main job on one zoo network (`make demo NET=googlenet` for another): check every
+# spec, print the summary, write the PyTorch module and the diagram to out/, then run the
+# written module on a random batch of two (eval mode: aux heads off).
+FORWARD = import runpy, torch, cnndsl; \
+  shape = cnndsl.build('zoo_specs/$(NET).cnn').input_shape; \
+  net = runpy.run_path('out/$(NET).py')['Net']().eval(); \
+  y = net(torch.randn(2, *shape)); \
+  print('out/$(NET).py: Net()', 'x'.join(map(str, (2, *shape))), '->', 'x'.join(map(str, y.shape)))
+
 demo: setup
 	$(BIN)/cnndsl check zoo_specs/*.cnn
+	$(BIN)/cnndsl summary zoo_specs/$(NET).cnn --depth 1
+	@mkdir -p out
+	$(BIN)/cnndsl summary zoo_specs/$(NET).cnn -o out/$(NET).txt
+	$(BIN)/cnndsl compile zoo_specs/$(NET).cnn -o out/$(NET).py --class-name Net
+	$(BIN)/cnndsl render zoo_specs/$(NET).cnn -o out/$(NET).svg
+	$(BIN)/cnndsl render zoo_specs/$(NET).cnn -o out/$(NET).png
+	$(BIN)/python -c "$(FORWARD)"
 
 test: setup
 	$(BIN)/python -m pytest -n auto -q
@@ -30,4 +46,4 @@ bench: setup
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) build .pytest_cache
+	rm -rf $(VENV) build out .pytest_cache
