@@ -188,3 +188,9 @@ def test_library_file_without_network(tmp_path, capsys):
     (tmp_path / "lib.cnn").write_text("block one(c): conv k1 c relu\n")
     assert main(["check", str(tmp_path / "lib.cnn")]) == 0
     assert "library" in capsys.readouterr().out
+
+
+def test_a_flat_input_line():
+    net = cnndsl.build("input 784\nfc 100 relu fc 10")
+    assert net.input_shape == (784,)
+    assert net.node(net.output)["meta"]["shape"] == (10,)

@@ -56,7 +56,7 @@ def _lrn_shape(opts: dict, ins: list[Shape]) -> Shape:
 
 register_layer(OpSpec(
     name="lrn", family="norm",
-    doc="local response normalisation across channels (AlexNet; defaults from its paper)",
+    doc="local response normalisation across channels (as torch: alpha divided by size)",
     options=(OptionSpec("size", "int", 5, minimum=1, doc="neighbouring channels"),
              OptionSpec("alpha", "float", 1e-4, doc="scale"),
              OptionSpec("beta", "float", 0.75, doc="exponent"),

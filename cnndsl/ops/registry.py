@@ -1,8 +1,8 @@
 """The ops table: one `OpSpec` per layer type, saying everything cnndsl knows about it.
 
 Passes and backends never switch on op names; they ask the op's entry. A user adds a layer
-with `register_layer(OpSpec(...))` (see docs/custom_layers.md) and then writes it in specs
-like a built-in.
+with `register_layer(OpSpec(...))` (see "Custom layers" in docs/language.md) and then
+writes it in specs like a built-in.
 
 # NOTE: rule signatures
 # Every rule takes the layer's resolved options `opts` (a dict, see `OpSpec.options`) and

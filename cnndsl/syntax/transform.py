@@ -72,6 +72,14 @@ class ToAst(Transformer):
     def input_shape(self, meta, children):
         return ("input", self._size(children[0]))
 
+    def input_flat(self, meta, children):
+        """`input 784`: a flat input of that many features."""
+        tok = children[0]
+        if not tok.value.isdigit():
+            raise CnnValueError(f"a flat input size is a whole number of features, not "
+                                f"`{tok.value}`", self._tok_span(tok), "e.g. `input 784`")
+        return ("input", self._size(tok))
+
     def param(self, meta, children):
         name_tok, value = children
         return ("param", ast.Param(_kwname(name_tok), value, self._span(meta)))
