@@ -195,13 +195,12 @@ def inception_resnet_v2():
                Head(1536))
 
 
-# stem: (reference, input size, the spec's aux-head scopes). Small inputs keep this quick,
-# except where an aux head (which the generated module also runs in eval mode) needs its
-# size; at 75x75 padding covers most of the late grids' windows, so a pooling that counts
-# it, or not, shows.
+# stem: (reference, input size, the spec's aux-head scopes). Small inputs keep this quick
+# (the aux heads, which need larger grids, do not run in eval mode); at 75x75 padding covers
+# most of the late grids' windows, so a pooling that counts it, or not, shows.
 REFERENCES = {
-    "googlenet": (googlenet, 224, ("aux1.", "aux2.")),
-    "inception_v3": (inception_v3, 299, ("AuxLogits.",)),
+    "googlenet": (googlenet, 96, ("aux1.", "aux2.")),
+    "inception_v3": (inception_v3, 75, ("AuxLogits.",)),
     "bn_inception": (bn_inception, 96, ()),
     "inception_v4": (inception_v4, 75, ()),
     "inception_resnet_v2": (inception_resnet_v2, 75, ()),

@@ -5,11 +5,15 @@
 # paths equal the summary's layer names: `model.layer3[2].conv2`. A container whose children
 # are numbered and chained is an `nn.Sequential`; other containers get a class with a
 # straight-line `forward` (no branching on data, so torch.fx, export, ONNX and compile all
-# trace it). Classes are named after the block they come from; instantiations of a block
-# that differ (other channels, a projection or not) get numbered classes, Bottleneck2, ...
-# and identical ones share a class. Only sanitised identifiers (cnndsl/ir/names.py) and
-# numbers from the spec reach the text; the layer expressions come from the ops table's
-# `torch` slot. The output is deterministic: the same network gives the same bytes.
+# trace it). Classes are named after the block they come from. A block call's class takes
+# the block's parameters (`Bottleneck(in_channels, c, s=1)`), written from a symbolic probe
+# of the call and checked against the network (the NOTE in torch_params.py); calls whose
+# texts differ get numbered classes, Bottleneck2, ..., and where no parametric class can be
+# made (and for every class of a `--fuse-bn` network, whose layers the probe does not
+# reproduce) a class holds this call's numbers, with no parameters. Only sanitised
+# identifiers (cnndsl/ir/names.py) and numbers from the spec reach the text; the layer
+# expressions come from the ops table's `torch` slot. The output is deterministic: the same
+# network gives the same bytes.
 #
 # NOTE: auxiliary heads
 # The network's `forward` returns `(out, aux1, ...)` in training mode and `out` in eval
@@ -61,15 +65,21 @@ class TorchSource:
     """Builds the text of one generated module file."""
 
     def __init__(self, network: Network, class_name: str | None = None,
-                 spec_name: str | None = None) -> None:
+                 spec_name: str | None = None, parametric: bool = True,
+                 tree: ModuleTree | None = None) -> None:
         self.network = network
-        self.tree = ModuleTree(network)
+        self.tree = tree or ModuleTree(network)
         self.top_name = sanitise_class_name(class_name or network.name)
         self.spec_name = spec_name
         self.helpers: dict[str, str] = {}
         self.class_text: dict[str, str] = {}  # class name -> its full text
         self.class_by_body: dict[tuple[str, str], str] = {}
         self.used_names = set(_RESERVED_CLASSES) | {self.top_name}
+        self.planner = None
+        if parametric:
+            from .torch_params import ParamPlanner
+
+            self.planner = ParamPlanner(self)
 
     # --- the file ----------------------------------------------------------------------
     def render(self) -> str:
@@ -116,6 +126,10 @@ class TorchSource:
         """The constructor expression of a child: a layer, a Sequential or a class call."""
         if not self.tree.is_container(path):
             return self._layer_expr(self.tree.leaf_of[path])
+        if self.planner is not None:
+            expr = self.planner.instance_expr(path)
+            if expr is not None:
+                return expr
         box = self.tree.containers[path]
         if box.kind == "sequential":
             items = [self.module_expr(join(path, c)) for c in box.children]
@@ -169,6 +183,11 @@ class TorchSource:
             else:
                 lines.append(f"{INDENT * 2}self.{local} = {_indent(expr, 2)}")
         return "\n".join(lines) + "\n"
+
+    def optional_module(self, path: str) -> bool:
+        """Whether the module at `path` may be None (a parametric class decides in its
+        constructor; see cnndsl/backends/torch_params.py)."""
+        return False
 
     def _has_module(self, path: str) -> bool:
         if self.tree.is_container(path):
@@ -291,6 +310,8 @@ class ForwardWriter:
         reuse = len(outs) == 1 and args and uses[ins[0]] == 0 and not aux
         chain_start = len(outs) == 1 and args and args[0] == "x" and \
             not self.tree.is_container(node_path)
+        if self.source.optional_module(node_path) and len(outs) == 1 and len(args) == 1:
+            call = self._optional_call(rel, call, args[0])
         names = []
         for n in outs:
             if reuse:
@@ -302,6 +323,11 @@ class ForwardWriter:
             names.append(self.var[n])
         self.lines.append(f"{', '.join(names)} = {call}")
         self.training_only.append(aux)
+
+    def _optional_call(self, rel, call: str, arg: str) -> str:
+        """A module that may be None stands for the identity."""
+        guard = f"{self.source.access(self.path, rel)} is not None"
+        return f"{call} if {guard} else {arg}"
 
     def _local(self, n: int) -> str:
         if n == self.network.input:

@@ -24,16 +24,27 @@ def wrap(line: str) -> str:
         return line
     indent = line[:len(line) - len(line.lstrip())]
     inner = indent + "    "
+    # In parentheses that group an expression (`(c0 + k) // 2`), a trailing comma would
+    # make a tuple.
+    comma = "" if len(items) == 1 and _groups(line, start) else ","
     rows, current = [], ""
     for item in items:
-        candidate = f"{current} {item}," if current else f"{inner}{item},"
+        candidate = f"{current} {item}{comma}" if current else f"{inner}{item}{comma}"
         if current and len(candidate) > LINE_LENGTH:
             rows.append(current)
-            candidate = f"{inner}{item},"
+            candidate = f"{inner}{item}{comma}"
         current = candidate
     rows.append(current)
     rows = [wrap(row) for row in rows]
     return f"{line[:start + 1]}\n" + "\n".join(rows) + f"\n{indent}{line[end:]}"
+
+
+def _groups(line: str, start: int) -> bool:
+    """Whether the bracket at `start` is a parenthesis around an expression (not a call,
+    an index or a list)."""
+    before = line[:start].rstrip()
+    return line[start] == "(" and not (before and (before[-1].isalnum() or
+                                                   before[-1] in "_)]"))
 
 
 def _matching(line: str, start: int) -> int | None:

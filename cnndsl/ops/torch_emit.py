@@ -13,8 +13,16 @@ import dataclasses
 from .registry import Shape, lookup, register_layer
 
 
+# NOTE: symbolic values
+# For parametric block classes (cnndsl/backends/torch_params.py) the options and shapes
+# may hold symbolic ints: ints that print as an expression over constructor parameters
+# (`4 * c`). The rules below only format values, so they write expressions unchanged; they
+# compare printed text where they leave a value out, so `stride=s` stays even where this
+# instance's `s` happens to be the default.
+
+
 def _pair(v) -> str:
-    return str(v[0]) if v[0] == v[1] else f"({v[0]}, {v[1]})"
+    return str(v[0]) if str(v[0]) == str(v[1]) else f"({v[0]}, {v[1]})"
 
 
 def _kwargs(**values) -> str:
@@ -23,7 +31,8 @@ def _kwargs(**values) -> str:
 
 
 def _non_default(value, default):
-    return None if value == default else value
+    """None where `value` is the default: equal, and printed the same (see the NOTE)."""
+    return None if value == default and str(value) == str(default) else value
 
 
 def _conv(opts: dict, ins: list[Shape], out: Shape) -> str:

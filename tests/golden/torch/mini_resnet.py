@@ -19,32 +19,11 @@ class Stem(nn.Module):
         return x
 
 
-class Basic(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(16, 16, 3, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(16)
-        self.relu1 = nn.ReLU()
-        self.conv2 = nn.Conv2d(16, 16, 3, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(16)
-        self.relu2 = nn.ReLU()
-
-    def forward(self, x):
-        out = self.conv1(x)
-        out = self.bn1(out)
-        out = self.relu1(out)
-        out = self.conv2(out)
-        out = self.bn2(out)
-        out = out + x
-        out = self.relu2(out)
-        return out
-
-
 class Downsample(nn.Module):
-    def __init__(self):
+    def __init__(self, in_channels, c, s):
         super().__init__()
-        self.conv1 = nn.Conv2d(16, 32, 1, stride=2, bias=False)
-        self.bn1 = nn.BatchNorm2d(32)
+        self.conv1 = nn.Conv2d(in_channels, c, 1, stride=s, bias=False)
+        self.bn1 = nn.BatchNorm2d(c)
 
     def forward(self, x):
         x = self.conv1(x)
@@ -52,15 +31,15 @@ class Downsample(nn.Module):
         return x
 
 
-class Basic2(nn.Module):
-    def __init__(self):
+class Basic(nn.Module):
+    def __init__(self, in_channels, c, s=1):
         super().__init__()
-        self.conv1 = nn.Conv2d(16, 32, 3, stride=2, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(32)
+        self.conv1 = nn.Conv2d(in_channels, c, 3, stride=s, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(c)
         self.relu1 = nn.ReLU()
-        self.conv2 = nn.Conv2d(32, 32, 3, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(32)
-        self.downsample = Downsample()
+        self.conv2 = nn.Conv2d(c, c, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(c)
+        self.downsample = Downsample(in_channels, c, s) if s != 1 or in_channels != c else None
         self.relu2 = nn.ReLU()
 
     def forward(self, x):
@@ -69,31 +48,18 @@ class Basic2(nn.Module):
         out = self.relu1(out)
         out = self.conv2(out)
         out = self.bn2(out)
-        x = self.downsample(x)
+        x = self.downsample(x) if self.downsample is not None else x
         out = out + x
         out = self.relu2(out)
         return out
 
 
-class Basic3(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(32, 32, 3, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(32)
-        self.relu1 = nn.ReLU()
-        self.conv2 = nn.Conv2d(32, 32, 3, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(32)
-        self.relu2 = nn.ReLU()
-
-    def forward(self, x):
-        out = self.conv1(x)
-        out = self.bn1(out)
-        out = self.relu1(out)
-        out = self.conv2(out)
-        out = self.bn2(out)
-        out = out + x
-        out = self.relu2(out)
-        return out
+class Stage(nn.Sequential):
+    def __init__(self, in_channels, c, n, s=2):
+        super().__init__(
+            Basic(in_channels, c, s),
+            *[Basic(c, c) for _ in range(n - 1)],
+        )
 
 
 class Aux1(nn.Module):
@@ -128,14 +94,8 @@ class MiniResNet(nn.Module):
     def __init__(self):
         super().__init__()
         self.stem = Stem()
-        self.layer1 = nn.Sequential(
-            Basic(),
-            Basic(),
-        )
-        self.layer2 = nn.Sequential(
-            Basic2(),
-            Basic3(),
-        )
+        self.layer1 = Stage(16, 16, 2, s=1)
+        self.layer2 = Stage(16, 32, 2)
         self.aux1 = Aux1()
         self.gap1 = nn.AdaptiveAvgPool2d(1)
         self.flatten1 = nn.Flatten()

@@ -1,0 +1,529 @@
+"""Parametric block classes: one `nn.Module` class per block, its constructor taking the
+block's parameters, as a person would write it.
+
+# NOTE: parametric classes, correct by construction
+# For each call of a block in the network (an *instance*: a container whose scope is a
+# block call), the block's body is lowered again on its own (a *probe*), with every integer
+# parameter bound to a symbolic int (torch_symbolic.Sym: the parameter's name, and this
+# instance's value) and the input channels to `in_channels`. The probe's options and
+# channels print as expressions over the parameters, so the class text written from the
+# probe by the usual machinery (torch_source.py) reads `nn.Conv2d(in_channels, 4 * c, 1)`;
+# every decision taken while lowering (a projection or not, how many layers) is taken with
+# this instance's values. Three things keep the result right for every instance:
+# - the probe is checked against the instance in the real network, node for node (names,
+#   ops, options, shapes, inputs, nested calls' arguments, compared as values); where they
+#   differ, the instance gets today's concrete class (no parameters);
+# - a class text is right for the instance it came from (each expression evaluates, at
+#   that instance's parameters, to the value it stands for); instances share a class only
+#   where their texts are identical, and different texts get numbered classes
+#   (Bottleneck, Bottleneck2, ...), each still parametric;
+# - nested calls pass their arguments as expressions; a nested instance's class is right
+#   for its own arguments, which the probe showed equal the expressions' values.
+# A repeat with a symbolic count (`bottleneck(c) * (n-1)`) whose copies have the same text
+# becomes `*[Bottleneck(4 * c, c) for _ in range(n - 1)]` in an `nn.Sequential` subclass.
+# Containers inside an instance that are not block calls (labels, branches, a
+# `downsample`) get classes whose constructors take the names their text uses.
+# Falls back to concrete classes: blocks with arguments other than numbers, instances that
+# are numbered but not chained (an nn.ModuleList), folded networks (`--fuse-bn`), and any
+# probe that fails or disagrees with the network. Floats are not symbolic: they print as
+# literals, so instances that differ in a float get classes of their own.
+"""
+from __future__ import annotations
+
+import ast as pyast
+import keyword
+import textwrap
+
+from ..errors import CnnError
+from ..ir import Network
+from ..ir.evaluate import Env, evaluate
+from ..ir.graph import Scope
+from ..ir.library import collect_blocks
+from ..ir.lower import Frame, Lowering
+from ..ir.names import attribute_name
+from ..ir.names import class_name as sanitise_class_name
+from ..ops import lookup
+from ..syntax import ast, parse
+from .torch_source import TorchSource
+from .torch_symbolic import Sym, plain
+from .torch_tree import ModuleTree, join
+
+INDENT = "    "
+# Layers that keep the height and width (a projection's stride looks through them).
+_SIZE_KEEPING = frozenset({"bn", "gn", "ln", "inorm", "lrn", "relu", "relu6", "leaky", "prelu",
+                           "elu", "sigmoid", "tanh", "gelu", "silu", "softmax", "dropout",
+                           "add", "mul", "concat", "scale"})
+IN_CHANNELS = "in_channels"
+# Work limit: probes re-lower nested blocks, so deep nesting costs depth x layers.
+PROBE_BUDGET_FACTOR, PROBE_BUDGET_MIN = 8, 20_000
+
+
+class ProbeLowering(Lowering):
+    """Lowers one block body alone, recording what the class text needs: the repeats and
+    how each call passed its arguments."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.repeats: dict[str, list[tuple[int, Sym | int]]] = {}  # path -> (start, count)
+        self.keywords: dict = {}  # call span -> names given by keyword
+        self.optional: dict[str, str] = {}  # shortcut path -> when it exists (Python text)
+        self.phantoms: dict[str, tuple[set[int], int]] = {}  # path -> (nodes, stands for)
+        self.positional: dict = {}  # call span -> how many arguments were positional
+
+    def add(self, *args, **kwargs) -> int:
+        n = super().add(*args, **kwargs)
+        meta = self.graph.nodes[n]["meta"]
+        shape = meta["shape"]
+        if len(shape) > 1:  # channels stay symbolic; spatial sizes are this instance's
+            meta["shape"] = (shape[0], *plain(tuple(shape[1:])))
+        return n
+
+    def bind(self, block, call, env, in_ch) -> dict:
+        self.keywords[call.span] = {a.name for a in call.args if a.name is not None}
+        self.positional[call.span] = sum(1 for a in call.args if a.name is None)
+        return super().bind(block, call, env, in_ch)
+
+    def residual(self, item, options, x, frame, env) -> int:
+        """`residual(proj)`: the projection as a constructor decision (see the NOTE)."""
+        if len(item.branches) == 2 or not options.get("proj"):
+            return super().residual(item, options, x, frame, env)
+        out = self.sequence(item.branches[0].body, x, frame, env)
+        changed = self.shape(out) != self.shape(x)
+        plan = self._projection_plan(x, out, changed)
+        if plan is None:
+            shortcut = self.projection(item, x, out, frame) if changed else x
+        elif plan[0] is False:
+            shortcut = x
+        else:
+            condition, strides = plan
+            before = self.graph.number_of_nodes()
+            shortcut = self._projection(item, x, out, frame, strides)
+            path = self.graph.nodes[shortcut]["name"].rsplit(".", 1)[0]
+            if condition is not True:
+                self.optional[path] = condition
+            if not changed:  # built only for the text: the network has no projection here
+                self.phantoms[path] = (set(range(before, self.graph.number_of_nodes())), x)
+        return self.add("add", {}, [out, shortcut], item.span, frame, frame.fresh("add"))
+
+    def _projection_plan(self, x: int, out: int, changed: bool):
+        """(condition, strides) of a projection: condition True (always), False (never) or
+        Python text over the parameters (`s != 1 or in_channels != 4 * c`); None where the
+        body's geometry is not a chain of strides, or the condition does not tell this
+        instance's shapes apart."""
+        strides = self._body_strides(x, out)
+        if strides is None:
+            return None
+        always, terms = False, []
+        for stride in strides:
+            if isinstance(stride, Sym):
+                if f"{stride} != 1" not in terms:
+                    terms.append(f"{stride} != 1")
+            elif stride != 1:
+                always = True
+        c_in, c_out = self.shape(x)[0], self.shape(out)[0]
+        if isinstance(c_in, Sym) or isinstance(c_out, Sym):
+            if str(c_in) != str(c_out):
+                terms.append(f"{c_in} != {c_out}")
+        elif c_in != c_out:
+            always = True
+        would = c_in != c_out or any(s != 1 for s in strides)
+        if would != changed:
+            return None
+        return (True if always else " or ".join(terms) if terms else False), strides
+
+    def _body_strides(self, x: int, out: int):
+        """The product of the strides from `x` to `out` along first inputs, per dimension
+        (symbolic where they are), or None where something else changes the size."""
+        strides, n = [1, 1], out
+        while n != x:
+            attrs = self.graph.nodes[n]
+            op = attrs["op"]
+            if op in ("conv", "maxpool", "avgpool"):
+                strides = [a * b for a, b in zip(strides, attrs["opts"]["s"])]
+            elif op not in _SIZE_KEEPING:
+                return None
+            inputs = sorted(self.graph.in_edges(n, data="index"), key=lambda e: e[2])
+            if not inputs or inputs[0][0] < x:
+                return None
+            n = inputs[0][0]
+        return tuple(strides)
+
+    def _projection(self, item, x: int, out: int, frame, strides) -> int:
+        """As Lowering.projection, with the stride that the body's strides give."""
+        local = frame.claim(frame.default("downsample"), item.span)
+        inner = frame.child(Scope(local, "shortcut", span=item.span), "shortcut")
+        conv_opts = dict(lookup("conv").defaults(), k=(1, 1), s=strides,
+                         c=self.shape(out)[0], bias=False)
+        y = self.add("conv", conv_opts, [x], item.span, inner, inner.fresh("conv"))
+        return self.add("bn", lookup("bn").defaults(), [y], item.span, inner, inner.fresh("bn"))
+
+    def repeat(self, item, x, frame, env) -> int:
+        path = ".".join(s.name for s in frame.scope)
+        start = frame.counters[""]
+        before = self.graph.number_of_nodes()
+        count = evaluate(item.count, env, self.shape(x)[0])
+        out = super().repeat(item, x, frame, env)
+        made = frame.counters[""] - start
+        if isinstance(item.item, ast.Call) and self.graph.number_of_nodes() > before and \
+                made == count:
+            self.repeats.setdefault(path, []).append((start, count))
+        return out
+
+
+class ParamPlanner:
+    """Decides, per block instance of a network, its class (parametric where possible)."""
+
+    def __init__(self, source) -> None:
+        self.source = source  # the TorchSource of the real network
+        self.network: Network = source.network
+        self.tree: ModuleTree = source.tree
+        self.memo: dict[str, str | None] = {}
+        self.probes: dict[tuple, list[Probe]] = {}
+        self.budget = PROBE_BUDGET_FACTOR * self.network.graph.number_of_nodes() + \
+            PROBE_BUDGET_MIN
+        self.blocks = None
+        self.py_names: dict[str, dict[str, str]] = {}  # block -> {param: python name}
+        calls = any(s.kind == "block" for n in self.network.layers()
+                    for s in self.network.node(n)["scope"])
+        if calls:  # the spec is parsed again only where it calls blocks
+            self.blocks = self._blocks()
+        for name, info in (self.blocks or {}).items():
+            self.py_names[name] = _python_names([p.name for p in info.definition.params])
+            source.used_names.update(self.py_names[name].values())
+
+    def _blocks(self):
+        network = self.network
+        if network.source is None or any("folded" in network.node(n)["meta"]
+                                          for n in network.layers()):
+            return None
+        try:
+            spec = parse(network.source.text, network.source.path)
+            self.spec = spec
+            return collect_blocks(spec, Env(dict(network.params)))
+        except (CnnError, OSError):
+            return None
+
+    # --- instances ----------------------------------------------------------------------
+    def scope_entry(self, path: str, network: Network | None = None,
+                    tree: ModuleTree | None = None) -> Scope | None:
+        """The block call whose container is `path`, or None."""
+        network, tree = network or self.network, tree or self.tree
+        if not path or not tree.is_container(path):
+            return None
+        parts = path.split(".")
+        scope = network.node(min(tree.containers[path].nodes))["scope"]
+        entry = scope[len(parts) - 1] if len(scope) >= len(parts) else None
+        if entry is not None and entry.name == parts[-1] and entry.kind == "block":
+            return entry
+        return None
+
+    def instance_expr(self, path: str) -> str | None:
+        """`Stage(64, 64, 3, s=1)` for an instance in the real network, or None."""
+        name = self.class_for(path)
+        if name is None:
+            return None
+        entry = self.scope_entry(path)
+        box = self.tree.containers[path]
+        in_ch = self.network.node(box.inputs[0])["meta"]["shape"][0]
+        definition = self.blocks[entry.block].definition
+        names = self.py_names[entry.block]
+        defaults = _python_defaults(definition)
+        args = [_literal(in_ch)]
+        for param, value in entry.args:
+            if param in defaults and _literal(value) == _literal(defaults[param]):
+                continue
+            text = _literal(value)
+            args.append(f"{names[param]}={text}" if param in defaults else text)
+        return f"{name}({', '.join(args)})"
+
+    def class_for(self, path: str) -> str | None:
+        if path not in self.memo:
+            self.memo[path] = None
+            try:
+                self.memo[path] = self._class_for(path)
+            except (CnnError, RecursionError, ArithmeticError, TypeError, ValueError):
+                self.memo[path] = None  # a probe that cannot be made: concrete classes
+        return self.memo[path]
+
+    def _class_for(self, path: str) -> str | None:
+        entry = self.scope_entry(path)
+        if entry is None or self.blocks is None or entry.block not in self.blocks:
+            return None
+        if any(isinstance(v, bool) or not isinstance(v, (int, float)) for _, v in entry.args):
+            return None
+        box = self.tree.containers[path]
+        if box.kind == "list" or len(box.inputs) != 1:
+            return None
+        # A probe depends only on the block, its arguments and the input shape; calls that
+        # agree on those and match the probe share its class (see the NOTE).
+        in_shape = self.network.node(box.inputs[0])["meta"]["shape"]
+        key = (entry.block, tuple((p, type(v).__name__, v) for p, v in entry.args),
+               tuple(in_shape))
+        for probe in self.probes.get(key, ()):
+            if self._agrees(path, probe):
+                return probe.class_name
+        probe = self.probe(path, entry)
+        if probe is None:
+            return None
+        probe.class_name = ProbeSource(self, probe).instance_class()
+        self.probes.setdefault(key, []).append(probe)
+        return probe.class_name
+
+    def probe(self, path: str, entry: Scope) -> Probe | None:
+        box = self.tree.containers[path]
+        self.budget -= len(box.nodes)
+        if self.budget < 0:
+            return None
+        info = self.blocks[entry.block]
+        names = self.py_names[entry.block]
+        in_shape = self.network.node(box.inputs[0])["meta"]["shape"]
+        shape = (Sym(IN_CHANNELS, in_shape[0]), *in_shape[1:])
+        lowering = ProbeLowering(self.spec, self.blocks, Env(dict(self.network.params)),
+                                 shape)
+        args = {param: Sym(names[param], value) if isinstance(value, int) else value
+                for param, value in entry.args}
+        scope = self.network.node(min(box.nodes))["scope"][:len(path.split("."))]
+        frame = Frame(scope, "block")
+        lowering.calls = [s.block for s in scope if s.kind == "block"]
+        out = lowering.sequence(info.definition.body, 0, frame, info.globals.child(args))
+        network = Network(lowering.graph, "probe", shape, out, aux_outputs=lowering.aux,
+                          blocks=self.network.blocks, source=self.network.source)
+        probe = Probe(path, entry, network, lowering, ModuleTree(network))
+        for optional in lowering.optional:  # its forward step must be one of a sequence
+            if probe.tree.ordered_children(optional.rsplit(".", 1)[0]) is None:
+                return None
+        return probe if self._agrees(path, probe) else None
+
+    def _agrees(self, path: str, probe: Probe) -> bool:
+        """The probe has the instance's nodes: names (below the instance), ops, options,
+        shapes, inputs, scopes (compared as values), and the same module tree; a projection
+        built only for the text (a phantom) stands for the tensor it would project."""
+        real, box = self.network, self.tree.containers[path]
+        network, lowering = probe.network, probe.lowering
+        here, there = len(path), len(probe.path)
+        by_name = {real.node(n)["name"][here:]: n for n in box.nodes}
+        phantom = set().union(*(nodes for nodes, _ in lowering.phantoms.values()))
+        layers = [m for m in network.layers() if m not in phantom]
+        if len(layers) != len(by_name):
+            return False
+        name_of = {network.input: "\0input"}
+        for m in layers:
+            name_of[m] = network.node(m)["name"][there:]
+        for nodes, stands_for in lowering.phantoms.values():
+            for m in nodes:
+                name_of[m] = name_of[stands_for]
+        real_name = {box.inputs[0]: "\0input"}
+        real_name.update({n: real.node(n)["name"][here:] for n in box.nodes})
+        depth, probe_depth = path.count(".") + 1, probe.path.count(".") + 1
+        for m in layers:
+            a = network.node(m)
+            n = by_name.get(name_of[m])
+            if n is None:
+                return False
+            b = real.node(n)
+            if "bias" in a["opts"] and a["opts"]["bias"] is None:
+                a["opts"]["bias"] = b["opts"].get("bias")  # its bn may be outside the block
+            if a["op"] != b["op"] or a["opts"] != b["opts"] or \
+                    a["meta"]["shape"] != b["meta"]["shape"]:
+                return False
+            if [name_of[u] for u in network.inputs(m)] != \
+                    [real_name.get(u) for u in real.inputs(n)]:
+                return False
+            if [_scope_key(s) for s in a["scope"][probe_depth:]] != \
+                    [_scope_key(s) for s in b["scope"][depth:]]:
+                return False
+        if sorted(name_of[o] for o in [network.output, *network.aux_outputs]) != \
+                sorted(real_name[o] for o in box.outputs):
+            return False
+        for sub, other in probe.tree.containers.items():
+            if (sub == probe.path or sub.startswith(probe.path + ".")) and \
+                    sub not in lowering.phantoms:
+                container = self.tree.containers.get(path + sub[there:])
+                if container is None or other.kind != container.kind or container.children != [
+                        c for c in other.children if join(sub, c) not in lowering.phantoms]:
+                    return False
+        return True
+
+
+class Probe:
+    """A block body lowered for one call (at `path`), and the class written from it."""
+
+    def __init__(self, path: str, entry: Scope, network: Network, lowering: ProbeLowering,
+                 tree: ModuleTree) -> None:
+        self.path, self.entry, self.network = path, entry, network
+        self.lowering, self.tree = lowering, tree
+        self.class_name: str | None = None
+
+
+def _scope_key(scope: Scope):
+    return (scope.name, scope.kind, scope.block, scope.args)
+
+
+class ProbeSource(TorchSource):
+    """Writes the class of one instance from its probe, into the real source's classes."""
+
+    def __init__(self, planner: ParamPlanner, probe: Probe) -> None:
+        super().__init__(probe.network, parametric=False, tree=probe.tree)
+        real = planner.source
+        self.helpers, self.class_text = real.helpers, real.class_text
+        self.class_by_body, self.used_names = real.class_by_body, real.used_names
+        self.planner, self.lowering = planner, probe.lowering
+        self.path, self.entry = probe.path, probe.entry
+        self.names = planner.py_names[probe.entry.block]
+        self.known = {IN_CHANNELS, *self.names.values()}
+
+    # --- the instance's class -----------------------------------------------------------
+    def instance_class(self) -> str:
+        block = self.planner.blocks[self.entry.block].definition
+        signature = _signature(block, self.names)
+        box = self.tree.containers[self.path]
+        if box.kind == "sequential":
+            base = "nn.Sequential"
+            items = self.sequence_items(self.path)
+            rows = "".join(f"{INDENT * 3}{_indent(item, 3)},\n" for item in items)
+            body = (f"{INDENT}def __init__(self{signature}):\n"
+                    f"{INDENT * 2}super().__init__(\n{rows}{INDENT * 2})\n")
+        else:
+            base = "nn.Module"
+            body = self._constructor(self.path, signature) + "\n" + self._forward(self.path)
+        return self._register(base, body, sanitise_class_name(self.entry.block))
+
+    def _register(self, base: str, body: str, stem: str) -> str:
+        key = (base, body, stem)
+        if key not in self.class_by_body:
+            name = self._fresh_class_name(stem)
+            self.class_by_body[key] = name
+            self.class_text[name] = f"class {name}({base}):\n{body}"
+        return self.class_by_body[key]
+
+    # --- children -----------------------------------------------------------------------
+    def module_expr(self, path: str) -> str:
+        if not self.tree.is_container(path):
+            return self._layer_expr(self.tree.leaf_of[path])
+        entry = self.planner.scope_entry(path, self.network, self.tree)
+        if entry is not None:
+            return self._call_expr(path, entry)
+        if self.tree.containers[path].kind == "sequential":
+            items = self.sequence_items(path)
+            expr = "nn.Sequential(\n" + "".join(f"{INDENT}{_indent(i)},\n" for i in items) + ")"
+        else:
+            expr = self._class_for(path)
+        condition = self.lowering.optional.get(path)
+        return expr if condition is None else f"{expr} if {condition} else None"
+
+    def optional_module(self, path: str) -> bool:
+        return path in self.lowering.optional
+
+    def _call_expr(self, path: str, entry: Scope) -> str:
+        """`Bottleneck(4 * c, c, 1, g, width)`: a nested call, its arguments as written."""
+        name = self.planner.class_for(path)
+        if name is None:
+            return self.planner.source.module_expr(path)
+        box = self.tree.containers[path]
+        in_ch = self.network.node(box.inputs[0])["meta"]["shape"][0]
+        definition = self.planner.blocks[entry.block].definition
+        names = self.planner.py_names[entry.block]
+        defaults = _python_defaults(definition)
+        keywords = self.lowering.keywords.get(entry.span, set())
+        count = self.lowering.positional.get(entry.span, len(entry.args))
+        given = set(keywords) | {p.name for p in definition.params[:count]}
+        positional, named = [_literal(in_ch)], []
+        for param, value in entry.args:
+            if param not in given and param in defaults:
+                continue
+            if param in keywords or param not in given:
+                named.append(f"{names[param]}={_literal(value)}")
+            else:
+                positional.append(_literal(value))
+        return f"{name}({', '.join(positional + named)})"
+
+    def sequence_items(self, path: str) -> list[str]:
+        """The children of a chain, a repeat with a symbolic count as a comprehension."""
+        box = self.tree.containers[path]
+        items = [self.module_expr(join(path, c)) for c in box.children]
+        for start, count in reversed(self.lowering.repeats.get(path, [])):
+            copies = items[start:start + count]
+            if isinstance(count, Sym) and count > 0 and len(set(copies)) == 1 and \
+                    len(copies) == count:
+                items[start:start + count] = [
+                    f"*[{_indent(copies[0])} for _ in range({count})]"]
+        return items
+
+    def _class_for(self, path: str) -> str:
+        """A container that is not a block call: a class taking the names it uses."""
+        box = self.tree.containers[path]
+        base = "nn.ModuleList" if box.kind == "list" else "nn.Module"
+        constructor = self._constructor(path)
+        used = _names_used(constructor, self.known)
+        order = [IN_CHANNELS, *self.names.values()]
+        params = [name for name in order if name in used]
+        signature = "".join(f", {p}" for p in params)
+        constructor = constructor.replace("def __init__(self):",
+                                          f"def __init__(self{signature}):", 1)
+        body = constructor + "\n" + self._forward(path)
+        name = self._register(base, body, self._class_stem(path))
+        return f"{name}({', '.join(params)})"
+
+    def _constructor(self, path: str, signature: str = "") -> str:
+        text = super()._constructor(path)
+        return text.replace("def __init__(self):", f"def __init__(self{signature}):", 1)
+
+
+def _signature(block: ast.BlockDef, names: dict[str, str]) -> str:
+    defaults = _python_defaults(block)
+    parts = [IN_CHANNELS] + [
+        f"{names[p.name]}={_literal(defaults[p.name])}" if p.name in defaults
+        else names[p.name] for p in block.params]
+    return "".join(f", {p}" for p in parts)
+
+
+def _python_defaults(block: ast.BlockDef) -> dict:
+    """The parameters that get a default in Python: a number written as the spec's default,
+    and only where every later parameter has one too."""
+    defaults: dict = {}
+    for param in reversed(block.params):
+        value = param.default.value if isinstance(param.default, ast.Num) else None
+        if value is None or isinstance(value, bool):
+            break
+        defaults[param.name] = value
+    return defaults
+
+
+def _python_names(params: list[str]) -> dict[str, str]:
+    """Constructor parameter names: sanitised (cnndsl/ir/names.py), lower-case first (so
+    never a class), unique, and never `in_channels`, `l` or a helper class."""
+    taken = {IN_CHANNELS, "l", *_helper_names()}  # `l` reads as 1 (ruff E741)
+    out = {}
+    for param in params:
+        name = attribute_name(param)
+        if name[0].isupper():
+            name = attribute_name(name[0].lower() + name[1:])
+        while name in taken or keyword.iskeyword(name):
+            name += "_"
+        taken.add(name)
+        out[param] = name
+    return out
+
+
+def _helper_names() -> set[str]:
+    from ..ops import layer_names
+
+    names = set()
+    for op in layer_names():
+        names |= set(lookup(op).extras.get("torch_helpers", {}))
+    return names
+
+
+def _names_used(constructor: str, known: set[str]) -> set[str]:
+    tree = pyast.parse(textwrap.dedent(constructor))
+    return {n.id for n in pyast.walk(tree) if isinstance(n, pyast.Name) and n.id in known}
+
+
+def _literal(value) -> str:
+    if isinstance(value, Sym):
+        return str(value)
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def _indent(text: str, levels: int = 1) -> str:
+    return text.replace("\n", "\n" + INDENT * levels)

@@ -1,0 +1,203 @@
+"""Symbolic integers: numbers that remember the Python expression they were computed by.
+
+A `Sym` is an `int` (its value, for every comparison, shape rule and count) that also
+carries an expression over a block's constructor parameters (`c * width // 64 * g`).
+Printing it gives the expression, so the ops table's `torch` rules, which format their
+options into f-strings, write `nn.Conv2d(in_channels, 4 * c, 1)` instead of numbers without
+knowing about it. Arithmetic with ints or Syms gives a Sym whose expression evaluates to
+the value at the parameters it came from (correctly parenthesised; sums and multiples are
+kept as a linear form, so `in_channels + k + k` prints `in_channels + 2 * k`). Anything
+else (`max`, true division, `int()`) gives a plain number, which prints as a literal: still
+right for the instance it came from (see the NOTE in torch_params.py).
+"""
+from __future__ import annotations
+
+# Precedence of what an expression's top operator binds: atoms, unary minus, * //, + -.
+_ATOM, _UNARY, _MUL, _ADD = 4, 3, 2, 1
+# A longer expression is written as its value: generated lines stay short and readable.
+MAX_EXPRESSION = 72
+
+
+class Sym(int):
+    """An int with an expression; `Sym("c", 64)` is the parameter `c`, now 64.
+
+    The expression is kept as a linear form {term: coefficient}: a term is a name, a
+    product or quotient that is not linear (`c * width // 64`), or "" for the constant.
+    """
+
+    expr: str
+    prec: int
+    linear: dict[str, int]
+
+    def __new__(cls, name: str, value: int, linear: dict[str, int] | None = None) -> Sym:
+        self = super().__new__(cls, value)
+        self.linear = dict(linear) if linear is not None else {name: 1}
+        self.expr, self.prec = _linear_text(self.linear)
+        return self
+
+    # --- printing -----------------------------------------------------------------------
+    def __str__(self) -> str:
+        return self.expr
+
+    __repr__ = __str__
+
+    def __format__(self, spec: str) -> str:
+        return self.expr if not spec else format(int(self), spec)
+
+    def names(self) -> set[str]:
+        """The identifiers the expression reads."""
+        return {word for word in _words(self.expr) if not word[0].isdigit()}
+
+    # --- arithmetic ---------------------------------------------------------------------
+    def __add__(self, other):
+        return _binary(self, other, "+")
+
+    def __radd__(self, other):
+        return _binary(other, self, "+")
+
+    def __sub__(self, other):
+        return _binary(self, other, "-")
+
+    def __rsub__(self, other):
+        return _binary(other, self, "-")
+
+    def __mul__(self, other):
+        return _binary(self, other, "*")
+
+    def __rmul__(self, other):
+        return _binary(other, self, "*")
+
+    def __floordiv__(self, other):
+        return _binary(self, other, "//")
+
+    def __rfloordiv__(self, other):
+        return _binary(other, self, "//")
+
+    def __neg__(self):
+        return _binary(0, self, "-")
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return abs(int(self))
+
+    def __hash__(self) -> int:
+        return int.__hash__(self)
+
+    def __reduce__(self):  # copies and pickles keep the value and the expression
+        return (Sym, ("", int(self), self.linear))
+
+
+def plain(value):
+    """`value` with every Sym in it (also inside tuples and lists) replaced by its int."""
+    if isinstance(value, Sym):
+        return int(value)
+    if isinstance(value, tuple):
+        return tuple(plain(v) for v in value)
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
+def _binary(left, right, op: str):
+    if not _operand(left) or not _operand(right):
+        return NotImplemented
+    value = _apply(int(left), int(right), op)
+    lf, rf = _linear_of(left), _linear_of(right)
+    if op in "+-":
+        return _from_linear(_combine(lf, rf, 1 if op == "+" else -1), value)
+    if op == "*" and (_const(lf) or _const(rf)):
+        factor, form = (lf, rf) if _const(lf) else (rf, lf)
+        k = factor.get("", 0)
+        return _from_linear({term: coef * k for term, coef in form.items()}, value)
+    if op == "//" and _const(rf) and rf.get("", 0) == 1:
+        return left
+    # Not linear: one term. Left-associative, so the right operand needs parentheses at
+    # equal precedence.
+    text = f"{_wrap(left, _MUL)} {op} {_wrap(right, _UNARY)}"
+    return _from_linear({text: 1}, value)
+
+
+def _operand(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _apply(a: int, b: int, op: str) -> int:
+    if op == "+":
+        return a + b
+    if op == "-":
+        return a - b
+    if op == "*":
+        return a * b
+    return a // b
+
+
+def _linear_of(value) -> dict[str, int]:
+    if isinstance(value, Sym):
+        return value.linear
+    return {"": int(value)} if int(value) else {}
+
+
+def _const(form: dict[str, int]) -> bool:
+    return all(term == "" for term in form)
+
+
+def _combine(a: dict[str, int], b: dict[str, int], sign: int) -> dict[str, int]:
+    out = dict(a)
+    for term, coef in b.items():
+        out[term] = out.get(term, 0) + sign * coef
+    return {term: coef for term, coef in out.items() if coef}
+
+
+def _from_linear(form: dict[str, int], value: int):
+    form = {term: coef for term, coef in form.items() if coef}
+    if _const(form):
+        return value  # the parameters cancelled: a plain number
+    sym = Sym("", value, linear=form)
+    return sym if len(sym.expr) <= MAX_EXPRESSION else value
+
+
+def _linear_text(form: dict[str, int]) -> tuple[str, int]:
+    """(`in_channels + 2 * k - 1`, its precedence): terms in order of appearance, the
+    constant last."""
+    terms = [(term, coef) for term, coef in form.items() if term]
+    if form.get(""):
+        terms.append(("", form[""]))
+    text = ""
+    for term, coef in terms:
+        size = abs(coef)
+        if not term:
+            word = str(size)
+        elif size == 1:
+            word = term if term.isidentifier() or not text and coef > 0 else f"({term})"
+        else:
+            word = f"{size} * {term if term.isidentifier() else f'({term})'}"
+        if not text:
+            text = word if coef > 0 else f"-{word}"
+        else:
+            text += f" + {word}" if coef > 0 else f" - {word}"
+    if len(terms) > 1:
+        return text, _ADD
+    term, coef = terms[0]
+    if coef == 1:
+        return text, _ATOM if term.isidentifier() or not term else _MUL
+    return text, _UNARY if coef == -1 else _MUL if coef > 0 else _ADD
+
+
+def _wrap(value, prec: int) -> str:
+    if isinstance(value, Sym):
+        return value.expr if value.prec >= prec else f"({value.expr})"
+    text = str(int(value))
+    return text if int(value) >= 0 else f"({text})"
+
+
+def _words(text: str) -> list[str]:
+    word, words = "", []
+    for ch in text + " ":
+        if ch.isalnum() or ch == "_":
+            word += ch
+        elif word:
+            words.append(word)
+            word = ""
+    return words

@@ -1,0 +1,207 @@
+"""Parametric block classes (cnndsl/backends/torch_params.py): one class per block, its
+constructor taking the block's parameters, and always the same modules as the concrete
+emission (one class per distinct instantiation, numbers only)."""
+from __future__ import annotations
+
+import ast
+import random
+
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import cnndsl
+from cnndsl.backends.torch_source import TorchSource
+from cnndsl.backends.torch_symbolic import Sym
+from cnndsl.ir.names import class_name
+from cnndsl.torch_api import module_class
+
+from .conftest import ROOT, ZOO
+
+
+def concrete_source(network) -> str:
+    return TorchSource(network, parametric=False).render()
+
+
+def leaves(source: str, name: str, device: str = "meta") -> list[tuple[str, str, str]]:
+    """(path, type, configuration) of every module without children."""
+    with torch.device(device):
+        model = module_class(source, name)()
+    return [(path, type(m).__name__, m.extra_repr()) for path, m in model.named_modules()
+            if not list(m.children())]
+
+
+def assert_same_modules(network) -> None:
+    name = class_name(network.name)
+    parametric = cnndsl.torch_api.torch_source(network)
+    assert leaves(parametric, name) == leaves(concrete_source(network), name)
+
+
+def classes(source: str) -> dict[str, str]:
+    """{class name: its constructor's parameters after `self`} of a generated file."""
+    found = {}
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.ClassDef):
+            init = next(f for f in node.body if isinstance(f, ast.FunctionDef))
+            found[node.name] = ast.unparse(init.args).removeprefix("self").lstrip(", ")
+    return found
+
+
+def test_symbolic_ints_print_what_they_are_worth():
+    values = {"a": 7, "b": -3, "c": 12}
+    syms = [Sym(n, v) for n, v in values.items()]
+    rng = random.Random(0)
+    apply = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
+             "//": lambda a, b: a // b}
+    for _ in range(5000):
+        x = rng.choice(syms)
+        for _ in range(3):
+            other, op = rng.choice(syms + [rng.randint(-5, 9)]), rng.choice(list(apply))
+            left, right = (x, other) if rng.random() < 0.5 else (other, x)
+            if op != "//" or int(right) != 0:
+                x = apply[op](left, right)
+        if isinstance(x, Sym):
+            assert eval(str(x), {}, dict(values)) == int(x), str(x)
+    c, width, g = Sym("c", 64), Sym("width", 64), Sym("g", 1)
+    assert f"{c * width // 64 * g}" == "c * width // 64 * g"
+    assert str(Sym("in_channels", 64) + Sym("k", 32) + Sym("k", 32)) == "in_channels + 2 * k"
+    assert str((c - 1) // 2) == "(c - 1) // 2" and str(c // (g + 1)) == "c // (g + 1)"
+    assert type(c - c) is int and type(c / 2) is float
+
+
+def test_resnet50_has_one_bottleneck_and_one_stage():
+    source = cnndsl.compile_source(ZOO / "resnet50.cnn")
+    found = classes(source)
+    bottlenecks = [n for n in found if n.startswith("Bottleneck")]
+    stages = [n for n in found if n.startswith("Stage")]
+    assert bottlenecks == ["Bottleneck"] and stages == ["Stage"]
+    assert found["Bottleneck"] == "in_channels, c, s=1, g=1, width=64"
+    assert found["Stage"] == "in_channels, c, n, s=2, g=1, width=64"
+    assert "*[Bottleneck(4 * c, c, 1, g, width) for _ in range(n - 1)]" in source
+    assert "self.layer1 = Stage(64, 64, 3, s=1)" in source
+    assert "self.layer2 = Stage(256, 128, 4)" in source
+    assert "Downsample(in_channels, c, s) if s != 1 or in_channels != 4 * c else None" in source
+    assert "x = self.downsample(x) if self.downsample is not None else x" in source
+
+
+@pytest.mark.parametrize("path", sorted(p for p in ZOO.glob("*.cnn")
+                                        if not p.stem.endswith("_blocks")),
+                         ids=lambda p: p.stem)
+def test_zoo_modules_equal_the_concrete_emission(path):
+    assert_same_modules(cnndsl.build(path))
+
+
+DIFFERING = """
+input 3x16x16
+block unit(c, s=1):
+    conv k3 s=s p1 c
+block pair(c, n):
+    unit(c) unit(c * 2) * n
+block mixed(c):
+    residual(proj)< conv k3 p1 c bn relu conv k3 p1 c bn > relu
+a: unit(8) bn relu            # bias off: the bn after the block cancels it
+b: unit(8) relu               # bias on
+c: pair(4, 0)
+d: pair(4, 2)
+e: mixed(16)                  # 8 -> 16: a projection
+f: mixed(16)                  # 16 -> 16: none
+g: mixed(in)
+   gap flatten fc 3
+"""
+
+
+def test_instances_that_differ_in_structure_get_their_own_classes():
+    network = cnndsl.build(DIFFERING)
+    assert_same_modules(network)
+    source = cnndsl.compile_source(DIFFERING)
+    torch.manual_seed(0)
+    model = module_class(source, class_name(network.name))().eval()
+    torch.manual_seed(0)
+    concrete = module_class(concrete_source(network), class_name(network.name))().eval()
+    concrete.load_state_dict(model.state_dict())
+    x = torch.randn(2, 3, 16, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), concrete(x))
+    first, second = getattr(model.a, "0"), getattr(model.b, "0")
+    assert first.conv1.bias is None and second.conv1.bias is not None
+    assert type(first) is not type(second)
+
+
+HOSTILE_PARAMS = """
+input 3x8x8
+block odd(in_channels, Scale, self, len, Odd):
+    conv k1 in_channels + Scale + self + len + Odd relu
+block Odd(x):
+    odd(x, 1, 1, 1, 1)
+Odd(4)
+Odd(5)
+"""
+
+
+def test_parameter_names_are_sanitised():
+    source = cnndsl.compile_source(HOSTILE_PARAMS)
+    found = classes(source)
+    assert found["Odd"] == "in_channels, in_channels_, scale, self_, len_, odd"
+    assert_same_modules(cnndsl.build(HOSTILE_PARAMS))
+    model = cnndsl.load(HOSTILE_PARAMS)
+    assert model(torch.zeros(1, 3, 8, 8)).shape == (1, 9, 8, 8)
+
+
+def test_fused_networks_keep_concrete_classes():
+    source = cnndsl.compile_source(ZOO / "resnet18.cnn", fuse_bn=True)
+    assert "def __init__(self, in_channels" not in source
+
+
+# --- random blocks ------------------------------------------------------------------------
+EXPRS = ("c", "c * 2", "c + 1", "in", "in // 2 + 1", "c * m // 2 + 1", "max(c, 3)")
+
+
+@st.composite
+def block_spec(draw) -> str:
+    """Blocks whose structure depends on their arguments, called with varied arguments."""
+    lines = ["input 4x8x8", "block leaf(c, m=2, s=1):"]
+    body = []
+    for _ in range(draw(st.integers(1, 3))):
+        expr = draw(st.sampled_from(EXPRS))
+        kind = draw(st.sampled_from(("conv", "res", "inc")))
+        if kind == "conv":
+            body.append(f"conv k3 s=s p1 c=({expr}) {draw(st.sampled_from(('', 'bn relu')))}")
+        elif kind == "res":
+            body.append(f"residual(proj)< conv k3 s=s p1 c=({expr}) bn > relu")
+        else:
+            body.append(f"inception< conv k1 c=({expr}) | conv k3 p1 c=({expr}) bn >")
+    lines += ["    " + b for b in body]
+    lines += ["block group(c, n, m=2):", "    leaf(c, m, s=2) leaf(c * m) * (n - 1)"]
+    for _ in range(draw(st.integers(1, 4))):
+        c, n, m = draw(st.integers(1, 6)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
+        lines.append(draw(st.sampled_from((f"group({c}, {n}, m={m})", f"leaf({c}, {m})",
+                                           f"leaf({c}) bn"))))
+    return "\n".join(lines) + "\n"
+
+
+@settings(max_examples=40, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(block_spec())
+def test_random_blocks_give_the_concrete_modules(text):
+    try:
+        network = cnndsl.build(text)
+    except cnndsl.CnnError:
+        return  # e.g. a shape that a stride cannot reach
+    assert_same_modules(network)
+    source = cnndsl.compile_source(text)
+    model = module_class(source, class_name(network.name))().eval()
+    with torch.no_grad():
+        out = model(torch.zeros(1, *network.input_shape))
+    assert tuple(out.shape[1:]) == tuple(network.node(network.output)["meta"]["shape"])
+
+
+def test_generated_parametric_code_is_ruff_clean(tmp_path):
+    import subprocess
+
+    for text, name in ((DIFFERING, "differing"), (HOSTILE_PARAMS, "hostile")):
+        (tmp_path / f"{name}.py").write_text(cnndsl.compile_source(text))
+    ruff = ROOT / ".venv" / "bin" / "ruff"
+    done = subprocess.run([str(ruff), "check", "--config", str(ROOT / "pyproject.toml"),
+                           str(tmp_path)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout
