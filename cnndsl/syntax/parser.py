@@ -6,7 +6,7 @@ from importlib import resources
 from pathlib import Path
 
 from lark import Lark, Token
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, VisitError
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from ..errors import CnnError, CnnLimitError, CnnNameError, CnnSyntaxError
 from . import ast
@@ -28,10 +28,11 @@ def grammar_text() -> str:
 
 @functools.lru_cache(maxsize=1)
 def _parser() -> Lark:
-    # The post-lexer needs the source for its errors, so the lexer/parser pair is built
-    # once here and a fresh Layout is wired in per parse (see `parse`).
+    # The post-lexer and the transformer need the source (for errors and spans), so the
+    # parser is built once here and the spec's Layout and source are wired in per parse
+    # (see `parse`). The transformer runs inline: see the NOTE in transform.py.
     return Lark(grammar_text(), parser="lalr", lexer="basic", postlex=_LayoutSlot(),
-                propagate_positions=True, maybe_placeholders=True)
+                transformer=ToAst(), maybe_placeholders=True)
 
 
 class _LayoutSlot:
@@ -49,15 +50,11 @@ def parse(text: str | bytes, path: str | Path | None = None) -> ast.Spec:
     source = make_source(text, path)
     parser = _parser()
     parser.options.postlex.current = Layout(source)
+    parser.options.transformer.source = source
     try:
-        tree = parser.parse(source.text)
-        statements = ToAst(source).transform(tree)
+        statements = parser.parse(source.text)
     except UnexpectedInput as exc:
         raise _syntax_error(source, exc) from None
-    except VisitError as exc:
-        if isinstance(exc.orig_exc, CnnError):
-            raise exc.orig_exc from None
-        raise
     except RecursionError:
         # Layout's limits (see its NOTE) keep trees shallow; this is the last guard.
         raise CnnLimitError("the spec nests too deeply to parse", source.span(0, 0),

@@ -1,9 +1,18 @@
-"""The lark Transformer: one method per grammar alias, producing words and statements."""
+"""The lark Transformer: one method per grammar alias, producing words and statements.
+
+# NOTE: an inline transformer
+# The parser calls these methods as it reduces (lark's `transformer=` option), so no parse
+# tree is built and then walked: on a 10,000-layer spec that tree cost most of the parse.
+# Inline callbacks get no `meta`, so a node's span comes from its first and last child
+# (a token, or an AST node with its span). Where a rule starts or ends with punctuation or
+# a keyword, the grammar names that terminal (`LPAR word+ RPAR`, `ASSERT NAME ...`) so that
+# it stays among the children and the span covers it.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from lark import Token, Transformer, v_args
+from lark import Token, Transformer
 
 from ..errors import CnnValueError
 from . import ast
@@ -41,14 +50,14 @@ def number_value(text: str) -> int | float:
     return int(digits) * scale
 
 
-@v_args(meta=True)
 class ToAst(Transformer):
-    def __init__(self, source: Source) -> None:
-        super().__init__()
-        self.source = source
+    """Built once with the parser; `source` is set to the spec being parsed (see parser.py)."""
 
-    def _span(self, meta) -> Span:
-        return self.source.span(meta.start_pos, meta.end_pos)
+    source: Source
+
+    def _span(self, first, last) -> Span:
+        """From the start of `first` to the end of `last`: tokens or AST nodes."""
+        return self.source.span(_start(first), _end(last))
 
     def _tok_span(self, tok: Token) -> Span:
         return self.source.span(tok.start_pos, tok.end_pos)
@@ -63,16 +72,16 @@ class ToAst(Transformer):
                              self._tok_span(tok), "no size in a network is that large")
 
     # statements
-    def start(self, meta, children):
+    def start(self, children):
         return [c for c in children if c is not None]
 
-    def network(self, meta, children):
+    def network(self, children):
         return ("network", ast.Name(str(children[0]), self._tok_span(children[0])))
 
-    def input_shape(self, meta, children):
+    def input_shape(self, children):
         return ("input", self._size(children[0]))
 
-    def input_flat(self, meta, children):
+    def input_flat(self, children):
         """`input 784`: a flat input of that many features."""
         tok = children[0]
         if not tok.value.isdigit():
@@ -80,72 +89,75 @@ class ToAst(Transformer):
                                 f"`{tok.value}`", self._tok_span(tok), "e.g. `input 784`")
         return ("input", self._size(tok))
 
-    def param(self, meta, children):
-        name_tok, value = children
-        return ("param", ast.Param(_kwname(name_tok), value, self._span(meta)))
+    def param(self, children):
+        keyword, name_tok, value = children
+        return ("param", ast.Param(_kwname(name_tok), value, self._span(keyword, value)))
 
-    def use(self, meta, children):
+    def use(self, children):
         tok = children[0]
         return ("use", ast.Use(tok.value[1:-1], self._tok_span(tok)))
 
-    def block(self, meta, children):
-        (name, params), lines = children
-        return ("block", RawBlock(name, params, lines, self._span(meta)))
+    def block(self, children):
+        keyword, (name, params), lines = children
+        span = self.source.span(keyword.start_pos, lines[-1][1].end)
+        return ("block", RawBlock(name, params, lines, span))
 
-    def block_head_bare(self, meta, children):
+    def block_head_bare(self, children):
         return (children[0].value.rstrip(": \t"), ())
 
-    def block_head_params(self, meta, children):
+    def block_head_params(self, children):
         name, _open, *params = children
         return (str(name), tuple(p for p in params if p is not None))
 
-    def required_param(self, meta, children):
-        return ast.Param(str(children[0]), None, self._span(meta))
+    def required_param(self, children):
+        return ast.Param(str(children[0]), None, self._tok_span(children[0]))
 
-    def default_param(self, meta, children):
-        return ast.Param(_kwname(children[0]), children[1], self._span(meta))
+    def default_param(self, children):
+        name_tok, value = children
+        return ast.Param(_kwname(name_tok), value, self._span(name_tok, value))
 
-    def block_body(self, meta, children):
+    def block_body(self, children):
         return tuple((line.words, line.span) for line in children)
 
-    def body_line(self, meta, children):
+    def body_line(self, children):
         return ("line", children[0])
 
-    def sequence(self, meta, children):
-        return RawLine(tuple(children), self._span(meta))
+    def sequence(self, children):
+        return RawLine(tuple(children), self._span(children[0], children[-1]))
 
     # words
-    def compact_option(self, meta, children):
+    def compact_option(self, children):
         tok = children[0]
         letter = "op" if tok.value.startswith("op") else tok.value[0]
         values = tuple(self._int(v, tok) for v in tok.value[len(letter):].split("x"))
         return ast.CompactWord(letter, values, self._tok_span(tok))
 
-    def repeat_literal(self, meta, children):
+    def repeat_literal(self, children):
         tok = children[0]
         return ast.RepeatWord(self._int(tok.value[1:], tok), self._tok_span(tok))
 
-    def label(self, meta, children):
+    def label(self, children):
         tok = children[0]
         return ast.LabelWord(tok.value.rstrip(": \t"), self._tok_span(tok))
 
-    def keyword_option(self, meta, children):
-        return ast.KeywordWord(_kwname(children[0]), children[1], self._span(meta))
+    def keyword_option(self, children):
+        name_tok, value = children
+        return ast.KeywordWord(_kwname(name_tok), value, self._span(name_tok, value))
 
-    def composite(self, meta, children):
+    def composite(self, children):
         head, opener, *rest = children
         at_open = self._tok_span(opener)
         branches = tuple(c if c.span is not None else replace(c, span=at_open)
                          for c in rest if isinstance(c, ast.BranchWords))
-        return ast.CompositeWord(head, branches, self._span(meta))
+        return ast.CompositeWord(head, branches, self._span(head, rest[-1]))
 
-    def head(self, meta, children):
+    def head(self, children):
         return ast.Name(str(children[0]), self._tok_span(children[0]))
 
-    def head_call(self, meta, children):
+    def head_call(self, children):
         return children[0]
 
-    def branch(self, meta, children):
+    def branch(self, children):
         ref, words = None, ()
         for child in children:
             if isinstance(child, Token):
@@ -153,21 +165,22 @@ class ToAst(Transformer):
             elif isinstance(child, RawLine):
                 words = child.words
         # An empty branch has no position of its own; `composite` gives it one.
-        span = None if meta.empty else self._span(meta)
+        span = self._span(children[0], children[-1]) if children else None
         return ast.BranchWords(ref, words, span)
 
-    def assertion(self, meta, children):
-        name, comparison, value = children
+    def assertion(self, children):
+        keyword, name, comparison, value = children
         return ast.Assert(ast.Name(str(name), self._tok_span(name)), comparison, value,
-                          self._span(meta))
+                          self._span(keyword, value))
 
-    def comparison(self, meta, children):
+    def comparison(self, children):
         return str(children[0])
 
     # expressions
     def _binop(op):
-        def method(self, meta, children):
-            return ast.BinOp(op, children[0], children[1], self._span(meta))
+        def method(self, children):
+            left, right = children
+            return ast.BinOp(op, left, right, self._span(left, right))
         return method
 
     add = _binop("+")
@@ -176,16 +189,17 @@ class ToAst(Transformer):
     div = _binop("/")
     floordiv = _binop("//")
 
-    def neg(self, meta, children):
-        return ast.Neg(children[0], self._span(meta))
+    def neg(self, children):
+        minus, operand = children
+        return ast.Neg(operand, self._span(minus, operand))
 
-    def number(self, meta, children):
+    def number(self, children):
         tok = children[0]
         if len(tok.value) > MAX_NUMBER_CHARS:
             raise self._too_long(tok)
         return ast.Num(number_value(tok.value), tok.value, self._tok_span(tok))
 
-    def size(self, meta, children):
+    def size(self, children):
         return self._size(children[0])
 
     def _size(self, tok: Token) -> ast.SizeLit:
@@ -195,27 +209,38 @@ class ToAst(Transformer):
                                 self._tok_span(tok))
         return ast.SizeLit(dims, self._tok_span(tok))
 
-    def string(self, meta, children):
+    def string(self, children):
         tok = children[0]
         return ast.Str(tok.value[1:-1], self._tok_span(tok))
 
-    def name(self, meta, children):
+    def name(self, children):
         return ast.Name(str(children[0]), self._tok_span(children[0]))
 
-    def paren(self, meta, children):
-        return ast.Paren(tuple(children), self._span(meta))
+    def paren(self, children):
+        opener, *words, closer = children
+        return ast.Paren(tuple(words), self._span(opener, closer))
 
-    def list(self, meta, children):
-        return ast.ListLit(tuple(c for c in children if c is not None), self._span(meta))
+    def list(self, children):
+        opener, *items, closer = children
+        return ast.ListLit(tuple(c for c in items if c is not None), self._span(opener, closer))
 
-    def call(self, meta, children):
-        name, _open, *args = children
+    def call(self, children):
+        name, _open, *args, closer = children
         args = tuple(a if isinstance(a, ast.Argument) else ast.Argument(None, a, _expr_span(a))
                      for a in args if a is not None)
-        return ast.FnCall(str(name), args, self._span(meta))
+        return ast.FnCall(str(name), args, self._span(name, closer))
 
-    def keyword_argument(self, meta, children):
-        return ast.Argument(_kwname(children[0]), children[1], self._span(meta))
+    def keyword_argument(self, children):
+        name_tok, value = children
+        return ast.Argument(_kwname(name_tok), value, self._span(name_tok, value))
+
+
+def _start(thing) -> int:
+    return thing.start_pos if isinstance(thing, Token) else thing.span.start
+
+
+def _end(thing) -> int:
+    return thing.end_pos if isinstance(thing, Token) else thing.span.end
 
 
 def _kwname(tok: Token) -> str:
