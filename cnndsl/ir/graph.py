@@ -78,8 +78,13 @@ class Network:
     def inputs(self, n: int) -> list[int]:
         """The nodes feeding `n`, one per edge, in input order (concat order): a node that
         feeds `n` twice appears twice (see NOTE: parallel edges)."""
-        preds = self.graph.in_edges(n, data="index")
-        return [u for u, _, _ in sorted(preds, key=lambda e: e[2])]
+        edges = self.graph.pred[n]  # {source: {key: {"index": i}}}
+        if len(edges) == 1:  # the common case, one source (perhaps feeding `n` twice)
+            (source, keyed), = edges.items()
+            if len(keyed) == 1:
+                return [source]
+        order = sorted((data["index"], u) for u, keyed in edges.items() for data in keyed.values())
+        return [u for _, u in order]
 
     def consumers(self, n: int) -> list[int]:
         """The nodes reading `n`, each once however many of its inputs `n` is."""

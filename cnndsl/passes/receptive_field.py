@@ -52,9 +52,10 @@ def receptive_field(network, **_opts):
             field = _Field((RfAxis(1, 1, 0.5),) * 2, False,
                            (range(1), range(1)), 0)
         else:
-            ins = [fields[i] for i in net.inputs(n)]
+            sources = net.inputs(n)
+            ins = [fields[i] for i in sources]
             field = _merge(net, n, ins) if len(ins) > 1 else ins[0]
-            field = _apply(net, n, field)
+            field = _apply(net, n, field, [net.node(i)["meta"]["shape"] for i in sources])
             _warn_gridding(net, n, ins, field)
         fields[n] = field
         attrs["meta"]["rf"] = _tidy(field.axes)
@@ -62,16 +63,16 @@ def receptive_field(network, **_opts):
     return net
 
 
-def _apply(net, n, field: _Field) -> _Field:
+def _apply(net, n, field: _Field, in_shapes: list[tuple[int, ...]]) -> _Field:
     attrs = net.node(n)
     spec = lookup(attrs["op"])
     if spec.rf is None:
         return field
-    in_shapes = [net.node(i)["meta"]["shape"] for i in net.inputs(n)]
     rule = spec.rf(attrs["opts"], in_shapes)
     if rule is None:
         return field
-    if rule == "global":
+    is_global = rule == "global"
+    if is_global:
         if len(in_shapes[0]) != 3:
             return field._replace(is_global=True)  # a flat vector already sees everything
         h, w = in_shapes[0][1:]
@@ -83,8 +84,7 @@ def _apply(net, n, field: _Field) -> _Field:
         for a in (0, 1):
             axes[a], reach[a] = _step(axes[a], reach[a], step.k[a], step.s[a], step.p[a],
                                       step.d[a])
-    return _Field(tuple(axes), field.is_global or spec.rf(attrs["opts"], in_shapes) == "global",
-                  tuple(reach), dilated)
+    return _Field(tuple(axes), field.is_global or is_global, tuple(reach), dilated)
 
 
 def _step(axis: RfAxis, reach, k, s, p, d):
