@@ -196,10 +196,105 @@ def test_random_blocks_give_the_concrete_modules(text):
     assert tuple(out.shape[1:]) == tuple(network.node(network.output)["meta"]["shape"])
 
 
+# --- dense blocks (cnndsl/backends/torch_dense.py) ----------------------------------------
+def assert_same_function(network, source: str) -> torch.nn.Module:
+    """The module computes what the concrete emission computes, with the same weights."""
+    name = class_name(network.name)
+    torch.manual_seed(0)
+    model = module_class(source, name)().eval()
+    concrete = module_class(concrete_source(network), name)().eval()
+    concrete.load_state_dict(model.state_dict())
+    x = torch.randn(2, *network.input_shape)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), concrete(x))
+    return model
+
+
+def test_densenet_has_one_dense_layer_class():
+    source = cnndsl.compile_source(ZOO / "densenet121.cnn")
+    found = classes(source)
+    assert len(found) <= 6, list(found)
+    assert [n for n in found if n.startswith("DenseLayer")] == ["DenseLayer"]
+    assert found["DenseLayer"] == "in_channels, k"
+    assert found["DenseBlock"] == "in_channels, n, k"
+    assert 'self.add_module(f"denselayer{i + 1}", DenseLayer(in_channels + i * k, k))' in source
+    assert "def forward(self, features):\n        x = torch.cat(features, dim=1)" in source
+    assert "self.denseblock1 = DenseBlock(c0, n1, k)" in source
+    assert "self.transition1 = Transition(c0 + n1 * k)" in source
+    assert "self.denseblock2 = DenseBlock((c0 + n1 * k) // 2, n2, k)" in source
+
+
+def test_generated_densenet_traces_with_fx():
+    network = cnndsl.build(ZOO / "densenet121.cnn")
+    source = cnndsl.compile_source(ZOO / "densenet121.cnn")
+    model = module_class(source, class_name(network.name))().eval()
+    traced = torch.fx.symbolic_trace(model)
+    targets = {n.target for n in traced.graph.nodes if n.op == "call_module"}
+    assert "features.denseblock4.denselayer16.conv2" in targets
+    assert sum(n.target is torch.cat for n in traced.graph.nodes) == 58 + 4  # layers, blocks
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(traced(x), model(x))
+
+
+CUSTOM_DENSE = """
+input 3x16x16
+conv k3 p1 16
+dense(n=3, k=8)< bn relu conv k3 p1 k >
+gap flatten fc 2
+"""
+DENSE_IN_BLOCK = """
+input 3x16x16
+block db(c, n, g):
+    conv k3 p1 c
+    d: dense(n=n + 1, k=2 * g)< conv k1 in // 2 relu residual(proj)< conv k3 p1 k bn > >
+db(8, 1, 2)
+db(8, 2, 2)
+gap flatten fc 2
+"""
+
+
+@pytest.mark.parametrize("text", [CUSTOM_DENSE, DENSE_IN_BLOCK], ids=["network", "block"])
+def test_dense_blocks_share_one_layer_class(text):
+    network = cnndsl.build(text)
+    assert_same_modules(network)
+    source = cnndsl.compile_source(text)
+    found = classes(source)
+    assert found["DenseLayer"] == "in_channels, k" and found["DenseBlock"] == "in_channels, n, k"
+    assert not any(n.startswith("Denselayer") for n in found)
+    torch.fx.symbolic_trace(assert_same_function(network, source))
+    if text is CUSTOM_DENSE:
+        assert "self.dense1 = DenseBlock(16, 3, 8)" in source
+    else:
+        assert "self.d = DenseBlock(c, n + 1, 2 * g)" in source
+
+
+DENSE_FALLBACKS = {
+    "label": "stem: conv k3 p1 16\ndense(n=2, k=4)< concat< @stem | conv k3 p1 k > >",
+    "growth": "conv k3 p1 16\ndense(n=3, k=4)< conv k1 in >",  # grows with its input
+    "aux": "conv k3 p1 16\ndense(n=2, k=4)< aux< gap flatten fc 3 > conv k3 p1 k >",
+    # layers 1, 2 give one class (a `Unit` call in it), layer 3 another: all taken back
+    "differ": "block unit(c):\n    bn relu conv k3 p1 c\nconv k3 p1 16\n"
+              "dense(n=3, k=4)< conv k1 max(in, 20) unit(k) >",
+}
+
+
+@pytest.mark.parametrize("body", DENSE_FALLBACKS.values(), ids=DENSE_FALLBACKS.keys())
+def test_dense_blocks_that_do_not_fit_are_written_out(body):
+    text = f"input 3x16x16\n{body}\ngap flatten fc 2\n"
+    network = cnndsl.build(text)
+    assert_same_modules(network)
+    source = cnndsl.compile_source(text)
+    assert "DenseBlock" not in source and "Denselayer2" in source
+    assert_same_function(network, source)
+
+
 def test_generated_parametric_code_is_ruff_clean(tmp_path):
     import subprocess
 
-    for text, name in ((DIFFERING, "differing"), (HOSTILE_PARAMS, "hostile")):
+    for text, name in ((DIFFERING, "differing"), (HOSTILE_PARAMS, "hostile"),
+                       (CUSTOM_DENSE, "dense"), (DENSE_IN_BLOCK, "dense_block"),
+                       (ZOO / "densenet121.cnn", "densenet121")):
         (tmp_path / f"{name}.py").write_text(cnndsl.compile_source(text))
     ruff = ROOT / ".venv" / "bin" / "ruff"
     done = subprocess.run([str(ruff), "check", "--config", str(ROOT / "pyproject.toml"),

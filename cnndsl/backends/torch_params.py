@@ -23,6 +23,8 @@ block's parameters, as a person would write it.
 # becomes `*[Bottleneck(4 * c, c) for _ in range(n - 1)]` in an `nn.Sequential` subclass.
 # Containers inside an instance that are not block calls (labels, branches, a
 # `downsample`) get classes whose constructors take the names their text uses.
+# Dense blocks inside a block get a shared layer class and a loop (the NOTE in
+# torch_dense.py), checked the same way.
 # Falls back to concrete classes: blocks with arguments other than numbers, instances that
 # are numbered but not chained (an nn.ModuleList), folded networks (`--fuse-bn`), and any
 # probe that fails or disagrees with the network. Floats are not symbolic: they print as
@@ -33,6 +35,7 @@ from __future__ import annotations
 import ast as pyast
 import keyword
 import textwrap
+from dataclasses import dataclass
 
 from ..errors import CnnError
 from ..ir import Network
@@ -58,7 +61,39 @@ IN_CHANNELS = "in_channels"
 PROBE_BUDGET_FACTOR, PROBE_BUDGET_MIN = 8, 20_000
 
 
-class ProbeLowering(Lowering):
+@dataclass
+class DenseSite:
+    """How a dense block was lowered: its options (Syms in a probe), its body (None: the
+    built-in DenseNet-B layer) and the variables its body sees (`k` aside)."""
+
+    n: int
+    k: int
+    body: ast.Sequence | None
+    env: Env
+
+
+class DenseRecorder(Lowering):
+    """Lowers as usual, recording each dense block's options, body and variables (what
+    its classes are written from: cnndsl/backends/torch_dense.py)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.dense_sites: dict[str, DenseSite] = {}  # path -> how it was lowered
+
+    def dense(self, item, options, x, frame, env, name) -> int:
+        out = super().dense(item, options, x, frame, env, name)
+        path = self.graph.nodes[out]["name"].rsplit(".", 1)[0]
+        body = item.branches[0].body if item.branches else None
+        self.dense_sites[path] = DenseSite(options["n"], options["k"], body, env)
+        # Its channels as `in + n * k` (not `in + k + k + ...`) where that is their value.
+        c_out, *rest = self.shape(out)
+        total = self.shape(x)[0] + options["n"] * options["k"]
+        if isinstance(total, Sym) and total == c_out:
+            self.graph.nodes[out]["meta"]["shape"] = (total, *rest)
+        return out
+
+
+class ProbeLowering(DenseRecorder):
     """Lowers one block body alone, recording what the class text needs: the repeats and
     how each call passed its arguments."""
 
@@ -183,9 +218,10 @@ class ParamPlanner:
             PROBE_BUDGET_MIN
         self.blocks = None
         self.py_names: dict[str, dict[str, str]] = {}  # block -> {param: python name}
-        calls = any(s.kind == "block" for n in self.network.layers()
+        self.dense_sites: dict[str, DenseSite] | None = None  # of the network, when needed
+        calls = any(s.kind in ("block", "dense") for n in self.network.layers()
                     for s in self.network.node(n)["scope"])
-        if calls:  # the spec is parsed again only where it calls blocks
+        if calls:  # the spec is parsed again only where it calls blocks or has dense ones
             self.blocks = self._blocks()
         for name, info in (self.blocks or {}).items():
             self.py_names[name] = _python_names([p.name for p in info.definition.params])
@@ -205,20 +241,22 @@ class ParamPlanner:
 
     # --- instances ----------------------------------------------------------------------
     def scope_entry(self, path: str, network: Network | None = None,
-                    tree: ModuleTree | None = None) -> Scope | None:
-        """The block call whose container is `path`, or None."""
+                    tree: ModuleTree | None = None, kind: str = "block") -> Scope | None:
+        """The block call (or the scope of another `kind`) whose container is `path`."""
         network, tree = network or self.network, tree or self.tree
         if not path or not tree.is_container(path):
             return None
         parts = path.split(".")
         scope = network.node(min(tree.containers[path].nodes))["scope"]
         entry = scope[len(parts) - 1] if len(scope) >= len(parts) else None
-        if entry is not None and entry.name == parts[-1] and entry.kind == "block":
+        if entry is not None and entry.name == parts[-1] and entry.kind == kind:
             return entry
         return None
 
     def instance_expr(self, path: str) -> str | None:
         """`Stage(64, 64, 3, s=1)` for an instance in the real network, or None."""
+        if self.scope_entry(path, kind="dense") is not None:
+            return self.dense_expr(path, self.network, self.tree, self.network_dense_sites())
         name = self.class_for(path)
         if name is None:
             return None
@@ -235,6 +273,29 @@ class ParamPlanner:
             text = _literal(value)
             args.append(f"{names[param]}={text}" if param in defaults else text)
         return f"{name}({', '.join(args)})"
+
+    def dense_expr(self, path: str, network: Network, tree: ModuleTree,
+                   sites: dict[str, DenseSite]) -> str | None:
+        """`DenseBlock(64, 6, 32)` for the dense block at `path`, its numbers as `network`
+        (the real one or a probe) has them, or None (see cnndsl/backends/torch_dense.py)."""
+        from .torch_dense import dense_block_expr
+
+        return dense_block_expr(self, path, network, tree, sites)
+
+    def network_dense_sites(self) -> dict[str, DenseSite]:
+        """The dense blocks of the real network, as its lowering saw them."""
+        if self.dense_sites is None:
+            self.dense_sites = {}
+            if self.blocks is not None:
+                network = self.network
+                lowering = DenseRecorder(self.spec, self.blocks, Env(dict(network.params)),
+                                         tuple(network.input_shape))
+                try:
+                    lowering.sequence(self.spec.body, 0, Frame((), "block"), lowering.globals)
+                    self.dense_sites = lowering.dense_sites
+                except (CnnError, RecursionError, ArithmeticError, TypeError, ValueError):
+                    pass
+        return self.dense_sites
 
     def class_for(self, path: str) -> str | None:
         if path not in self.memo:
@@ -294,14 +355,19 @@ class ParamPlanner:
                 return None
         return probe if self._agrees(path, probe) else None
 
-    def _agrees(self, path: str, probe: Probe) -> bool:
+    def _agrees(self, path: str, probe: Probe, entry: int | None = None) -> bool:
         """The probe has the instance's nodes: names (below the instance), ops, options,
         shapes, inputs, scopes (compared as values), and the same module tree; a projection
-        built only for the text (a phantom) stands for the tensor it would project."""
+        built only for the text (a phantom) stands for the tensor it would project. `entry`:
+        the real node the probe's input stands for (a dense layer's concat), where the
+        caller writes the container's class itself (so its kind is not compared)."""
         real, box = self.network, self.tree.containers[path]
         network, lowering = probe.network, probe.lowering
         here, there = len(path), len(probe.path)
-        by_name = {real.node(n)["name"][here:]: n for n in box.nodes}
+        own_class = entry is not None
+        entry = box.inputs[0] if entry is None else entry
+        hidden = {real.node(entry)["name"]} if entry in box.nodes else set()
+        by_name = {real.node(n)["name"][here:]: n for n in box.nodes if n != entry}
         phantom = set().union(*(nodes for nodes, _ in lowering.phantoms.values()))
         layers = [m for m in network.layers() if m not in phantom]
         if len(layers) != len(by_name):
@@ -312,8 +378,8 @@ class ParamPlanner:
         for nodes, stands_for in lowering.phantoms.values():
             for m in nodes:
                 name_of[m] = name_of[stands_for]
-        real_name = {box.inputs[0]: "\0input"}
-        real_name.update({n: real.node(n)["name"][here:] for n in box.nodes})
+        real_name = {n: real.node(n)["name"][here:] for n in box.nodes}
+        real_name[entry] = "\0input"
         depth, probe_depth = path.count(".") + 1, probe.path.count(".") + 1
         for m in layers:
             a = network.node(m)
@@ -339,7 +405,10 @@ class ParamPlanner:
             if (sub == probe.path or sub.startswith(probe.path + ".")) and \
                     sub not in lowering.phantoms:
                 container = self.tree.containers.get(path + sub[there:])
-                if container is None or other.kind != container.kind or container.children != [
+                if container is None or other.kind != container.kind and not (
+                        own_class and sub == probe.path) or [
+                        c for c in container.children
+                        if join(container.path, c) not in hidden] != [
                         c for c in other.children if join(sub, c) not in lowering.phantoms]:
                     return False
         return True
@@ -348,7 +417,7 @@ class ParamPlanner:
 class Probe:
     """A block body lowered for one call (at `path`), and the class written from it."""
 
-    def __init__(self, path: str, entry: Scope, network: Network, lowering: ProbeLowering,
+    def __init__(self, path: str, entry: Scope | None, network: Network, lowering: ProbeLowering,
                  tree: ModuleTree) -> None:
         self.path, self.entry, self.network = path, entry, network
         self.lowering, self.tree = lowering, tree
@@ -362,14 +431,15 @@ def _scope_key(scope: Scope):
 class ProbeSource(TorchSource):
     """Writes the class of one instance from its probe, into the real source's classes."""
 
-    def __init__(self, planner: ParamPlanner, probe: Probe) -> None:
+    def __init__(self, planner: ParamPlanner, probe: Probe,
+                 names: dict[str, str] | None = None) -> None:
         super().__init__(probe.network, parametric=False, tree=probe.tree)
         real = planner.source
         self.helpers, self.class_text = real.helpers, real.class_text
         self.class_by_body, self.used_names = real.class_by_body, real.used_names
         self.planner, self.lowering = planner, probe.lowering
         self.path, self.entry = probe.path, probe.entry
-        self.names = planner.py_names[probe.entry.block]
+        self.names = planner.py_names[probe.entry.block] if names is None else names
         self.known = {IN_CHANNELS, *self.names.values()}
 
     # --- the instance's class -----------------------------------------------------------
@@ -403,6 +473,11 @@ class ProbeSource(TorchSource):
         entry = self.planner.scope_entry(path, self.network, self.tree)
         if entry is not None:
             return self._call_expr(path, entry)
+        if self.planner.scope_entry(path, self.network, self.tree, "dense") is not None:
+            expr = self.planner.dense_expr(path, self.network, self.tree,
+                                           self.lowering.dense_sites)
+            if expr is not None:
+                return expr
         if self.tree.containers[path].kind == "sequential":
             items = self.sequence_items(path)
             expr = "nn.Sequential(\n" + "".join(f"{INDENT}{_indent(i)},\n" for i in items) + ")"

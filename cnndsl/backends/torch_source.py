@@ -10,7 +10,9 @@
 # of the call and checked against the network (the NOTE in torch_params.py); calls whose
 # texts differ get numbered classes, Bottleneck2, ..., and where no parametric class can be
 # made (and for every class of a `--fuse-bn` network, whose layers the probe does not
-# reproduce) a class holds this call's numbers, with no parameters. Only sanitised
+# reproduce) a class holds this call's numbers, with no parameters. A `dense` block is a
+# DenseBlock whose layers share one DenseLayer class, built and run by a loop over its
+# modules (not over data: tracing unrolls it; the NOTE in torch_dense.py). Only sanitised
 # identifiers (cnndsl/ir/names.py) and numbers from the spec reach the text; the layer
 # expressions come from the ops table's `torch` slot. The output is deterministic: the same
 # network gives the same bytes.

@@ -169,8 +169,8 @@ def _linear_text(form: dict[str, int]) -> tuple[str, int]:
         size = abs(coef)
         if not term:
             word = str(size)
-        elif size == 1:
-            word = term if term.isidentifier() or not text and coef > 0 else f"({term})"
+        elif size == 1:  # a term's top operator (* or //) binds tighter than + and -,
+            word = term if text or coef > 0 else f"({term})"  # but not than a unary minus
         else:
             word = f"{size} * {term if term.isidentifier() else f'({term})'}"
         if not text:
