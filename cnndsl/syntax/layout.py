@@ -11,7 +11,7 @@
 #   they compare.
 # - Brackets nest at most MAX_NESTING deep, and a chain of operators (`1+1+...`, `--1`,
 #   counted over the brackets it sits in) is at most MAX_OPERATORS long, so that no later
-#   recursion (lark's Transformer, evaluation, lowering) can overflow Python's stack.
+#   recursion (evaluation, lowering, grouping) can overflow Python's stack.
 #   Together with MAX_FILE_BYTES (parser.py), MAX_NUMBER_CHARS (transform.py), MAX_LAYERS
 #   and MAX_CALL_DEPTH (ir/lower.py) and MAX_ELEMENTS (passes/infer_shapes.py) these are
 #   the limits that turn hostile input into located errors instead of exhaustion.

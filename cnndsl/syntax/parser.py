@@ -56,7 +56,7 @@ def parse(text: str | bytes, path: str | Path | None = None) -> ast.Spec:
     except UnexpectedInput as exc:
         raise _syntax_error(source, exc) from None
     except RecursionError:
-        # Layout's limits (see its NOTE) keep trees shallow; this is the last guard.
+        # Layout's limits (see its NOTE) keep the AST shallow; this is the last guard.
         raise CnnLimitError("the spec nests too deeply to parse", source.span(0, 0),
                             "split the network into blocks") from None
     return _assemble(source, statements)
