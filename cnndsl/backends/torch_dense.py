@@ -137,7 +137,7 @@ def _block_class(planner, path: str, site: DenseSite) -> str | None:
             f"{INDENT * 2}for i in range(n):\n"
             f"{INDENT * 3}self.add_module(f\"denselayer{{i + 1}}\", "
             f"{layer_class}({IN_CHANNELS} + i * {step}, {GROWTH}))\n\n" + _FORWARD)
-    return _register(planner.source, body, "DenseBlock")
+    return planner.source.register_class("nn.Module", body, "DenseBlock")
 
 
 def _layer_class(planner, path: str, entry: int, site: DenseSite, concat: bool):
@@ -192,13 +192,4 @@ class DenseLayerSource(ProbeSource):
             return None
         forward = (f"{INDENT}def forward(self, features):\n"
                    f"{INDENT * 2}x = torch.cat(features, dim=1)\n" + forward[len(head):])
-        return _register(self, constructor + "\n" + forward, "DenseLayer")
-
-
-def _register(source, body: str, stem: str) -> str:
-    key = ("nn.Module", body, stem)
-    if key not in source.class_by_body:
-        name = source._fresh_class_name(stem)
-        source.class_by_body[key] = name
-        source.class_text[name] = f"class {name}(nn.Module):\n{body}"
-    return source.class_by_body[key]
+        return self.register_class("nn.Module", constructor + "\n" + forward, "DenseLayer")

@@ -456,15 +456,7 @@ class ProbeSource(TorchSource):
         else:
             base = "nn.Module"
             body = self._constructor(self.path, signature) + "\n" + self._forward(self.path)
-        return self._register(base, body, sanitise_class_name(self.entry.block))
-
-    def _register(self, base: str, body: str, stem: str) -> str:
-        key = (base, body, stem)
-        if key not in self.class_by_body:
-            name = self._fresh_class_name(stem)
-            self.class_by_body[key] = name
-            self.class_text[name] = f"class {name}({base}):\n{body}"
-        return self.class_by_body[key]
+        return self.register_class(base, body, sanitise_class_name(self.entry.block))
 
     # --- children -----------------------------------------------------------------------
     def module_expr(self, path: str) -> str:
@@ -536,7 +528,7 @@ class ProbeSource(TorchSource):
         constructor = constructor.replace("def __init__(self):",
                                           f"def __init__(self{signature}):", 1)
         body = constructor + "\n" + self._forward(path)
-        name = self._register(base, body, self._class_stem(path))
+        name = self.register_class(base, body, self._class_stem(path))
         return f"{name}({', '.join(params)})"
 
     def _constructor(self, path: str, signature: str = "") -> str:

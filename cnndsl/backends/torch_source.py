@@ -140,8 +140,10 @@ class TorchSource:
 
     def _class_for(self, path: str) -> str:
         base = "nn.ModuleList" if self.tree.containers[path].kind == "list" else "nn.Module"
-        body = self._class_body(path)
-        stem = self._class_stem(path)
+        return self.register_class(base, self._class_body(path), self._class_stem(path))
+
+    def register_class(self, base: str, body: str, stem: str) -> str:
+        """The name of the class with this base and body: identical classes are shared."""
         key = (base, body, stem)
         if key not in self.class_by_body:
             name = self._fresh_class_name(stem)
