@@ -300,3 +300,10 @@ def test_generated_parametric_code_is_ruff_clean(tmp_path):
     done = subprocess.run([str(ruff), "check", "--config", str(ROOT / "pyproject.toml"),
                            str(tmp_path)], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout
+
+
+def test_a_named_child_gives_its_name_to_the_variable():
+    from cnndsl.torch_api import compile_source
+
+    source = compile_source("input 8x8x8\ninception< conv k1 4 relu | conv k3 p1 4 relu >")
+    assert "branch1 = self.branch1(x)" in source

@@ -320,8 +320,9 @@ class ForwardWriter:
         for n in outs:
             if reuse:
                 self.var[n] = args[0]
-            elif aux and len(outs) == 1 and self.tree.is_container(node_path):
-                self.var[n] = self._fresh(rel[-1])  # aux1 = self.aux1(x)
+            elif len(outs) == 1 and self.tree.is_container(node_path) and \
+                    rel[-1].isidentifier():
+                self.var[n] = self._fresh(rel[-1])  # branch1 = self.branch1(x)
             else:
                 self.var[n] = self._fresh("out" if chain_start else self._local(n))
             names.append(self.var[n])
