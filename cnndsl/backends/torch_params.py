@@ -52,10 +52,6 @@ from .torch_symbolic import Sym, plain
 from .torch_tree import ModuleTree, join
 
 INDENT = "    "
-# Layers that keep the height and width (a projection's stride looks through them).
-_SIZE_KEEPING = frozenset({"bn", "gn", "ln", "inorm", "lrn", "relu", "relu6", "leaky", "prelu",
-                           "elu", "sigmoid", "tanh", "gelu", "silu", "softmax", "dropout",
-                           "add", "mul", "concat", "scale"})
 IN_CHANNELS = "in_channels"
 # Work limit: probes re-lower nested blocks, so deep nesting costs depth x layers.
 PROBE_BUDGET_FACTOR, PROBE_BUDGET_MIN = 8, 20_000
@@ -175,7 +171,7 @@ class ProbeLowering(DenseRecorder):
             op = attrs["op"]
             if op in ("conv", "maxpool", "avgpool"):
                 strides = [a * b for a, b in zip(strides, attrs["opts"]["s"])]
-            elif op not in _SIZE_KEEPING:
+            elif lookup(op).rf is not None:  # no window: keeps height and width
                 return None
             inputs = sorted(self.graph.in_edges(n, data="index"), key=lambda e: e[2])
             if not inputs or inputs[0][0] < x:
