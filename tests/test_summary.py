@@ -125,3 +125,19 @@ def test_notes_from_a_used_file_are_located_in_that_file(tmp_path, capsys):
         err = capsys.readouterr().err
         assert f"{blocks}:3:5: note: `0.maxpool1` never reads the last 1 rows" in err, command
         assert f"{spec}:" not in err, command
+
+
+def test_layers_and_notes_from_a_used_file_name_it(tmp_path, capsys):
+    """The JSON and the table say which file a line is in when it is not the spec."""
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "blocks.cnn").write_text("block down(c):\n    conv k3 p1 c\n"
+                                                 "    maxpool k2\n")
+    spec = tmp_path / "net.cnn"
+    spec.write_text('use "lib/blocks.cnn"\ninput 3x7x7\nconv k1 4\ndown(8)\n')
+    data = cnndsl.summary(spec).data
+    where = {layer["name"]: (layer["file"], layer["line"]) for layer in data["layers"]}
+    assert where["conv1"] == (None, 3)
+    assert where["0.conv1"] == ("lib/blocks.cnn", 2)
+    assert [(w["file"], w["line"]) for w in data["warnings"]] == [("lib/blocks.cnn", 3)]
+    assert main(["summary", str(spec)]) == 0
+    assert "lib/blocks.cnn:2" in capsys.readouterr().out

@@ -45,7 +45,7 @@ def summary_data(net, depth: int | None = None) -> dict:
         "aux": dict(meta["aux"]),
         "conventions": dict(CONVENTIONS),
         "layers": _fold([_layer(net, n, main) for n in net.layers()], depth),
-        "warnings": [_warning(w) for w in net.warnings],
+        "warnings": [_warning(net, w) for w in net.warnings],
     }
 
 
@@ -58,6 +58,7 @@ def _layer(net, n, main: set) -> dict:
         "op": describe(attrs["op"], attrs["opts"]),
         "module": not spec.internal,
         "aux": n not in main,
+        "file": _file(net, attrs["span"]),
         "line": attrs["span"].line if attrs["span"] is not None else None,
         "shape": list(meta["shape"]),
         "params": meta["params"],
@@ -133,10 +134,25 @@ def _fold(layers: list[dict], depth: int | None) -> list[dict]:
     return rows
 
 
-def _warning(diag) -> dict:
+def _warning(net, diag) -> dict:
     span = diag.span
-    return {"severity": diag.severity, "line": span.line if span else None,
-            "col": span.col if span else None, "message": diag.message}
+    return {"severity": diag.severity, "file": _file(net, span),
+            "line": span.line if span else None, "col": span.col if span else None,
+            "message": diag.message}
+
+
+def _file(net, span) -> str | None:
+    """Where a span was written: None in the spec itself, else the `use`d file's path
+    relative to the spec's folder (used files are always below it)."""
+    if span is None or span.source is net.source:
+        return None
+    here, there = getattr(net.source, "path", None), span.source.path
+    if here is not None and there is not None:
+        try:
+            return there.resolve().relative_to(here.resolve().parent).as_posix()
+        except ValueError:
+            pass
+    return span.source.name
 
 
 def summary_json(data: dict) -> str:
@@ -166,7 +182,10 @@ def summary_text(data: dict) -> str:
 def _row(layer: dict) -> list[str]:
     name = layer["name"] + ("" if layer["module"] else " *") + (" (aux)" if layer["aux"] else "")
     rf = layer["rf"]
-    return [name, layer["op"], str(layer["line"] or ""), fmt_shape(layer["shape"]),
+    where = str(layer["line"] or "")
+    if layer.get("file") and where:
+        where = f"{layer['file']}:{where}"
+    return [name, layer["op"], where, fmt_shape(layer["shape"]),
             f"{layer['params']:,}", f"{layer['macs']:,}", _pair(rf["size"]), _pair(rf["jump"])]
 
 
