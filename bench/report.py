@@ -18,7 +18,8 @@ Stage times are wall-clock seconds, the best of several runs for the zoo and
 sizes up to 1,000 (one run above); peak memory is the largest amount
 Python allocated during a stage on top of what was live before it (tracemalloc, a separate
 run, so timing is not slowed by it). "check" is parse + lower + every pass of
-`cnndsl.passes.PIPELINE`: what `cnndsl check` does to a file. On a machine shared with
+`cnndsl.passes.PIPELINE`: what `cnndsl check` does to a file, timed under the GC
+thresholds the command sets (the NOTE in cnndsl/cli/__init__.py). On a machine shared with
 other work the figures move a lot from run to run: compare the spreads, and rerun on an
 idle machine before reading much into one number.
 """

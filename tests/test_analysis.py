@@ -2,6 +2,7 @@
 import pytest
 
 import cnndsl
+from cnndsl.passes import PIPELINE
 from cnndsl.passes.receptive_field import RfAxis
 
 from .conftest import SPECS
@@ -183,3 +184,20 @@ def test_deconv_and_upsample_paths_are_aligned(text):
     net = cnndsl.build("input 3x16x16\n" + text)
     assert not net.warnings
     assert output_rf(net)[0][1:] == (0.5, 0.25)  # jump, start: output pixel 0 at 0.25
+
+
+@pytest.mark.parametrize("run_pass", PIPELINE, ids=lambda p: p.__name__)
+def test_a_pass_leaves_its_input_alone_unless_inplace(run_pass):
+    net = cnndsl.build("input 3x16x16\nconv k3 p1 8 bn relu\nresidual< conv k3 p1 8 > gap")
+    before = {n: dict(net.node(n)["meta"]) for n in net.nodes()}
+    warnings = list(net.warnings)
+    out = run_pass(net)
+    assert out is not net or run_pass.__name__ == "check_contracts"
+    assert {n: dict(net.node(n)["meta"]) for n in net.nodes()} == before
+    assert net.warnings == warnings
+    assert run_pass(net, inplace=True) is net
+
+
+def test_folding_does_not_repeat_warnings():
+    spec = "input 3x8x9\nconv k3 s2 8 bn relu"
+    assert len(cnndsl.build(spec, fuse_bn=True).warnings) == len(cnndsl.build(spec).warnings) == 1

@@ -115,6 +115,11 @@ class Network:
         return pipe(render(self), "svg").decode("utf-8")
 
     # --- writing (passes work on a copy) --------------------------------------------------
+    def for_pass(self, inplace: bool) -> Network:
+        """What a pass annotates: a copy, or the network itself where the caller owns it and
+        said so (`cnndsl.build` on the network lowering just made; see cnndsl/passes)."""
+        return self if inplace else self.copy()
+
     def copy(self) -> Network:
         new = copy.copy(self)
         new.graph = self.graph.copy()

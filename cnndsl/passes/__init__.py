@@ -1,6 +1,9 @@
-"""Passes: pure functions `(network, **opts) -> network` that annotate or rewrite a copy.
+"""Passes: functions `(network, **opts) -> network` that annotate or rewrite a copy.
 
-The pipeline that `cnndsl.build` runs is `PIPELINE`, in order.
+A pass never changes the network it is given, except with `inplace=True`: a caller that
+owns the network (`cnndsl.build`, on what lowering just made) lets the annotating passes
+write into it instead of copying it once each. The pipeline that `cnndsl.build` runs is
+`PIPELINE`, in order.
 
 Meta keys, per node (`network.node(n)["meta"]`):
     shape   tuple: output shape, (C, H, W) or (F,)               lowering / infer_shapes

@@ -24,8 +24,8 @@ from ..ops import lookup
 BYTES_PER_VALUE = 4  # fp32
 
 
-def count(network, **_opts):
-    net = network.copy()
+def count(network, *, inplace: bool = False, **_opts):
+    net = network.for_pass(inplace)
     for n in net.nodes():
         attrs = net.node(n)
         attrs["meta"].update(node_counts(net, n))

@@ -28,9 +28,9 @@ def node_shape(spec: OpSpec, opts: dict, ins: list[tuple[int, ...]]) -> tuple[in
     return out
 
 
-def infer_shapes(network, **_opts):
-    """A copy of `network` with `meta["shape"]` recomputed for every node."""
-    net = network.copy()
+def infer_shapes(network, *, inplace: bool = False, **_opts):
+    """`network` (a copy unless `inplace`) with `meta["shape"]` recomputed for every node."""
+    net = network.for_pass(inplace)
     g = net.graph
     for n in net.nodes():
         attrs = g.nodes[n]

@@ -27,13 +27,14 @@ from .count import BYTES_PER_VALUE
 OPTIMIZER_STATE = {"sgd": 0, "momentum": 1, "adam": 2}  # copies of the parameters
 
 
-def memory(network, *, batch: int = 1, optimizer: str = "sgd", **_opts):
+def memory(network, *, batch: int = 1, optimizer: str = "sgd", inplace: bool = False,
+           **_opts):
     if optimizer not in OPTIMIZER_STATE:
         raise CnnUsageError(f"unknown optimizer {optimizer!r}",
                             hint="choose one of " + ", ".join(OPTIMIZER_STATE))
     if not isinstance(batch, int) or batch < 1:
         raise CnnUsageError(f"the batch size must be a positive integer, got {batch!r}")
-    net = network.copy()
+    net = network.for_pass(inplace)
     saved: dict = {}  # tensor owner -> bytes; a node's extras keyed by (node, kind)
     for n in net.nodes():
         mine = _saved_tensors(net, n)

@@ -43,8 +43,8 @@ class _Field(NamedTuple):
     dilated: int  # dilated convs along the deepest path
 
 
-def receptive_field(network, **_opts):
-    net = network.copy()
+def receptive_field(network, *, inplace: bool = False, **_opts):
+    net = network.for_pass(inplace)
     fields: dict[int, _Field] = {}
     for n in net.nodes():
         attrs = net.node(n)
