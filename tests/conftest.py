@@ -15,3 +15,17 @@ def build_text():
     def build(text: str, **kwargs):
         return cnndsl.build(text, **kwargs)
     return build
+
+
+@pytest.fixture(scope="session")
+def zoo():
+    """Build a zoo network by its file stem, once per test session (readers only)."""
+    import cnndsl
+
+    cache = {}
+
+    def get(stem: str):
+        if stem not in cache:
+            cache[stem] = cnndsl.build(ZOO / f"{stem}.cnn")
+        return cache[stem]
+    return get

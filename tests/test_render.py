@@ -19,17 +19,6 @@ GOLDEN_CASES = [("lenet5", None), ("resnet50", None), ("densenet121", None),
                 ("googlenet", None), ("resnet50", 99)]
 
 
-@pytest.fixture(scope="module")
-def zoo():
-    cache = {}
-
-    def get(name):
-        if name not in cache:
-            cache[name] = cnndsl.build(ZOO / f"{name}.cnn")
-        return cache[name]
-    return get
-
-
 @pytest.mark.parametrize("name, depth", GOLDEN_CASES)
 def test_dot_matches_golden(zoo, name, depth):
     source = render(zoo(name), depth=depth).source

@@ -84,20 +84,9 @@ def layer_figure(net, name, key):
     return rf_size(meta) if key == "rf" else meta[key]
 
 
-@pytest.fixture(scope="module")
-def built():
-    cache = {}
-
-    def build(stem):
-        if stem not in cache:
-            cache[stem] = cnndsl.build(ZOO / f"{stem}.cnn")
-        return cache[stem]
-    return build
-
-
 @pytest.mark.parametrize("stem", sorted(PUBLISHED))
-def test_published_figures(stem, built):
-    net = built(stem)
+def test_published_figures(stem, zoo):
+    net = zoo(stem)
     figures = dict(PUBLISHED[stem])
     layers = figures.pop("layers", {})
     measured = {key: network_figure(net, key) for key in figures}
@@ -116,9 +105,9 @@ def test_every_network_has_published_figures():
 
 
 @pytest.mark.parametrize("stem", ["lenet5", "alexnet_2012", "nin", "resnet18", "vgg11_bn"])
-def test_generated_module_matches_the_published_count(stem, built):
+def test_generated_module_matches_the_published_count(stem, zoo):
     torch = pytest.importorskip("torch")
-    net = built(stem)
+    net = zoo(stem)
     model = cnndsl.load(ZOO / f"{stem}.cnn").eval()
     assert sum(p.numel() for p in model.parameters()) == PUBLISHED[stem]["params"]
     with torch.no_grad():

@@ -171,29 +171,31 @@ IN_ORDER = {
 }
 
 
-@pytest.mark.parametrize("stem", sorted(IN_ORDER))
-def test_spec_computes_its_reference_in_order(stem):
+def assert_computes_the_reference(stem, make_reference, state_for, x_shape):
+    """The spec's module, given the reference's weights through `state_for(model,
+    reference)`, computes what the reference computes."""
     torch.manual_seed(0)
-    reference = IN_ORDER[stem]().eval()
+    reference = make_reference().eval()
     randomise_batchnorm(reference)
     model = cnndsl.load(ZOO / f"{stem}.cnn").eval()
-    names = list(model.state_dict())
-    values = list(reference.state_dict().values())
-    assert len(names) == len(values)
-    model.load_state_dict(dict(zip(names, values)), strict=True)
-    x = torch.randn(1, 3, 224, 224)
+    model.load_state_dict(state_for(model, reference), strict=True)
+    x = torch.randn(*x_shape)
     with torch.no_grad():
         torch.testing.assert_close(model(x), reference(x), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("stem", sorted(IN_ORDER))
+def test_spec_computes_its_reference_in_order(stem):
+    def in_order(model, reference):
+        names = list(model.state_dict())
+        values = list(reference.state_dict().values())
+        assert len(names) == len(values)
+        return dict(zip(names, values))
+    assert_computes_the_reference(stem, IN_ORDER[stem], in_order, (1, 3, 224, 224))
 
 
 @pytest.mark.parametrize("stem", sorted(REFERENCES))
 def test_spec_computes_its_reference(stem):
-    torch.manual_seed(0)
-    reference = REFERENCES[stem]().eval()
-    randomise_batchnorm(reference)
-    model = cnndsl.load(ZOO / f"{stem}.cnn").eval()
-    state = {spec_name(name): value for name, value in reference.state_dict().items()}
-    model.load_state_dict(state, strict=True)
-    x = torch.randn(2, 3, 64, 64)
-    with torch.no_grad():
-        torch.testing.assert_close(model(x), reference(x), rtol=1e-4, atol=1e-4)
+    def renamed(model, reference):
+        return {spec_name(name): value for name, value in reference.state_dict().items()}
+    assert_computes_the_reference(stem, REFERENCES[stem], renamed, (2, 3, 64, 64))
