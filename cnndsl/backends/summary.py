@@ -58,7 +58,8 @@ def _layer(net, n, main: set) -> dict:
     return {
         "name": attrs["name"],
         "op": describe(attrs["op"], attrs["opts"]),
-        "module": not spec.internal,
+        "module": not spec.internal and "torch_inline" not in spec.extras
+        and not spec.extras.get("torch_parameter"),
         "aux": n not in main,
         "file": _file(net, attrs["span"]),
         "line": attrs["span"].line if attrs["span"] is not None else None,
@@ -225,7 +226,8 @@ def _totals(data: dict) -> list[str]:
         lines.append(f"{GLOBAL_MARK} a global branch (an SE gate's gap) also feeds the layer: "
                      "rf and jump are its spatial path's")
     if any(not layer["module"] for layer in data["layers"]):
-        lines.append("* a merge (add, concat, mul): no module of its own")
+        lines.append("* no module of its own: a merge (add, concat, mul), an inline "
+                     "expression (chunk, shuffle) or a parameter (layerscale)")
     return lines
 
 

@@ -44,7 +44,10 @@ register_layer(OpSpec(
 
 register_layer(OpSpec(
     name="dropout", family="tensor", doc="dropout with probability p (a bare number)",
-    options=(OptionSpec("p", "float", 0.5, minimum=0, below=1, doc="drop probability"),),
+    options=(OptionSpec("p", "float", 0.5, minimum=0, below=1, doc="drop probability"),
+             OptionSpec("inplace", "flag", False,
+                        doc="torch's inplace=True (as torchvision's classifiers): the same "
+                            "function, written over its input in training")),
     positional="p", saves=("mask",)))
 
 

@@ -2,7 +2,9 @@
 
 Each rule takes the resolved options, the input shapes and the output shape and returns a
 constructor expression as source text. Only numbers and fixed words go into that text, never
-a string from a spec. Layers that torch lacks name a small class whose source is in the
+a string from a spec. A layer without a module (`chunk`, `shuffle`) has instead an
+`extras["torch_inline"]` rule, (opts, argument variables) -> an expression that the
+forward writes in place of a module call. Layers that torch lacks name a small class whose source is in the
 op's `extras["torch_helpers"]` ({class name: source}); the backend writes each used helper
 into the generated file once.
 """
@@ -92,6 +94,7 @@ def _activation_table() -> dict:
         "elu": _simple("nn.ELU()"), "sigmoid": _simple("nn.Sigmoid()"),
         "tanh": _simple("nn.Tanh()"), "gelu": _simple("nn.GELU()"),
         "silu": _simple("nn.SiLU()"), "softmax": _simple("nn.Softmax(dim=1)"),
+        "hardswish": _simple("nn.Hardswish()"), "hardsigmoid": _simple("nn.Hardsigmoid()"),
         "leaky": lambda opts, ins, out: f"nn.LeakyReLU({opts['slope']!r})",
         "prelu": lambda opts, ins, out: f"nn.PReLU({opts['n']})",
     }
@@ -182,6 +185,26 @@ class ChannelLayerNorm(nn.LayerNorm):
 '''
 
 
+CHANNEL_SHUFFLE_SOURCE = '''
+def channel_shuffle(x, groups):
+    """ShuffleNet's channel shuffle, as torchvision writes it: channel j*groups + i takes
+    channel i*(C/groups) + j."""
+    batch, channels, height, width = x.size()
+    x = x.view(batch, groups, channels // groups, height, width)
+    x = torch.transpose(x, 1, 2).contiguous()
+    return x.view(batch, channels, height, width)
+'''
+
+
+def _inline_rules() -> dict:
+    """{op: (inline rule, helpers)} for the built-in layers without a module."""
+    return {
+        "chunk": (lambda o, args: f"{args[0]}.chunk({o['n']}, dim=1)[{o['i']}]", {}),
+        "shuffle": (lambda o, args: f"channel_shuffle({args[0]}, {o['g']})",
+                    {"channel_shuffle": CHANNEL_SHUFFLE_SOURCE}),
+    }
+
+
 def _subsample(opts: dict, ins: list[Shape], out: Shape) -> str:
     return f"Subsample({ins[0][0]}, {tuple(opts['k'])!r}, {tuple(opts['s'])!r})"
 
@@ -205,7 +228,8 @@ def _rules() -> dict:
         "flatten": (_simple("nn.Flatten()"), {}),
         "fc": (lambda o, i, out: f"nn.Linear({i[0][0]}, {out[0]}"
                                  f"{'' if o['bias'] else ', bias=False'})", {}),
-        "dropout": (lambda o, i, _: f"nn.Dropout({o['p']!r})", {}),
+        "dropout": (lambda o, i, _: f"nn.Dropout({o['p']!r}"
+                                    f"{', inplace=True' if o.get('inplace') else ''})", {}),
         "upsample": (_upsample, {}),
         "rbf": (lambda o, i, out: f"RBF({i[0][0]}, {out[0]})", {"RBF": RBF_SOURCE}),
         "scale": (lambda o, i, _: f"Scale({float(o['factor'])!r})", {"Scale": SCALE_SOURCE}),
@@ -224,3 +248,11 @@ def install() -> None:
         if helpers:
             extras["torch_helpers"] = helpers
         register_layer(dataclasses.replace(spec, torch=rule, extras=extras), replace=True)
+    for name, (rule, helpers) in _inline_rules().items():
+        spec = lookup(name)
+        if spec is None or "torch_inline" in spec.extras:
+            continue
+        extras = dict(spec.extras, torch_inline=rule)
+        if helpers:
+            extras["torch_helpers"] = helpers
+        register_layer(dataclasses.replace(spec, extras=extras), replace=True)

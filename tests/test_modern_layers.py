@@ -1,0 +1,99 @@
+"""The layers of today's CNNs (issue 12) against torch: output shapes against a forward
+pass, parameter counts against sum(p.numel()), MACs, and the function itself against
+modules built by hand as torchvision builds them."""
+import pytest
+
+torch = pytest.importorskip("torch")
+nn = torch.nn
+
+import cnndsl  # noqa: E402
+
+
+def generated(text: str):
+    """The network and its generated module, in eval mode."""
+    net = cnndsl.build(text)
+    return net, cnndsl.load(text).eval()
+
+
+def same_function(text: str, reference: nn.Module, batch: int = 2, atol: float = 1e-6):
+    """The generated module computes `reference` once its parameters are copied over in
+    registration order (shapes must agree pairwise); returns the network."""
+    net, module = generated(text)
+    reference = reference.eval()
+    ours, theirs = list(module.parameters()), list(reference.parameters())
+    assert [p.shape for p in ours] == [p.shape for p in theirs]
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for a, b in zip(ours, theirs):
+            b.normal_()
+            a.copy_(b)
+    x = torch.randn(batch, *net.input_shape)
+    out = module(x)
+    assert tuple(out.shape[1:]) == net.node(net.output)["meta"]["shape"]
+    assert torch.allclose(out, reference(x), atol=atol)
+    assert net.meta["params"] == sum(p.numel() for p in module.parameters())
+    return net
+
+
+def test_hardswish_and_hardsigmoid_are_torchs():
+    net = same_function("input 4x5x5\nconv k1 4 hardswish conv k1 4 hardsigmoid",
+                        nn.Sequential(nn.Conv2d(4, 4, 1), nn.Hardswish(), nn.Conv2d(4, 4, 1),
+                                      nn.Hardsigmoid()))
+    source = cnndsl.compile_source("input 4x5x5\nhardswish hardsigmoid")
+    assert "nn.Hardswish()" in source and "nn.Hardsigmoid()" in source
+    assert net.meta["macs"] == 2 * 4 * 4 * 25
+
+
+def test_dropout_inplace_is_torchvisions_classifier():
+    source = cnndsl.compile_source("input 8\ndropout 0.2 inplace fc 3")
+    assert "nn.Dropout(0.2, inplace=True)" in source
+    same_function("input 8\ndropout 0.2 inplace fc 3",
+                  nn.Sequential(nn.Dropout(0.2, inplace=True), nn.Linear(8, 3)))
+
+
+def reference_shuffle(x, groups):
+    """Output channel j*groups + i is input channel i*(C/groups) + j."""
+    c = x.shape[1]
+    order = [i * (c // groups) + j for j in range(c // groups) for i in range(groups)]
+    return x[:, order]
+
+
+class ShuffleUnit(nn.Module):
+    """ShuffleNetV2's stride-1 unit as torchvision writes it."""
+
+    def __init__(self, c):
+        super().__init__()
+        half = c // 2
+        self.branch2 = nn.Sequential(
+            nn.Conv2d(half, half, 1, bias=False), nn.BatchNorm2d(half), nn.ReLU(),
+            nn.Conv2d(half, half, 3, padding=1, groups=half, bias=False),
+            nn.BatchNorm2d(half), nn.Conv2d(half, half, 1, bias=False),
+            nn.BatchNorm2d(half), nn.ReLU())
+
+    def forward(self, x):
+        x1, x2 = x.chunk(2, dim=1)
+        return reference_shuffle(torch.cat((x1, self.branch2(x2)), dim=1), 2)
+
+
+def test_chunk_and_shuffle_make_shufflenets_unit():
+    net = same_function(
+        "input 8x6x6\nconcat< chunk 2 i=0 | chunk 2 i=1 conv k1 4 bn relu conv k3 p1 dw bn "
+        "conv k1 4 bn relu >\nshuffle 2", ShuffleUnit(8))
+    rows = {row["name"]: row for row in cnndsl.summary(net).data["layers"]}
+    assert rows["branch1"]["shape"] == [4, 6, 6] and not rows["branch1"]["module"]
+    assert rows["shuffle1"]["params"] == 0 and rows["shuffle1"]["rf"]["size"] == 3
+
+
+@pytest.mark.parametrize("n, i", [(2, 1), (3, 2), (4, 0)])
+def test_chunk_is_torchs_chunk(n, i):
+    net, module = generated(f"input 12x3x3\nchunk {n} i={i}")
+    x = torch.randn(2, 12, 3, 3)
+    assert torch.equal(module(x), x.chunk(n, 1)[i])
+    assert net.node(net.output)["meta"]["shape"] == (12 // n, 3, 3)
+
+
+@pytest.mark.parametrize("g", [2, 3, 4])
+def test_shuffle_is_channel_shuffle(g):
+    _, module = generated(f"input 12x2x2\nshuffle {g}")
+    x = torch.randn(2, 12, 2, 2)
+    assert torch.equal(module(x), reference_shuffle(x, g))
