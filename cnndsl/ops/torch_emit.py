@@ -4,9 +4,9 @@ Each rule takes the resolved options, the input shapes and the output shape and 
 constructor expression as source text. Only numbers and fixed words go into that text, never
 a string from a spec. A layer without a module (`chunk`, `shuffle`) has instead an
 `extras["torch_inline"]` rule, (opts, argument variables) -> an expression that the
-forward writes in place of a module call. Layers that torch lacks name a small class whose source is in the
-op's `extras["torch_helpers"]` ({class name: source}); the backend writes each used helper
-into the generated file once.
+forward writes in place of a module call. Layers that torch lacks name a small class (or
+function) whose source is in the op's `extras["torch_helpers"]` ({name: source}); the
+backend writes each used helper into the generated file once.
 """
 from __future__ import annotations
 
