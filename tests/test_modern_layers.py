@@ -97,3 +97,35 @@ def test_shuffle_is_channel_shuffle(g):
     _, module = generated(f"input 12x2x2\nshuffle {g}")
     x = torch.randn(2, 12, 2, 2)
     assert torch.equal(module(x), reference_shuffle(x, g))
+
+
+def torchvision_stochastic_depth(x, p, mode, training):
+    """torchvision.ops.stochastic_depth, written out (torchvision is not a dependency)."""
+    if not training or p == 0.0:
+        return x
+    survival_rate = 1.0 - p
+    size = [x.shape[0]] + [1] * (x.ndim - 1) if mode == "row" else [1] * x.ndim
+    noise = torch.empty(size, dtype=x.dtype, device=x.device)
+    noise = noise.bernoulli_(survival_rate)
+    if survival_rate > 0.0:
+        noise.div_(survival_rate)
+    return x * noise
+
+
+@pytest.mark.parametrize("p, mode", [(0.3, "row"), (0.5, "batch"), (1.0, "row"), (0.0, "row")])
+def test_droppath_is_torchvisions_stochastic_depth(p, mode):
+    text = f"input 4x3x3\ndroppath {p} mode={mode}"
+    net, module = generated(text)
+    x = torch.randn(64, 4, 3, 3)
+    assert torch.equal(module(x), x)  # eval: the identity
+    module.train()
+    torch.manual_seed(1)
+    ours = module(x)
+    torch.manual_seed(1)
+    assert torch.equal(ours, torchvision_stochastic_depth(x, p, mode, True))
+    kept = ours.flatten(1).abs().sum(1) > 0
+    if 0 < p < 1 and mode == "row":
+        assert 0 < kept.sum() < len(x)  # some samples dropped, some kept
+        assert torch.allclose(ours[kept], x[kept] / (1 - p))
+    assert net.meta["params"] == 0 and net.meta["macs"] == 0
+    assert "import torchvision" not in cnndsl.compile_source(text)

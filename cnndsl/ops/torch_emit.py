@@ -176,6 +176,27 @@ class Scale(nn.Module):
         return x * self.factor
 '''
 
+STOCHASTIC_DEPTH_SOURCE = '''
+class StochasticDepth(nn.Module):
+    """Stochastic depth, as torchvision.ops.StochasticDepth: the identity in eval; in
+    training it zeroes each sample ("row") or the whole batch ("batch") with probability
+    p and scales what survives by 1 / (1 - p)."""
+
+    def __init__(self, p, mode):
+        super().__init__()
+        self.p, self.mode = p, mode
+
+    def forward(self, x):
+        if not self.training or self.p == 0.0:
+            return x
+        survival = 1.0 - self.p
+        size = [x.shape[0]] + [1] * (x.ndim - 1) if self.mode == "row" else [1] * x.ndim
+        noise = torch.empty(size, dtype=x.dtype, device=x.device).bernoulli_(survival)
+        if survival > 0.0:
+            noise.div_(survival)
+        return x * noise
+'''
+
 CHANNEL_LAYER_NORM_SOURCE = '''
 class ChannelLayerNorm(nn.LayerNorm):
     """Layer normalisation over the channels at each position of a feature map."""
@@ -231,6 +252,8 @@ def _rules() -> dict:
         "dropout": (lambda o, i, _: f"nn.Dropout({o['p']!r}"
                                     f"{', inplace=True' if o.get('inplace') else ''})", {}),
         "upsample": (_upsample, {}),
+        "droppath": (lambda o, i, _: f"StochasticDepth({float(o['p'])!r}, {o['mode']!r})",
+                     {"StochasticDepth": STOCHASTIC_DEPTH_SOURCE}),
         "rbf": (lambda o, i, out: f"RBF({i[0][0]}, {out[0]})", {"RBF": RBF_SOURCE}),
         "scale": (lambda o, i, _: f"Scale({float(o['factor'])!r})", {"Scale": SCALE_SOURCE}),
     }
