@@ -129,3 +129,59 @@ def test_droppath_is_torchvisions_stochastic_depth(p, mode):
         assert torch.allclose(ours[kept], x[kept] / (1 - p))
     assert net.meta["params"] == 0 and net.meta["macs"] == 0
     assert "import torchvision" not in cnndsl.compile_source(text)
+
+
+def tf_same_conv(conv: nn.Conv2d, x):
+    """TensorFlow's SAME: ceil(n/s) outputs, the odd pixel of padding at the end."""
+    pads = []
+    for n, k, s, d in zip(x.shape[2:], conv.kernel_size, conv.stride, conv.dilation):
+        total = max((-(-n // s) - 1) * s + (k - 1) * d + 1 - n, 0)
+        pads.append((total // 2, total - total // 2))
+    (top, bottom), (left, right) = pads
+    return conv(torch.nn.functional.pad(x, (left, right, top, bottom)))
+
+
+@pytest.mark.parametrize("size, k, s, d", [
+    ((9, 10), 3, 2, 1), ((8, 8), 2, 1, 1), ((7, 12), 5, 2, 1), ((11, 11), 3, 3, 2),
+    ((6, 9), 4, 2, 1), ((5, 5), 3, 1, 1)])
+def test_same_padding_is_tensorflows_for_any_stride(size, k, s, d):
+    h, w = size
+    text = f"input 3x{h}x{w}\nconv k{k} s{s} d{d} p=same 4"
+    net, module = generated(text)
+    reference = nn.Conv2d(3, 4, k, s, dilation=d)
+    with torch.no_grad():
+        for a, b in zip(module.parameters(), reference.parameters()):
+            a.copy_(b)
+    x = torch.randn(2, 3, h, w)
+    expected = tf_same_conv(reference, x)
+    assert tuple(expected.shape[2:]) == (-(-h // s), -(-w // s))
+    assert net.node(net.output)["meta"]["shape"] == tuple(expected.shape[1:])
+    assert torch.allclose(module(x), expected, atol=1e-6)
+    assert [name for name, _ in module.state_dict().items()] == ["conv1.weight", "conv1.bias"]
+    assert net.meta["macs"] == 3 * 4 * k * k * expected.shape[2] * expected.shape[3]
+    if s == 1:  # torch's own padding="same" pads as TensorFlow does at stride 1
+        same = nn.Conv2d(3, 4, k, padding="same", dilation=d)
+        same.load_state_dict(reference.state_dict())
+        assert torch.allclose(module(x), same(x), atol=1e-6)
+
+
+def test_uneven_same_padding_places_the_receptive_field():
+    """The leading pads place the field: output pixel 0 of `conv k2 s2 p=same` on an odd
+    size starts at input 0 (the odd pad is at the end)."""
+    net = cnndsl.build("input 1x9x9\nconv k2 s2 p=same 1\nconv k3 s2 p=same 1")
+    module = cnndsl.load("input 1x9x9\nconv k2 s2 p=same 1\nconv k3 s2 p=same 1").double()
+    for p in module.parameters():
+        nn.init.constant_(p, 0.1)
+    x = torch.ones(1, 1, 9, 9, dtype=torch.float64, requires_grad=True)
+    module(x)[0, 0, 1, 1].backward()
+    rows = torch.nonzero(x.grad[0, 0].abs().sum(1)).flatten().tolist()
+    axis = net.node(net.output)["meta"]["rf"][0]
+    centre = axis.start + 1 * axis.jump
+    assert (rows[0], rows[-1]) == (centre - axis.size / 2, centre + axis.size / 2 - 1)
+
+
+def test_same_padding_before_bn_is_not_folded_backwards():
+    from cnndsl.passes.fold_batchnorm import fold_plan
+
+    net = cnndsl.build("input 3x9x9\nbn conv k2 s2 p=same 4")
+    assert fold_plan(net) == []

@@ -90,6 +90,8 @@ def describe(op: str, opts: dict) -> str:
             words.append(f"{option.name}={_value(value)}")
     if opts.get("table") is not None:
         words.append("table")
+    if opts.get("p_after"):
+        words.append(f"p_after={_value(opts['p_after'])}")  # TensorFlow's uneven SAME
     return " ".join(words)
 
 

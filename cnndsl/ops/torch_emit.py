@@ -46,6 +46,13 @@ def _conv(opts: dict, ins: list[Shape], out: Shape) -> str:
         rows = tuple(tuple(sorted(set(row))) for row in opts["table"])
         return f"TableConv2d({ins[0][0]}, {rows!r}, {_pair(opts['k'])}{common}{bias})"
     groups = _kwargs(groups=_non_default(opts["g"], 1))
+    if opts.get("p_after"):
+        # uneven TensorFlow SAME padding (the NOTE in cnndsl/ops/conv.py): F.pad's order
+        (top, left), (bottom, right) = opts["p"], opts["p_after"]
+        common = _kwargs(stride=_non_default(_pair(opts["s"]), "1"),
+                         dilation=_non_default(_pair(opts["d"]), "1"))
+        return (f"SamePadConv2d({ins[0][0]}, {opts['c']}, {_pair(opts['k'])}{common}{groups}"
+                f"{bias}, pad=({left}, {right}, {top}, {bottom}))")
     return f"nn.Conv2d({ins[0][0]}, {opts['c']}, {_pair(opts['k'])}{common}{groups}{bias})"
 
 
@@ -131,6 +138,19 @@ class TableConv2d(nn.Module):
     def forward(self, x):
         return F.conv2d(x, self.full_weight(), self.bias, self.stride, self.padding,
                         self.dilation)
+'''
+
+SAME_PAD_CONV_SOURCE = '''
+class SamePadConv2d(nn.Conv2d):
+    """A Conv2d after TensorFlow's SAME padding where it is uneven: `pad` is (left, right,
+    top, bottom) as F.pad takes it. Its parameters are a plain Conv2d's."""
+
+    def __init__(self, *args, pad, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.pad = pad
+
+    def forward(self, x):
+        return super().forward(F.pad(x, self.pad))
 '''
 
 SUBSAMPLE_SOURCE = '''
@@ -233,7 +253,8 @@ def _subsample(opts: dict, ins: list[Shape], out: Shape) -> str:
 def _rules() -> dict:
     """{op: (torch rule, helper classes)} for every built-in layer with a module."""
     rules = {
-        "conv": (_conv, {"TableConv2d": TABLE_CONV_SOURCE}),
+        "conv": (_conv, {"TableConv2d": TABLE_CONV_SOURCE,
+                         "SamePadConv2d": SAME_PAD_CONV_SOURCE}),
         "deconv": (_deconv, {}),
         "maxpool": (_pool("MaxPool2d"), {}), "avgpool": (_pool("AvgPool2d"), {}),
         "gap": (_simple("nn.AdaptiveAvgPool2d(1)"), {}),
