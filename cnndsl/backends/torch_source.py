@@ -209,11 +209,25 @@ class TorchSource:
         if expr is None:
             raise CnnUsageError(f"layer `{attrs['op']}` ({attrs['name']}) has no PyTorch "
                                 "module", hint="give its OpSpec a `torch` rule")
+        self._use_helpers(spec, expr)
+        return expr
+
+    def inline_expr(self, n: int, args: list[str]) -> str:
+        """The expression of a layer without a module: a merge, or the op's inline rule."""
+        attrs = self.network.node(n)
+        spec = self._op(n)
+        rule = spec.extras.get("torch_inline")
+        if rule is None:
+            return _INLINE[attrs["op"]](args)
+        expr = rule(attrs["opts"], args)
+        self._use_helpers(spec, expr)
+        return expr
+
+    def _use_helpers(self, spec, expr: str) -> None:
         for helper, source in spec.extras.get("torch_helpers", {}).items():
             if re.search(rf"\b{helper}\(", expr):
                 self.helpers[helper] = source
                 self.used_names.add(helper)
-        return expr
 
     # --- forward ------------------------------------------------------------------------
     def access(self, path: str, rel: list[str]) -> str:
@@ -308,8 +322,7 @@ class ForwardWriter:
         args = [self.var[u] for u in ins]
         if not self.tree.is_container(node_path) and \
                 self.source._op(self.tree.leaf_of[node_path]).torch is None:
-            op = self.network.node(self.tree.leaf_of[node_path])["op"]
-            call = _INLINE[op](args)
+            call = self.source.inline_expr(self.tree.leaf_of[node_path], args)
         else:
             call = f"{self.source.access(self.path, rel)}({', '.join(args)})"
         # A chain reuses its variable; a step that reads `x` while `x` is still needed
