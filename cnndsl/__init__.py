@@ -9,6 +9,7 @@ from .backends.graphviz import render
 from .errors import (
     CnnContractError,
     CnnError,
+    CnnFileError,
     CnnLimitError,
     CnnNameError,
     CnnShapeError,
@@ -23,6 +24,7 @@ from .ops import OpSpec, OptionSpec, RfWindow, ShapeProblem, register_layer, unr
 __all__ = [
     "CnnContractError",
     "CnnError",
+    "CnnFileError",
     "CnnLimitError",
     "CnnNameError",
     "CnnShapeError",

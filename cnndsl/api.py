@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import CnnError, CnnUsageError, Diagnostic
+from .errors import CnnError, CnnFileError, CnnUsageError, Diagnostic
 from .ir import Network, lower
 from .passes import PIPELINE
 from .syntax import ast
@@ -18,34 +18,58 @@ def parse(text: str | bytes, path: str | Path | None = None) -> ast.Spec:
 
 
 def read_spec(src: SpecSource | ast.Spec) -> ast.Spec:
-    """A spec from a path, from spec text, or an already parsed spec."""
+    """A spec from a path, from spec text, or an already parsed spec.
+
+    A `Path`, or a string of one line, names a file (see `locate_spec`); a string holding
+    a newline is spec text."""
     if isinstance(src, ast.Spec):
         return src
-    if isinstance(src, Path) or (isinstance(src, str) and _looks_like_path(src)):
-        path = Path(src)
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise CnnUsageError(f"{path}: no such file") from None
-        except IsADirectoryError:
-            raise CnnUsageError(f"{path}: is a folder, not a spec") from None
-        except OSError as exc:
-            raise CnnUsageError(f"{path}: cannot read it ({exc.strerror})") from None
-        return _parse(data, path)
+    if isinstance(src, Path):
+        return read_spec_file(src)
     if not isinstance(src, str):
         raise CnnUsageError(f"expected a path or spec text, got {type(src).__name__}")
-    return _parse(src, None)
+    if "\n" in src or "\r" in src:
+        return _parse(src, None)
+    return read_spec_file(locate_spec(src))
 
 
-def _looks_like_path(text: str) -> bool:
-    if "\n" in text:
-        return False
-    if text.endswith(".cnn"):
-        return True
+# NOTE: naming a spec
+# A spec named on the command line (or as a one-line string in the API) is always a file:
+# cnndsl never guesses that a name which is not a file is spec text (`cnndsl check resnet50`
+# once said "the spec does not say its input shape"). Spec text comes through `-`, stdin.
+# `locate_spec` is the one place a name becomes a file, where other ways to name a spec
+# (a network of the zoo, say) belong.
+STDIN = "-"
+
+
+def locate_spec(name: str | Path) -> Path:
+    """The spec file that `name` (a command-line argument) stands for."""
+    return Path(name)
+
+
+def read_spec_file(path: str | Path) -> ast.Spec:
+    """Parse the spec file at `path`; a `CnnFileError` when it cannot be read (missing, a
+    folder, a FIFO or device: anything but a regular file)."""
+    from .syntax.files import UnreadableFile, read_spec_bytes, shown_path
+
     try:
-        return Path(text).is_file()
-    except (OSError, ValueError):  # one line of spec text: too long a name, or a NUL byte
-        return False
+        data = read_spec_bytes(path)
+    except UnreadableFile as exc:
+        raise CnnFileError(f"{shown_path(path)}: {exc}") from None
+    return _parse(data, path)
+
+
+def open_spec(argument: str, stdin=None) -> ast.Spec:
+    """The spec a command-line argument names: `-` reads spec text from `stdin` (a binary
+    stream, sys.stdin's by default); anything else is a file (see NOTE: naming a spec)."""
+    if argument == STDIN:
+        import sys
+
+        from .syntax.parser import MAX_FILE_BYTES
+
+        stream = stdin if stdin is not None else sys.stdin.buffer
+        return _parse(stream.read(MAX_FILE_BYTES + 1), None, name="<stdin>")
+    return read_spec_file(locate_spec(argument))
 
 
 def build(src: SpecSource | ast.Spec, *, params: dict | None = None,
@@ -146,5 +170,5 @@ def parse_assignment(text: str) -> tuple[str, int | float]:
     return name, number
 
 
-__all__ = ["CnnError", "Summary", "build", "parse", "parse_assignment", "parse_shape",
-           "read_spec", "summary"]
+__all__ = ["CnnError", "STDIN", "Summary", "build", "locate_spec", "open_spec", "parse",
+           "parse_assignment", "parse_shape", "read_spec", "read_spec_file", "summary"]

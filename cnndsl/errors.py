@@ -115,6 +115,10 @@ class CnnLimitError(CnnError):
     """The spec is larger or deeper than cnndsl accepts."""
 
 
+class CnnFileError(CnnError):
+    """A spec file that cannot be read: missing, a folder, a FIFO or device, unreadable."""
+
+
 class CnnUsageError(CnnError):
     """A bad call of the API or the command line (not located in a spec)."""
 

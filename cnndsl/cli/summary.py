@@ -3,15 +3,17 @@ from __future__ import annotations
 
 import sys
 
-from ..api import summary
+from ..api import open_spec, summary
 from ..passes.memory import OPTIMIZER_STATE
 
 
 def add_parser(sub, parent) -> None:
+    from . import FILE_HELP
+
     p = sub.add_parser("summary", parents=[parent], help="per-layer shapes, counts and "
                        "receptive fields", description="Print a spec's per-layer table: "
                        "output shape, parameters, MACs and receptive field, with totals.")
-    p.add_argument("file", metavar="FILE")
+    p.add_argument("file", metavar="FILE", help=FILE_HELP)
     p.add_argument("--json", action="store_true", help="print the JSON document instead")
     p.add_argument("--depth", type=_depth, metavar="N",
                    help="fold layers deeper than N dotted levels into their scope's row")
@@ -27,7 +29,7 @@ def run(args) -> int:
     from ..outputs import write_atomic
     from . import build_options
 
-    result = summary(args.file, depth=args.depth, batch=args.batch,
+    result = summary(open_spec(args.file), depth=args.depth, batch=args.batch,
                      optimizer=args.optimizer, **build_options(args))
     if not args.json:
         for warning in result.warnings:

@@ -45,9 +45,11 @@ class _LayoutSlot:
         return self.current.process(stream)
 
 
-def parse(text: str | bytes, path: str | Path | None = None) -> ast.Spec:
-    """Parse one spec. Raises `CnnError` with the location of the first problem."""
-    source = make_source(text, path)
+def parse(text: str | bytes, path: str | Path | None = None, *,
+          name: str | None = None) -> ast.Spec:
+    """Parse one spec. Raises `CnnError` with the location of the first problem. Errors
+    name the spec `path`, else `name` (`<stdin>`), else `<string>`."""
+    source = make_source(text, path, name)
     parser = _parser()
     parser.options.postlex.current = Layout(source)
     parser.options.transformer.source = source
@@ -62,9 +64,9 @@ def parse(text: str | bytes, path: str | Path | None = None) -> ast.Spec:
     return _assemble(source, statements)
 
 
-def make_source(text: str | bytes, path: str | Path | None) -> Source:
+def make_source(text: str | bytes, path: str | Path | None, name: str | None = None) -> Source:
     """The spec as a `Source`: UTF-8 (a leading BOM dropped), newlines as `\\n`."""
-    name = str(path) if path is not None else "<string>"
+    name = str(path) if path is not None else name or "<string>"
     where = Path(path) if path is not None else None
     if len(text) > MAX_FILE_BYTES:
         head = Source(_first_line(text), name, where)
