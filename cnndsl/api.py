@@ -156,18 +156,26 @@ def parse_shape(text: str) -> tuple[int, ...]:
 
 
 def parse_assignment(text: str) -> tuple[str, int | float]:
-    """`width=32` -> ("width", 32): a --set value."""
+    """`width=32` -> ("width", 32): a --set value, written as a number is in a spec (no
+    `1_6`, no full-width digits, nothing infinite), with an optional leading `-`."""
+    import math
+
+    from .ir.evaluate import MAX_MAGNITUDE
+    from .syntax.parser import number_pattern
     from .syntax.transform import number_value
 
     name, sep, value = text.partition("=")
     name, value = name.strip(), value.strip()
-    if not sep or not name.isidentifier():
+    if not sep or not name.isidentifier() or not name.isascii():
         raise CnnUsageError(f"bad --set {text!r}", hint="write it as name=value, e.g. width=32")
-    try:
-        number = number_value(value)
-    except (ValueError, IndexError):
-        raise CnnUsageError(f"bad --set {text!r}: {value!r} is not a number") from None
-    return name, number
+    digits = value.removeprefix("-")
+    if not number_pattern().fullmatch(digits):
+        raise CnnUsageError(f"bad --set {text!r}: {value!r} is not a number",
+                            hint="write it as in a spec: 32, 0.5, 1e-3, 30M")
+    number = number_value(digits)
+    if not math.isfinite(number) or abs(number) > MAX_MAGNITUDE:
+        raise CnnUsageError(f"bad --set {text!r}: {value!r} is too large")
+    return name, -number if value.startswith("-") else number
 
 
 __all__ = ["CnnError", "STDIN", "Summary", "build", "locate_spec", "open_spec", "parse",

@@ -147,6 +147,9 @@ class Grouper:
         options = ()
         if isinstance(head, ast.FnCall):
             options = tuple(_argument_option(arg, self.variables) for arg in head.args)
+        for index, branch in enumerate(word.branches):
+            if branch.ref is None and not branch.words:
+                raise _empty_branch(kind, index, len(word.branches), branch.span)
         # In a dense body `k` is the growth rate.
         grouper = Grouper(self.variables | {"k"}) if kind == "dense" else self
         branches = tuple(grouper.branch(b) for b in word.branches)
@@ -155,6 +158,25 @@ class Grouper:
     def branch(self, words: ast.BranchWords) -> ast.Branch:
         body = self.sequence(words.words, words.span)
         return ast.Branch(words.ref, body, words.span)
+
+
+def _empty_branch(kind: str, index: int, count: int, span) -> CnnSyntaxError:
+    """`residual< >` would add x to itself and `inception< a | | b >` copy x: both are
+    almost always a slip, and `id` says it on purpose."""
+    if kind == "dense":
+        return CnnSyntaxError("`dense< >` has an empty body", span,
+                              "leave out `< >` for the default DenseNet-B layer: "
+                              "`dense(n=6, k=32)`")
+    if kind in ("gate", "aux"):
+        example = "gate< gap conv k1 in sigmoid >" if kind == "gate" else \
+            "aux< gap flatten fc 10 >"
+        return CnnSyntaxError(f"`{kind}< >` has an empty body", span,
+                              f"write the layers it runs: `{example}`")
+    what = "body" if count == 1 or (kind == "residual" and index == 0) else \
+        "shortcut" if kind == "residual" else "branch"
+    return CnnSyntaxError(f"`{kind}< >` has an empty {what}", span,
+                          f"write `id` for a {what} that passes its input on"
+                          + (": `inception< conv k1 64 | id >`" if what == "branch" else ""))
 
 
 def _unknown_before_option(items: list, word) -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from importlib import resources
 from pathlib import Path
 
@@ -9,6 +10,7 @@ from lark import Lark, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from ..errors import CnnError, CnnLimitError, CnnNameError, CnnSyntaxError
+from ..ops.registry import RESERVED
 from . import ast
 from .group import Grouper
 from .layout import Layout
@@ -33,6 +35,12 @@ def _parser() -> Lark:
     # (see `parse`). The transformer runs inline: see the NOTE in transform.py.
     return Lark(grammar_text(), parser="lalr", lexer="basic", postlex=_LayoutSlot(),
                 transformer=ToAst(), maybe_placeholders=True)
+
+
+def number_pattern() -> re.Pattern:
+    """The grammar's NUMBER terminal as a compiled pattern (for numbers read outside a spec,
+    such as `--set width=32`, to follow the spec's own rule)."""
+    return re.compile(_parser().get_terminal("NUMBER").pattern.to_regexp())
 
 
 class _LayoutSlot:
@@ -120,6 +128,8 @@ def _assemble(source: Source, statements: list) -> ast.Spec:
             lines.append(value)
     _check_unique(params, "param")
     _check_unique(raw_blocks, "block")
+    for param in params:
+        _check_not_reserved(param, "a `param`")
     spec_vars = frozenset(p.name for p in params)
     blocks = tuple(_block(b, spec_vars) for b in raw_blocks)
     body = None
@@ -135,6 +145,8 @@ def _assemble(source: Source, statements: list) -> ast.Spec:
 
 def _block(raw: RawBlock, spec_vars: frozenset[str]) -> ast.BlockDef:
     _check_unique(raw.params, "parameter")
+    for param in raw.params:
+        _check_not_reserved(param, "a block parameter")
     seen_default = False
     for p in raw.params:
         if p.default is not None:
@@ -147,6 +159,25 @@ def _block(raw: RawBlock, spec_vars: frozenset[str]) -> ast.BlockDef:
                   for item in grouper.sequence(words, span).items)
     body = ast.Sequence(items, raw.lines[0][1].to(raw.lines[-1][1]))
     return ast.BlockDef(raw.name, raw.params, body, raw.span)
+
+
+def _check_not_reserved(param: ast.Param, what: str) -> None:
+    """`param in = 5` would never be read: `in` always means the input's channels."""
+    if param.name not in RESERVED:
+        return
+    meaning = "always means the input's channels" if param.name == "in" else \
+        "is a word of the language"
+    raise CnnNameError(f"`{param.name}` cannot be the name of {what}: it {meaning}",
+                       _name_span(param), "choose another name")
+
+
+def _name_span(param: ast.Param):
+    """The span of a param's name alone (a `param` line's span starts at the keyword)."""
+    span = param.span
+    found = re.compile(rf"\b{re.escape(param.name)}\b").search(span.text, 1 if
+                                                              span.text.startswith("param") else 0)
+    start = span.start + (found.start() if found else 0)
+    return span.source.span(start, start + len(param.name))
 
 
 def _check_unique(things, what: str) -> None:
