@@ -21,9 +21,27 @@ def compile_source(src: SpecSource | ast.Spec, *, params: dict | None = None,
     """The standalone PyTorch module (Python source text) for a spec."""
     spec = read_spec(src)
     network = build(spec, params=params, input_shape=input_shape, fuse_bn=fuse_bn)
+    require_torch_rules(network)
     path = spec.source.path
     return torch_source(network, class_name=class_name,
                         spec_name=str(path) if path else None)
+
+
+def require_torch_rules(network) -> None:
+    """Every layer of `network` must say which torch module it becomes: a custom layer
+    registered without `torch=` can be checked and summarised, not run."""
+    from .ops import lookup
+
+    for n in network.layers():
+        attrs = network.node(n)
+        spec = lookup(attrs["op"])
+        if spec is not None and spec.torch is None and not spec.internal:
+            raise CnnUsageError(
+                f"layer `{attrs['op']}` (`{attrs['name']}`, at {attrs['span'].location}) has "
+                "no PyTorch module: it was registered without `torch=`",
+                hint="give its OpSpec `torch=`, a rule (opts, ins, out) -> a constructor "
+                     "expression, and any class it needs as `extras={\"torch_helpers\": "
+                     "{name: source}}` (docs/torch_backend.md)")
 
 
 def module_class(source: str, class_name: str):
@@ -54,6 +72,7 @@ def load(src: SpecSource | ast.Spec, *, params: dict | None = None, fuse_bn: boo
 
     spec = read_spec(src)
     network = build(spec, params=params, fuse_bn=fuse_bn)
+    require_torch_rules(network)
     source = torch_source(network)
     from .ir.names import class_name
 

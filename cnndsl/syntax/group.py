@@ -23,8 +23,12 @@ _NEED_BODY = tuple(c for c in COMPOSITES if c != "dense")
 
 
 class Grouper:
-    def __init__(self, variables: frozenset[str]) -> None:
+    def __init__(self, variables: frozenset[str], blocks: frozenset[str] = frozenset(),
+                 uses: bool = False) -> None:
         self.variables = variables | {"in"}
+        # For hints only: the blocks this file defines, and whether it `use`s others.
+        self.blocks = blocks
+        self.uses = uses
         # Whether a word is a value, by id; without it `((((x))))` is grouped 2**depth times.
         self._values: dict[int, tuple[ast.Expr, bool]] = {}
 
@@ -50,7 +54,7 @@ class Grouper:
                 break
             if isinstance(word, (ast.CompactWord, ast.KeywordWord)):
                 if current is None:
-                    _unknown_before_option(items, word)
+                    self._unknown_before_option(items, word)
                     raise CnnSyntaxError(f"option `{word.span.text}` has no layer before it",
                                          word.span, "options follow their layer: `conv k3 64`")
                 current.option(word)
@@ -75,7 +79,7 @@ class Grouper:
                 item = self.item(word)
                 if item is None:
                     if current is None:
-                        _unknown_before_option(items, word)
+                        self._unknown_before_option(items, word)
                         raise CnnSyntaxError(
                             f"value `{word.span.text}` has no layer before it", word.span,
                             "values are options of the layer before them: `conv k3 64`")
@@ -88,6 +92,16 @@ class Grouper:
                         items.append(item)
         finish()
         return ast.Sequence(tuple(items), span)
+
+    def _unknown_before_option(self, items: list, word) -> None:
+        """`cnv k3 64`: the misspelt layer is the error, not the options after it."""
+        if items and isinstance(items[-1], ast.Call) and not items[-1].args:
+            call = items[-1]
+            first = word.span.text if len(word.span.text) <= 20 else "..."
+            what = f"block `{call.name}` is called without parentheses" \
+                if call.name in self.blocks else f"unknown layer `{call.name}`"
+            raise CnnNameError(what, call.span,
+                               _unknown_call_hint(call.name, first, self.blocks, self.uses))
 
     def item(self, word: ast.Expr):
         """The item a word starts, or None when the word is a value."""
@@ -151,7 +165,8 @@ class Grouper:
             if branch.ref is None and not branch.words:
                 raise _empty_branch(kind, index, len(word.branches), branch.span)
         # In a dense body `k` is the growth rate.
-        grouper = Grouper(self.variables | {"k"}) if kind == "dense" else self
+        grouper = Grouper(self.variables | {"k"}, self.blocks, self.uses) if kind == "dense" \
+            else self
         branches = tuple(grouper.branch(b) for b in word.branches)
         return ast.Composite(kind, options, branches, word.span)
 
@@ -179,13 +194,19 @@ def _empty_branch(kind: str, index: int, count: int, span) -> CnnSyntaxError:
                           + (": `inception< conv k1 64 | id >`" if what == "branch" else ""))
 
 
-def _unknown_before_option(items: list, word) -> None:
-    """`cnv k3 64`: the misspelt layer is the error, not the options after it."""
-    if items and isinstance(items[-1], ast.Call) and not items[-1].args:
-        call = items[-1]
-        hint = did_you_mean(call.name, layer_names()) or \
-            "blocks take their arguments in parentheses: `stage(64, 3)`"
-        raise CnnNameError(f"unknown layer `{call.name}`", call.span, hint)
+def _unknown_call_hint(name: str, first: str, blocks: frozenset[str], uses: bool) -> str:
+    """`frobnicate 2`: a block called without parentheses, a misspelt layer, or neither."""
+    call = f"`{name}({first})`"
+    if name in blocks:
+        return f"blocks take their arguments in parentheses: {call}"
+    close = did_you_mean(name, layer_names() + sorted(blocks))
+    if close:
+        return close
+    if uses:
+        return (f"`{name}` is not a layer; if it is a block of a used file, call it with "
+                f"parentheses: {call}")
+    return f"`{name}` is neither a layer nor a block of this file (docs/language.md lists " \
+        "the layers)"
 
 
 def _argument_option(arg: ast.Argument, variables: frozenset[str]) -> ast.Option:

@@ -131,10 +131,11 @@ def _assemble(source: Source, statements: list) -> ast.Spec:
     for param in params:
         _check_not_reserved(param, "a `param`")
     spec_vars = frozenset(p.name for p in params)
-    blocks = tuple(_block(b, spec_vars) for b in raw_blocks)
+    block_names = frozenset(b.name for b in raw_blocks)
+    blocks = tuple(_block(b, spec_vars, block_names, bool(uses)) for b in raw_blocks)
     body = None
     if lines:
-        grouper = Grouper(spec_vars)
+        grouper = Grouper(spec_vars, block_names, bool(uses))
         items = tuple(item for line in lines
                       for item in grouper.sequence(line.words, line.span).items)
         body = ast.Sequence(items, lines[0].span.to(lines[-1].span))
@@ -143,7 +144,8 @@ def _assemble(source: Source, statements: list) -> ast.Spec:
                     tuple(uses), blocks, body, whole)
 
 
-def _block(raw: RawBlock, spec_vars: frozenset[str]) -> ast.BlockDef:
+def _block(raw: RawBlock, spec_vars: frozenset[str], block_names: frozenset[str],
+           uses: bool) -> ast.BlockDef:
     _check_unique(raw.params, "parameter")
     for param in raw.params:
         _check_not_reserved(param, "a block parameter")
@@ -154,7 +156,7 @@ def _block(raw: RawBlock, spec_vars: frozenset[str]) -> ast.BlockDef:
         elif seen_default:
             raise CnnSyntaxError(f"parameter `{p.name}` without a default follows one with a "
                                  "default", p.span, "put parameters with defaults last")
-    grouper = Grouper(spec_vars | {p.name for p in raw.params})
+    grouper = Grouper(spec_vars | {p.name for p in raw.params}, block_names, uses)
     items = tuple(item for words, span in raw.lines
                   for item in grouper.sequence(words, span).items)
     body = ast.Sequence(items, raw.lines[0][1].to(raw.lines[-1][1]))
@@ -205,10 +207,11 @@ _TOKEN_WORDS = {
 
 
 def _describe(tok: Token | None) -> str:
+    """What `unexpected ...` names: `end of the line`, or the token's text."""
     if tok is None or tok.type == "$END":
-        return "the end of the file"
+        return "end of the file"
     if tok.type in ("_NL", "_BLOCK_END"):
-        return "the end of the line"
+        return "end of the line"
     return f"`{tok.value}`"
 
 
@@ -233,9 +236,23 @@ def _syntax_error(source: Source, exc: UnexpectedInput) -> CnnError:
         line = source.text.rfind("\n", 0, start) + 1
         start = end = len(source.text[:start].rstrip())
         start = max(line, start - 1)
+        head = source.text[line:end].strip()
+        if head.startswith("block") and head.endswith(":"):
+            return _block_without_body(source, head, line, start)
     expected = sorted(getattr(exc, "expected", ()) or ())
     return CnnSyntaxError(f"unexpected {_describe(tok)}", source.span(start, max(end, start + 1)),
                           _token_hint(tok, expected))
+
+
+def _block_without_body(source: Source, head: str, line: int, colon: int) -> CnnError:
+    """`block b(c):` and then a line that is not indented: the body is missing, or was
+    meant to be indented."""
+    name = head[len("block"):].strip().rstrip(":").split("(", 1)[0].strip()
+    after = source.text[colon + 1:].lstrip(" \t\f:\n")
+    why = f": the lines after `{head}` are not indented under it" if after.strip() else ""
+    return CnnSyntaxError(f"block `{name}` has no body{why}", source.span(colon, colon + 1),
+                          "indent the body's lines deeper than `block`, or write the body "
+                          "after the `:`")
 
 
 def _character_hint(ch: str, word: str) -> str | None:
