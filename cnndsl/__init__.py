@@ -4,8 +4,7 @@
     net = cnndsl.build("zoo_specs/resnet50.cnn")      # parse, lower, check
 """
 from . import ops as _ops  # noqa: F401  (registers the built-in layers)
-from .api import Summary, build, parse, read_spec, summary
-from .backends.graphviz import render
+from .api import Summary, build, parse, read_spec, render, summary
 from .errors import (
     CnnContractError,
     CnnError,

@@ -106,10 +106,13 @@ def _once(warnings: list[Diagnostic]) -> list[Diagnostic]:
 
 
 def summary(src: SpecSource | ast.Spec | Network, *, depth: int | None = None,
-            batch: int = 1, optimizer: str = "sgd", params: dict | None = None,
+            batch: int = 1, optimizer: str = "sgd", dtype: str = "fp32",
+            params: dict | None = None,
             input_shape: tuple[int, ...] | str | None = None) -> Summary:
     """The per-layer table and totals of a spec (or a built network); see docs/analysis.md.
 
+    `depth` folds deeper rows into their scope's (0: totals only); `batch`, `optimizer`
+    and `dtype` are those of the training-memory estimate (passes/memory.py).
     `str(result)` is the table, `result.json()` the JSON document, `result.data` the dict.
     """
     from .backends.summary import summary_data
@@ -117,7 +120,10 @@ def summary(src: SpecSource | ast.Spec | Network, *, depth: int | None = None,
 
     network = src if isinstance(src, Network) else \
         build(src, params=params, input_shape=input_shape)
-    network = memory(network, batch=batch, optimizer=optimizer)
+    if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int)
+                              or depth < 0):
+        raise CnnUsageError(f"depth must be a whole number, 0 or more, got {depth!r}")
+    network = memory(network, batch=batch, optimizer=optimizer, dtype=dtype)
     return Summary(summary_data(network, depth), network.warnings)
 
 
@@ -141,6 +147,39 @@ class Summary:
 
     def __str__(self) -> str:
         return self.text()
+
+    def __repr__(self) -> str:
+        """The table: what a notebook or a REPL shows for a summary."""
+        return self.text()
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        return f"<pre>{escape(self.text())}</pre>"
+
+
+def render(src: SpecSource | ast.Spec | Network, *, depth: int | None = None,
+           rankdir: str | None = None, shapes: bool = True, params: dict | None = None,
+           input_shape: tuple[int, ...] | str | None = None):
+    """The architecture diagram (a graphviz `Digraph`) of a spec or a built network; see
+    cnndsl/backends/graphviz.py for `depth`, `rankdir` and `shapes`."""
+    from .backends.graphviz import render as draw
+
+    network = src if isinstance(src, Network) else \
+        build(src, params=params, input_shape=input_shape)
+    return draw(network, depth=depth, rankdir=rankdir, shapes=shapes)
+
+
+# NOTE: notebook display
+# The IR imports no backend (the layers run one way: tests/test_architecture.py), so the
+# API, which knows both, teaches a `Network` to show itself as its diagram in a notebook.
+def _network_svg(network: Network) -> str:
+    from .backends.graphviz import pipe
+
+    return pipe(render(network), "svg").decode("utf-8")
+
+
+Network._repr_svg_ = _network_svg
 
 
 def parse_shape(text: str) -> tuple[int, ...]:
@@ -179,4 +218,5 @@ def parse_assignment(text: str) -> tuple[str, int | float]:
 
 
 __all__ = ["CnnError", "STDIN", "Summary", "build", "locate_spec", "open_spec", "parse",
-           "parse_assignment", "parse_shape", "read_spec", "read_spec_file", "summary"]
+           "parse_assignment", "parse_shape", "read_spec", "read_spec_file", "render",
+           "summary"]

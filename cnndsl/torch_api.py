@@ -61,9 +61,11 @@ def module_class(source: str, class_name: str):
 
 
 def load(src: SpecSource | ast.Spec, *, params: dict | None = None, fuse_bn: bool = False,
-         device=None, channels_last: bool = False, compile: bool | str = False):
+         input_shape: tuple[int, ...] | str | None = None, device=None,
+         channels_last: bool = False, compile: bool | str = False):
     """An `nn.Module` for the spec, built from the same source `cnndsl compile` writes.
 
+    `params` and `input_shape` override the spec's params and input, as in `build`.
     `fuse_bn=True` gives the folded architecture (no foldable bn layers, biases instead);
     fold trained weights with `cnndsl.fuse_bn(module)`. `compile=True` or a mode name
     wraps the module in `torch.compile`.
@@ -71,7 +73,7 @@ def load(src: SpecSource | ast.Spec, *, params: dict | None = None, fuse_bn: boo
     import torch
 
     spec = read_spec(src)
-    network = build(spec, params=params, fuse_bn=fuse_bn)
+    network = build(spec, params=params, input_shape=input_shape, fuse_bn=fuse_bn)
     require_torch_rules(network)
     source = torch_source(network)
     from .ir.names import class_name

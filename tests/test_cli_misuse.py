@@ -108,3 +108,20 @@ def test_a_used_fifo_or_folder_is_refused(tmp_path):
         spec.write_text(f'input 3x8x8\nuse "{name}"\nconv k1 4\n')
         with pytest.raises(cnndsl.CnnNameError, match=reason):
             cnndsl.build(spec)
+
+
+def test_check_json_reports_every_file(spec, tmp_path, capsys):
+    import json
+
+    bad = tmp_path / "bad.cnn"
+    bad.write_text("input 3x8x8\ncnv k1 4\n")
+    warned = tmp_path / "warned.cnn"
+    warned.write_text("input 3x8x8\nconv k1 4 relu x2\n")
+    status = main(["check", "--json", str(spec), str(bad), "nope.cnn", str(warned)])
+    assert status == 1
+    files = json.loads(capsys.readouterr().out)["files"]
+    assert [f["ok"] for f in files] == [True, False, False, True]
+    assert files[0]["output"] == [4, 8, 8] and files[0]["layers"] == 1
+    assert (files[1]["diagnostics"][0]["line"], files[1]["diagnostics"][0]["col"]) == (2, 1)
+    assert "no such file" in files[2]["diagnostics"][0]["message"]
+    assert files[3]["diagnostics"][0]["severity"] == "warning"

@@ -25,7 +25,8 @@ def add_parser(sub, parent) -> None:
 
 
 def run(args) -> int:
-    from ..backends.graphviz import render, save
+    from ..api import render
+    from ..backends.graphviz import save
     from . import build_options
 
     network = build(open_spec(args.file), **build_options(args))

@@ -1,7 +1,7 @@
 """Lowering: a parsed spec to the IR graph, with blocks and repeats expanded.
 
-Shapes are computed as nodes are added, with the same per-node rule that the
-`infer_shapes` pass uses, because options may depend on them (`in`, `dw`,
+Shapes are computed as nodes are added, with the same per-node rule (`ops.node_shape`)
+that the `infer_shapes` pass uses, because options may depend on them (`in`, `dw`,
 `residual(proj)`).
 
 # NOTE: default names
@@ -31,9 +31,8 @@ from ..errors import (
     Diagnostic,
     did_you_mean,
 )
-from ..ops import ShapeProblem, layer_names, lookup
+from ..ops import ShapeProblem, layer_names, lookup, node_shape
 from ..ops.geometry import fmt_shape
-from ..passes.infer_shapes import node_shape
 from ..syntax import ast, parse
 from ..syntax.group import COMPOSITES
 from .evaluate import Env, as_int, evaluate
