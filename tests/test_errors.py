@@ -106,7 +106,8 @@ def test_control_and_bidi_characters_are_escaped_in_what_is_echoed(bad):
     text = str(error)
     assert bad not in text and ascii(bad)[1:-1] in text
     quoted, caret = text.splitlines()[1:3]
-    assert caret.index("^") == quoted.index('"') and caret.count("^") == len(f'"{ascii(bad)[1:-1]}x"')
+    assert caret.index("^") == quoted.index('"')
+    assert caret.count("^") == len(f'"{ascii(bad)[1:-1]}x"')
 
 
 @pytest.mark.parametrize("text, hint", [

@@ -1,8 +1,9 @@
 """The `cnndsl` command: a thin layer over the public API.
 
 Each subcommand is a module here with `add_parser(subparsers)` that sets `run(args) -> int`
-as the parser's default. Exit status: 0 success, 1 an error in a spec or a spec file that cannot be read (missing,
-a folder, a FIFO), 2 bad usage (options, output paths), 3 an internal error (a bug).
+as the parser's default. Exit status: 0 success, 1 an error in a spec or a spec file that
+cannot be read (missing, a folder, a FIFO), 2 bad usage (options, output paths), 3 an
+internal error (a bug).
 A FILE argument is always a path (see NOTE: naming a spec in cnndsl/api.py); `-` is stdin.
 """
 from __future__ import annotations
