@@ -15,6 +15,7 @@ from .errors import (
     CnnSyntaxError,
     CnnUsageError,
     CnnValueError,
+    CnnWeightsError,
     Diagnostic,
 )
 from .ir import Network
@@ -30,6 +31,7 @@ __all__ = [
     "CnnSyntaxError",
     "CnnUsageError",
     "CnnValueError",
+    "CnnWeightsError",
     "Diagnostic",
     "Network",
     "OpSpec",
@@ -47,6 +49,7 @@ __all__ = [
 ]
 
 _TORCH_API = ("compile_source", "fuse_bn", "load")
+_WEIGHTS_API = ("load_weights", "read_checkpoint", "remap_by_structure")
 
 
 def __getattr__(name: str):
@@ -55,4 +58,8 @@ def __getattr__(name: str):
         from . import torch_api
 
         return getattr(torch_api, name)
+    if name in _WEIGHTS_API:
+        from . import weights
+
+        return getattr(weights, name)
     raise AttributeError(f"module 'cnndsl' has no attribute {name!r}")

@@ -37,13 +37,17 @@ def read_spec(src: SpecSource | ast.Spec) -> ast.Spec:
 # A spec named on the command line (or as a one-line string in the API) is always a file:
 # cnndsl never guesses that a name which is not a file is spec text (`cnndsl check resnet50`
 # once said "the spec does not say its input shape"). Spec text comes through `-`, stdin.
-# `locate_spec` is the one place a name becomes a file, where other ways to name a spec
-# (a network of the zoo, say) belong.
+# `locate_spec` is the one place a name becomes a file: a bare name (no `/`, no `.`) is a
+# network of the zoo (see NOTE: names and paths in cnndsl/zoo.py).
 STDIN = "-"
 
 
 def locate_spec(name: str | Path) -> Path:
     """The spec file that `name` (a command-line argument) stands for."""
+    from .zoo import is_zoo_name, zoo_path
+
+    if isinstance(name, str) and is_zoo_name(name):
+        return zoo_path(name)
     return Path(name)
 
 

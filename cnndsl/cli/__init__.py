@@ -13,9 +13,9 @@ import sys
 import traceback
 
 from ..errors import CnnError, CnnUsageError
-from . import check, compile, export, render, summary
+from . import check, compile, convert_weights, export, render, summary, zoo
 
-SUBCOMMANDS = (check, summary, compile, export, render)
+SUBCOMMANDS = (check, summary, compile, export, render, convert_weights, zoo)
 
 
 def shared_options() -> argparse.ArgumentParser:
