@@ -94,12 +94,26 @@ class TorchSource:
                 root, self.root_params = self._folds_attribute() + made[0], made[1]
         if root is None:
             root = self._folds_attribute() + self._class_body("")
+        root = self._with_init(root)
         classes = "\n\n".join(self.class_text.values())
         top = f"class {self.top_name}(nn.Module):\n{root}"
         helpers = "\n\n".join(text.strip("\n") + "\n" for _, text in
                               sorted(self.helpers.items()))
         body = "\n\n".join(part for part in (helpers, classes, top) if part)
         return self._header() + self._imports(body) + "\n\n" + wrap_lines(body)
+
+    def _with_init(self, root: str) -> str:
+        """The network class's constructor ends by initialising the weights as the spec's
+        `init` line says (see NOTE: initialisation rules in torch_init.py)."""
+        rule = getattr(self.network, "init", "torch")
+        if rule == "torch":
+            return root
+        from .torch_init import init_function
+
+        name, text = init_function(rule)
+        self.helpers[name] = text
+        at = root.index(f"\n{INDENT}def forward(")
+        return root[:at] + f"{INDENT * 2}{name}(self)\n" + root[at:]
 
     def _header(self) -> str:
         total, aux, macs = network_params(self.network)
