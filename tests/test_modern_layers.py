@@ -185,3 +185,49 @@ def test_same_padding_before_bn_is_not_folded_backwards():
 
     net = cnndsl.build("input 3x9x9\nbn conv k2 s2 p=same 4")
     assert fold_plan(net) == []
+
+
+class Permute(nn.Module):
+    def __init__(self, dims):
+        super().__init__()
+        self.dims = dims
+
+    def forward(self, x):
+        return torch.permute(x, self.dims)
+
+
+def convnext_body(c):
+    """torchvision's CNBlock.block."""
+    return nn.Sequential(
+        nn.Conv2d(c, c, 7, padding=3, groups=c), Permute([0, 2, 3, 1]),
+        nn.LayerNorm(c, eps=1e-6), nn.Linear(c, 4 * c), nn.GELU(), nn.Linear(4 * c, c),
+        Permute([0, 3, 1, 2]))
+
+
+def test_channels_last_region_is_convnexts_block():
+    net = same_function("input 8x7x7\nconv k7 p3 dw nhwc ln eps=1e-6 fc 32 gelu fc 8 nchw",
+                        convnext_body(8), atol=1e-5)
+    module = cnndsl.load("input 8x7x7\nconv k7 p3 dw nhwc ln eps=1e-6 fc 32 gelu fc 8 nchw")
+    assert [type(m).__name__ for m in module.children()] == [
+        "Conv2d", "Permute", "LayerNorm", "Linear", "GELU", "Linear", "Permute"]
+    assert module.ln1.eps == 1e-6 and module.ln1.normalized_shape == (8,)
+    by_name = {net.node(n)["name"]: net.node(n)["meta"] for n in net.layers()}
+    assert by_name["fc1"]["shape"] == (32, 7, 7) and by_name["fc1"]["macs"] == 49 * 8 * 32
+    assert by_name["fc2"]["rf"][0].size == 7  # per position: the field passes through
+    assert net.meta["macs"] == 49 * 8 * 49 + 2 * 49 * 8 * 32
+
+
+@pytest.mark.parametrize("text, message", [
+    ("nhwc conv k1 8", "needs a channels-first feature map"),
+    ("nhwc bn nchw", "needs a channels-first feature map"),
+    ("nhwc flatten fc 3", "needs a channels-first feature map"),
+    ("nhwc fc 4", "output is channels-last"),
+    ("nhwc nhwc", "already channels-last"),
+    ("nchw", "already channels-first"),
+    ("residual< nhwc fc 8 >", "body gives 8x4x4 channels-last but the shortcut gives 8x4x4"),
+    ("add< nhwc | id >", "branch 1 gives 8x4x4 channels-last, branch 2 gives 8x4x4"),
+    ("conv k1 8 fc 4", "needs a flat input"),
+])
+def test_channels_last_mistakes(text, message):
+    with pytest.raises(cnndsl.CnnShapeError, match=message):
+        cnndsl.build(f"input 8x4x4\n{text}")

@@ -1,7 +1,17 @@
 """The ops table. Importing this package registers every built-in layer."""
-from . import activation, channels, conv, merge, norm, pool, tensor  # noqa: F401 (registration)
+from . import (  # noqa: F401 (registration)
+    activation,
+    channels,
+    conv,
+    layout,
+    merge,
+    norm,
+    pool,
+    tensor,
+)
 from .registry import (
     RESERVED,
+    ChannelsLast,
     OpSpec,
     OptionSpec,
     RfWindow,
@@ -11,6 +21,7 @@ from .registry import (
     layer_names,
     lookup,
     register_layer,
+    same_layout,
     unregister_layer,
 )
 from .torch_emit import install as _install_torch
@@ -19,6 +30,7 @@ _install_torch()
 
 __all__ = [
     "RESERVED",
+    "ChannelsLast",
     "OpSpec",
     "OptionSpec",
     "RfWindow",
@@ -28,5 +40,6 @@ __all__ = [
     "layer_names",
     "lookup",
     "register_layer",
+    "same_layout",
     "unregister_layer",
 ]

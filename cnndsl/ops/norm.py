@@ -34,7 +34,7 @@ register_layer(OpSpec(
     name="ln", family="norm",
     doc="layer normalisation over the channels at each position (flat vectors: over all)",
     options=(OptionSpec("eps", "float", 1e-5, minimum=0, doc="added to the variance"),),
-    params=_affine_params))
+    params=_affine_params, channels_last=True))
 
 
 def _inorm_shape(opts: dict, ins: list[Shape]) -> Shape:

@@ -4,7 +4,15 @@ from __future__ import annotations
 import math
 
 from .geometry import fmt_shape, spatial
-from .registry import OpSpec, OptionSpec, RfWindow, Shape, ShapeProblem, register_layer
+from .registry import (
+    ChannelsLast,
+    OpSpec,
+    OptionSpec,
+    RfWindow,
+    Shape,
+    ShapeProblem,
+    register_layer,
+)
 
 
 def _global_rf(opts: dict, ins: list[Shape]):
@@ -20,27 +28,42 @@ def _flat_input(op: str, ins: list[Shape]) -> int:
     if len(ins[0]) != 1:
         hint = "add `flatten` before it" if ins[0][1:] == (1, 1) else \
             "add `flatten` (keeps every position) or `gap flatten` (averages them) before it"
+        if op == "fc":
+            hint += "; or, for a Linear at each position (ConvNeXt), `nhwc` before it and " \
+                    "`nchw` after"
         raise ShapeProblem(f"`{op}` needs a flat input, but gets a {fmt_shape(ins[0])} "
                            "feature map", hint)
     return ins[0][0]
 
 
 def _fc_shape(opts: dict, ins: list[Shape]) -> Shape:
-    _flat_input("fc", ins)
     if opts["c"] is None:
         raise ShapeProblem("`fc` needs its number of outputs", "e.g. `fc 1000`")
+    if isinstance(ins[0], ChannelsLast):  # per position (the NOTE in registry.py)
+        return ChannelsLast((opts["c"], *ins[0][1:]))
+    _flat_input("fc", ins)
     return (opts["c"],)
 
 
+def _fc_rf(opts: dict, ins: list[Shape]):
+    return None if isinstance(ins[0], ChannelsLast) else "global"
+
+
+def _fc_macs(opts: dict, ins: list[Shape], out: Shape) -> int:
+    return math.prod(out) * ins[0][0]  # per position: H*W*in*out
+
+
 register_layer(OpSpec(
-    name="fc", family="tensor", doc="fully connected layer (torch.nn.Linear) on a flat input",
+    name="fc", family="tensor",
+    doc="fully connected layer (torch.nn.Linear) on a flat input, or per position on the "
+        "channels of a channels-last feature map (after `nhwc`)",
     options=(OptionSpec("c", "int", None, minimum=1, doc="output features (a bare number)"),
              OptionSpec("bias", "flag", None, doc="`bias`/`nobias`; by default on unless "
                                                   "the next layer is `bn`")),
     positional="c", flags={"bias": ("bias", True), "nobias": ("bias", False)},
-    shape=_fc_shape, rf=_global_rf,
+    shape=_fc_shape, rf=_fc_rf,
     params=lambda opts, ins, out: ins[0][0] * out[0] + (out[0] if opts["bias"] else 0),
-    macs=lambda opts, ins, out: ins[0][0] * out[0]))
+    macs=_fc_macs, channels_last=True))
 
 register_layer(OpSpec(
     name="dropout", family="tensor", doc="dropout with probability p (a bare number)",
@@ -48,7 +71,7 @@ register_layer(OpSpec(
              OptionSpec("inplace", "flag", False,
                         doc="torch's inplace=True (as torchvision's classifiers): the same "
                             "function, written over its input in training")),
-    positional="p", saves=("mask",)))
+    positional="p", saves=("mask",), channels_last=True))
 
 
 def _resolve_droppath(opts: dict, ins: list[Shape]) -> dict:
@@ -66,7 +89,7 @@ register_layer(OpSpec(
              OptionSpec("mode", "choice", "row", choices=("row", "batch"),
                         doc="`row`: per sample; `batch`: the whole batch at once")),
     positional="p", resolve=lambda opts, ins: _resolve_droppath(_needs_p(opts), ins),
-    saves=()))  # the noise it multiplies by is one value per sample
+    saves=(), channels_last=True))  # the noise it multiplies by is one value per sample
 
 
 def _needs_p(opts: dict) -> dict:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from .registry import Shape, lookup, register_layer
+from .registry import ChannelsLast, Shape, lookup, register_layer
 
 
 # NOTE: symbolic values
@@ -87,7 +87,8 @@ def _bn(opts: dict, ins: list[Shape], out: Shape) -> str:
 
 
 def _ln(opts: dict, ins: list[Shape], out: Shape) -> str:
-    cls = "ChannelLayerNorm" if len(ins[0]) == 3 else "nn.LayerNorm"
+    per_position = len(ins[0]) == 3 and not isinstance(ins[0], ChannelsLast)
+    cls = "ChannelLayerNorm" if per_position else "nn.LayerNorm"
     return f"{cls}({ins[0][0]}{_norm_kwargs(opts)})"
 
 
@@ -217,6 +218,18 @@ class StochasticDepth(nn.Module):
         return x * noise
 '''
 
+PERMUTE_SOURCE = '''
+class Permute(nn.Module):
+    """Permutes the dimensions of its input, as torchvision.ops.Permute."""
+
+    def __init__(self, dims):
+        super().__init__()
+        self.dims = dims
+
+    def forward(self, x):
+        return torch.permute(x, self.dims)
+'''
+
 CHANNEL_LAYER_NORM_SOURCE = '''
 class ChannelLayerNorm(nn.LayerNorm):
     """Layer normalisation over the channels at each position of a feature map."""
@@ -273,6 +286,8 @@ def _rules() -> dict:
         "dropout": (lambda o, i, _: f"nn.Dropout({o['p']!r}"
                                     f"{', inplace=True' if o.get('inplace') else ''})", {}),
         "upsample": (_upsample, {}),
+        "nhwc": (_simple("Permute([0, 2, 3, 1])"), {"Permute": PERMUTE_SOURCE}),
+        "nchw": (_simple("Permute([0, 3, 1, 2])"), {"Permute": PERMUTE_SOURCE}),
         "droppath": (lambda o, i, _: f"StochasticDepth({float(o['p'])!r}, {o['mode']!r})",
                      {"StochasticDepth": STOCHASTIC_DEPTH_SOURCE}),
         "rbf": (lambda o, i, out: f"RBF({i[0][0]}, {out[0]})", {"RBF": RBF_SOURCE}),

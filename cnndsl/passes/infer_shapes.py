@@ -8,14 +8,16 @@ window's floor division leaves input rows or columns unread.
 from __future__ import annotations
 
 from ..errors import CnnShapeError, Diagnostic
-from ..ops import OpSpec, RfWindow, ShapeProblem, lookup
+from ..ops import ChannelsLast, OpSpec, RfWindow, ShapeProblem, lookup
 from ..ops.geometry import dropped, fmt_shape
 
 MAX_ELEMENTS = 2**34  # one activation this large (64 GiB in fp32) is certainly a mistake
 
 
 def node_shape(spec: OpSpec, opts: dict, ins: list[tuple[int, ...]]) -> tuple[int, ...]:
-    out = tuple(spec.shape(opts, ins))
+    _check_layout(spec, ins)
+    out = spec.shape(opts, ins)
+    out = out if isinstance(out, ChannelsLast) else tuple(out)
     if not out or any(not isinstance(v, int) or v <= 0 for v in out):
         raise ShapeProblem(f"`{spec.name}` gives an invalid shape {out}")
     size = 1
@@ -26,6 +28,20 @@ def node_shape(spec: OpSpec, opts: dict, ins: list[tuple[int, ...]]) -> tuple[in
                            "example, more than any memory holds",
                            "check the channel counts and the input size")
     return out
+
+
+def _check_layout(spec: OpSpec, ins: list[tuple[int, ...]]) -> None:
+    """Channels-last inputs only where the op takes them (the NOTE in cnndsl/ops/registry.py)."""
+    last = [isinstance(shape, ChannelsLast) for shape in ins]
+    if not any(last):
+        return
+    if not spec.channels_last:
+        raise ShapeProblem(f"`{spec.name}` needs a channels-first feature map, but its input "
+                           "is channels-last (after `nhwc`)", "put `nchw` before it")
+    if not all(last):
+        raise ShapeProblem("cannot merge a channels-last tensor (after `nhwc`) with a "
+                           "channels-first one", "put `nchw` at the end of the channels-last "
+                                                 "branch")
 
 
 def infer_shapes(network, *, inplace: bool = False, **_opts):
@@ -45,6 +61,10 @@ def infer_shapes(network, *, inplace: bool = False, **_opts):
         note = dropped_note(attrs, ins)
         if note is not None:
             net.warnings.append(note)
+    for n in (net.output, *net.aux_outputs):
+        if isinstance(g.nodes[n]["meta"]["shape"], ChannelsLast):
+            raise CnnShapeError("the network's output is channels-last (after `nhwc`)",
+                                g.nodes[n]["span"], "end the channels-last part with `nchw`")
     return net
 
 
