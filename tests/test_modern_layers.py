@@ -231,3 +231,61 @@ def test_channels_last_region_is_convnexts_block():
 def test_channels_last_mistakes(text, message):
     with pytest.raises(cnndsl.CnnShapeError, match=message):
         cnndsl.build(f"input 8x4x4\n{text}")
+
+
+class CNBlock(nn.Module):
+    """torchvision's ConvNeXt block (torchvision.models.convnext.CNBlock)."""
+
+    def __init__(self, c, layer_scale, p):
+        super().__init__()
+        self.block = convnext_body(c)
+        self.layer_scale = nn.Parameter(torch.ones(c, 1, 1) * layer_scale)
+        self.p = p
+
+    def forward(self, x):
+        result = self.layer_scale * self.block(x)
+        return torchvision_stochastic_depth(result, self.p, "row", self.training) + x
+
+
+CNBLOCK = """input 8x7x7
+block cnblock(c, p=0.1):
+    residual< (block: conv k7 p3 dw nhwc ln eps=1e-6 fc 4*c gelu fc c nchw)
+              (layer_scale: layerscale 1e-6) (stochastic_depth: droppath p) >
+features: (cnblock(8) cnblock(8, 0.2))
+"""
+
+
+def test_layerscale_is_convnexts_bare_parameter():
+    net, module = generated(CNBLOCK)
+    reference = nn.Sequential(CNBlock(8, 1e-6, 0.1), CNBlock(8, 1e-6, 0.2))
+    keys = list(module.state_dict())
+    assert keys[0] == "features.0.layer_scale" and keys[9] == "features.1.layer_scale"
+    assert [v.shape for v in module.state_dict().values()] == \
+        [v.shape for v in reference.state_dict().values()]
+    assert torch.equal(module.get_parameter("features.0.layer_scale"),
+                       torch.full((8, 1, 1), 1e-6))
+    by_name = {net.node(n)["name"]: net.node(n)["meta"] for n in net.layers()}
+    assert by_name["features.0.layer_scale"]["params"] == 8
+    assert by_name["features.0.layer_scale"]["macs"] == 0  # as torchvision's GFLOPS
+    rows = {row["name"]: row for row in cnndsl.summary(net).data["layers"]}
+    assert not rows["features.0.layer_scale"]["module"]
+    same_function(CNBLOCK, reference, atol=1e-5)
+    module.train()
+    reference.train()
+    with torch.no_grad():
+        for a, b in zip(module.parameters(), reference.parameters()):
+            b.copy_(a)
+    x = torch.randn(16, 8, 7, 7)
+    torch.manual_seed(3)
+    ours = module(x)
+    torch.manual_seed(3)
+    assert torch.allclose(ours, reference(x), atol=1e-5)
+
+
+def test_unlabelled_layerscale_is_named_as_layers_are():
+    text = "input 4x3x3\nstage: (conv k1 4 layerscale 0.5 relu)"
+    _, module = generated(text)
+    assert list(module.state_dict()) == ["stage.layerscale1", "stage.conv1.weight",
+                                         "stage.conv1.bias"]
+    x = torch.randn(2, 4, 3, 3)
+    assert torch.allclose(module(x), torch.relu(0.5 * module.stage.conv1(x)))

@@ -4,7 +4,11 @@ Each rule takes the resolved options, the input shapes and the output shape and 
 constructor expression as source text. Only numbers and fixed words go into that text, never
 a string from a spec. A layer without a module (`chunk`, `shuffle`) has instead an
 `extras["torch_inline"]` rule, (opts, argument variables) -> an expression that the
-forward writes in place of a module call. Layers that torch lacks name a small class (or
+forward writes in place of a module call. A layer that is a bare parameter of the module
+around it (`layerscale`, as torchvision registers ConvNeXt's `layer_scale`) has
+`extras["torch_parameter"]`: its `torch` rule gives the nn.Parameter, registered under the
+layer's name, and its `torch_apply` rule (parameter expression, argument variables) gives
+the forward's expression. Layers that torch lacks name a small class (or
 function) whose source is in the op's `extras["torch_helpers"]` ({name: source}); the
 backend writes each used helper into the generated file once.
 """
@@ -250,6 +254,10 @@ def channel_shuffle(x, groups):
 '''
 
 
+def _layerscale(opts: dict, ins: list[Shape], out: Shape) -> str:
+    return f"nn.Parameter(torch.full(({ins[0][0]}, 1, 1), {float(opts['init'])!r}))"
+
+
 def _inline_rules() -> dict:
     """{op: (inline rule, helpers)} for the built-in layers without a module."""
     return {
@@ -307,6 +315,12 @@ def install() -> None:
         if helpers:
             extras["torch_helpers"] = helpers
         register_layer(dataclasses.replace(spec, torch=rule, extras=extras), replace=True)
+    spec = lookup("layerscale")
+    if spec is not None and spec.torch is None:
+        extras = dict(spec.extras, torch_parameter=True,
+                      torch_apply=lambda param, args: f"{param} * {args[0]}")
+        register_layer(dataclasses.replace(spec, torch=_layerscale, extras=extras),
+                       replace=True)
     for name, (rule, helpers) in _inline_rules().items():
         spec = lookup(name)
         if spec is None or "torch_inline" in spec.extras:
