@@ -289,3 +289,30 @@ def test_unlabelled_layerscale_is_named_as_layers_are():
                                          "stage.conv1.bias"]
     x = torch.randn(2, 4, 3, 3)
     assert torch.allclose(module(x), torch.relu(0.5 * module.stage.conv1(x)))
+
+
+@pytest.mark.parametrize("text, reference", [
+    ("upsample", nn.Upsample(scale_factor=2.0)),
+    ("upsample 1.5 mode=bilinear", nn.Upsample(scale_factor=1.5, mode="bilinear")),
+    ("upsample size=[7,11]", nn.Upsample(size=(7, 11))),
+    ("upsample size=[9,9] mode=bilinear align_corners",
+     nn.Upsample(size=(9, 9), mode="bilinear", align_corners=True)),
+    ("upsample 2 mode=bilinear align_corners",
+     nn.Upsample(scale_factor=2.0, mode="bilinear", align_corners=True)),
+])
+def test_upsample_by_a_factor_or_to_a_size(text, reference):
+    net, module = generated(f"input 3x4x5\n{text}")
+    x = torch.randn(2, 3, 4, 5)
+    expected = reference(x)
+    assert torch.equal(module(x), expected)
+    assert net.node(net.output)["meta"]["shape"] == tuple(expected.shape[1:])
+
+
+def test_upsample_fields():
+    """To a size, each axis has its own step; with align_corners pixel 0 stays on input 0."""
+    net = cnndsl.build("input 3x4x5\nupsample size=[8,15]")
+    rf = net.node(net.output)["meta"]["rf"]
+    assert (rf[0].jump, rf[1].jump) == (0.5, 1 / 3)
+    net = cnndsl.build("input 3x5x5\nupsample size=[9,9] mode=bilinear align_corners")
+    rf = net.node(net.output)["meta"]["rf"]
+    assert rf[0].jump == 0.5 and rf[0].start == 0.5 and rf[0].size == 2

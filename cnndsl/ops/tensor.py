@@ -98,8 +98,23 @@ def _needs_p(opts: dict) -> dict:
     return opts
 
 
+def _resolve_upsample(opts: dict, ins: list[Shape]) -> dict:
+    opts = dict(opts)
+    if opts["size"] is not None and opts["scale"] is not None:
+        raise ShapeProblem("`upsample` takes a scale or a size, not both",
+                           "drop one: `upsample 2` or `upsample size=[28,28]`")
+    if opts["size"] is None and opts["scale"] is None:
+        opts["scale"] = 2
+    if opts["align_corners"] and opts["mode"] == "nearest":
+        raise ShapeProblem("`align_corners` needs an interpolating mode",
+                           "add `mode=bilinear`, or drop `align_corners`")
+    return opts
+
+
 def _upsample_shape(opts: dict, ins: list[Shape]) -> Shape:
     c, h, w = spatial(ins, "upsample")
+    if opts["size"] is not None:
+        return (c, *opts["size"])
     f = opts["scale"]
     return (c, math.floor(h * f), math.floor(w * f))
 
@@ -108,19 +123,34 @@ def _upsample_rf(opts: dict, ins: list[Shape]):
     # Nearest: each output copies one input; bilinear: it blends two neighbours per axis.
     # Output pixel 0's centre lies (1 - 1/scale)/2 input pixels before input pixel 0's
     # (half a fine cell into a coarse one), as a transposed conv's does: the extra padding
-    # keeps a U-Net's upsample and deconv paths aligned.
+    # keeps a U-Net's upsample and deconv paths aligned. With align_corners the corner
+    # pixels' centres coincide: the step is (n_in - 1)/(n_out - 1) and pixel 0 sits on
+    # input pixel 0. A size gives each axis its own scale, n_out / n_in.
     k = 2 if opts["mode"] == "bilinear" else 1
-    f = 1 / opts["scale"]
-    p = (k - 1) / 2 + (1 - f) / 2
-    return (RfWindow((k, k), (f, f), (p, p)),)
+    steps, pads = [], []
+    for n_in, n_out in zip(ins[0][1:], _upsample_shape(opts, ins)[1:]):
+        if opts["align_corners"]:
+            steps.append((n_in - 1) / (n_out - 1) if n_out > 1 else 1)
+            pads.append((k - 1) / 2)
+        else:
+            f = 1 / opts["scale"] if opts["size"] is None else n_in / n_out
+            steps.append(f)
+            pads.append((k - 1) / 2 + (1 - f) / 2)
+    return (RfWindow((k, k), tuple(steps), tuple(pads)),)
 
 
 register_layer(OpSpec(
-    name="upsample", family="tensor", doc="spatial upsampling by a factor (a bare number)",
-    options=(OptionSpec("scale", "float", 2, minimum=0, doc="scale factor"),
+    name="upsample", family="tensor",
+    doc="spatial upsampling by a factor (a bare number) or to a size",
+    options=(OptionSpec("scale", "float", None, minimum=0, doc="scale factor (default 2)"),
+             OptionSpec("size", "pair", None, minimum=1, doc="output size, `size=[28,28]`"),
              OptionSpec("mode", "choice", "nearest", choices=("nearest", "bilinear"),
-                        doc="interpolation")),
-    positional="scale", shape=_upsample_shape, rf=_upsample_rf, saves=()))
+                        doc="interpolation"),
+             OptionSpec("align_corners", "flag", False,
+                        doc="bilinear: align the corner pixels' centres (torch's "
+                            "align_corners=True)")),
+    positional="scale", resolve=_resolve_upsample, shape=_upsample_shape, rf=_upsample_rf,
+    saves=()))
 
 
 def _rbf_shape(opts: dict, ins: list[Shape]) -> Shape:

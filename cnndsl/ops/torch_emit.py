@@ -114,7 +114,12 @@ def _activation_table() -> dict:
 
 def _upsample(opts: dict, ins: list[Shape], out: Shape) -> str:
     mode = "bilinear" if opts["mode"] == "bilinear" else "nearest"
-    return f"nn.Upsample(scale_factor={float(opts['scale'])!r}, mode={mode!r})"
+    if opts.get("size") is not None:
+        target = f"size={_pair(opts['size'])}"
+    else:
+        target = f"scale_factor={float(opts['scale'])!r}"
+    corners = ", align_corners=True" if opts.get("align_corners") else ""
+    return f"nn.Upsample({target}, mode={mode!r}{corners})"
 
 
 TABLE_CONV_SOURCE = '''
