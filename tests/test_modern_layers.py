@@ -316,3 +316,21 @@ def test_upsample_fields():
     net = cnndsl.build("input 3x5x5\nupsample size=[9,9] mode=bilinear align_corners")
     rf = net.node(net.output)["meta"]["rf"]
     assert rf[0].jump == 0.5 and rf[0].start == 0.5 and rf[0].size == 2
+
+
+def test_layers_print_as_torchvisions_modules():
+    """The modules torchvision's MobileNetV3, EfficientNet and ConvNeXt are built of, with
+    their options, repr for repr."""
+    text = ("input 8x4x4\nbn eps=1e-3 momentum=0.01 silu relu6 gelu sigmoid hardswish "
+            "hardsigmoid ln eps=1e-6 gap flatten dropout 0.2 inplace ln eps=1e-6")
+    module = cnndsl.load(text)
+    expected = [nn.BatchNorm2d(8, eps=1e-3, momentum=0.01), nn.SiLU(), nn.ReLU6(), nn.GELU(),
+                nn.Sigmoid(), nn.Hardswish(), nn.Hardsigmoid(), nn.LayerNorm(8, eps=1e-6),
+                nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(p=0.2, inplace=True),
+                nn.LayerNorm(8, eps=1e-6)]
+    ours = list(module.children())
+    # over the channels at each position: torchvision's LayerNorm2d is ChannelLayerNorm here
+    assert type(ours[7]).__name__ == "ChannelLayerNorm" and isinstance(ours[7], nn.LayerNorm)
+    assert [m.extra_repr() for m in ours] == [m.extra_repr() for m in expected]
+    assert [type(m) for i, m in enumerate(ours) if i != 7] == \
+        [type(m) for i, m in enumerate(expected) if i != 7]
