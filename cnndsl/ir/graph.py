@@ -51,15 +51,18 @@ class Contract:
     span: Span
 
 
-@dataclass
+@dataclass(repr=False)
 class Network:
-    """A lowered network: the graph plus what the passes add."""
+    """A lowered network: the graph plus what the passes add. (In a notebook it shows as
+    its diagram: cnndsl/api.py gives it `_repr_svg_`, since the IR imports no backend.)"""
 
     graph: nx.MultiDiGraph
     name: str
     input_shape: tuple[int, ...]
     output: int
     aux_outputs: list[int] = field(default_factory=list)
+    extra_outputs: list[int] = field(default_factory=list)  # `output @a @b`: taps after the first
+    output_names: list[str] = field(default_factory=list)  # as `output` names them
     contracts: list[Contract] = field(default_factory=list)
     params: dict[str, Any] = field(default_factory=dict)
     blocks: dict[str, Any] = field(default_factory=dict)
@@ -104,15 +107,25 @@ class Network:
     def input(self) -> int:
         return 0
 
+    @property
+    def outputs(self) -> list[int]:
+        """What the network returns in eval mode: its output, then any further taps."""
+        return [self.output, *self.extra_outputs]
+
     def main_nodes(self) -> set[int]:
-        """Nodes the main output depends on (what runs in eval mode)."""
-        return nx.ancestors(self.graph, self.output) | {self.output}
+        """Nodes the outputs depend on (what runs in eval mode)."""
+        found = set(self.outputs)
+        for out in self.outputs:
+            found |= nx.ancestors(self.graph, out)
+        return found
 
-    def _repr_svg_(self) -> str:
-        """In a notebook, a network shows as its architecture diagram."""
-        from ..backends.graphviz import pipe, render
-
-        return pipe(render(self), "svg").decode("utf-8")
+    def __repr__(self) -> str:
+        layers = sum(1 for _ in self.layers())
+        out = "x".join(map(str, self.graph.nodes[self.output]["meta"]["shape"])) \
+            if self.output in self.graph else "?"
+        aux = f", {len(self.aux_outputs)} aux heads" if self.aux_outputs else ""
+        return (f"<Network {self.name}: {'x'.join(map(str, self.input_shape))} -> {out}, "
+                f"{layers} layer{'s' if layers != 1 else ''}{aux}>")
 
     # --- writing (passes work on a copy) --------------------------------------------------
     def for_pass(self, inplace: bool) -> Network:

@@ -10,6 +10,7 @@ from . import (  # noqa: F401 (registration)
     tensor,
 )
 from .registry import (
+    MAX_ELEMENTS,
     RESERVED,
     ChannelsLast,
     OpSpec,
@@ -20,6 +21,7 @@ from .registry import (
     all_ops,
     layer_names,
     lookup,
+    node_shape,
     register_layer,
     same_layout,
     unregister_layer,
@@ -29,6 +31,7 @@ from .torch_emit import install as _install_torch
 _install_torch()
 
 __all__ = [
+    "MAX_ELEMENTS",
     "RESERVED",
     "ChannelsLast",
     "OpSpec",
@@ -39,6 +42,7 @@ __all__ = [
     "all_ops",
     "layer_names",
     "lookup",
+    "node_shape",
     "register_layer",
     "same_layout",
     "unregister_layer",

@@ -157,6 +157,43 @@ class OpSpec:
         return {opt.name: opt.default for opt in self.options}
 
 
+MAX_ELEMENTS = 2**34  # one activation this large (64 GiB in fp32) is certainly a mistake
+
+
+def node_shape(spec: OpSpec, opts: dict, ins: list[Shape]) -> Shape:
+    """The output shape of one layer by its op's rule, checked: positive whole sizes, and
+    no more than MAX_ELEMENTS per example. Raises `ShapeProblem`."""
+    from .geometry import fmt_shape
+
+    _check_layout(spec, ins)
+    out = spec.shape(opts, ins)
+    out = out if isinstance(out, ChannelsLast) else tuple(out)
+    if not out or any(not isinstance(v, int) or v <= 0 for v in out):
+        raise ShapeProblem(f"`{spec.name}` gives an invalid shape {tuple(out)}")
+    size = 1
+    for v in out:
+        size *= v
+    if size > MAX_ELEMENTS:
+        raise ShapeProblem(f"`{spec.name}` output {fmt_shape(out)} has {size:,} elements per "
+                           "example, more than any memory holds",
+                           "check the channel counts and the input size")
+    return out
+
+
+def _check_layout(spec: OpSpec, ins: list[Shape]) -> None:
+    """Channels-last inputs only where the op takes them (the NOTE on ChannelsLast)."""
+    last = [isinstance(shape, ChannelsLast) for shape in ins]
+    if not any(last):
+        return
+    if not spec.channels_last:
+        raise ShapeProblem(f"`{spec.name}` needs a channels-first feature map, but its input "
+                           "is channels-last (after `nhwc`)", "put `nchw` before it")
+    if not all(last):
+        raise ShapeProblem("cannot merge a channels-last tensor (after `nhwc`) with a "
+                           "channels-first one", "put `nchw` at the end of the channels-last "
+                                                 "branch")
+
+
 _REGISTRY: dict[str, OpSpec] = {}
 
 # Names with a meaning of their own in the language; no layer may take them.

@@ -17,16 +17,26 @@ from ..errors import CnnNameError, CnnSyntaxError, did_you_mean
 from ..ops import layer_names, lookup
 from . import ast
 
-COMPOSITES = ("residual", "inception", "concat", "add", "gate", "dense", "aux")
-FUNCTIONS = ("min", "max", "round", "ceil", "floor", "divisible")
+COMPOSITES = ("residual", "inception", "concat", "add", "gate", "dense", "aux", "seq",
+              "repeat")
+FUNCTIONS = ("min", "max", "round", "ceil", "floor", "divisible", "regnet_width",
+             "regnet_depth", "regnet_group", "regnet_stages")
 _NEED_BODY = tuple(c for c in COMPOSITES if c != "dense")
 
 
 class Grouper:
-    def __init__(self, variables: frozenset[str]) -> None:
-        self.variables = variables | {"in"}
+    def __init__(self, variables: frozenset[str], blocks: frozenset[str] = frozenset(),
+                 uses: bool = False, layer_vars: frozenset[str] = frozenset()) -> None:
+        self.variables = (variables | {"in"}) - layer_vars
+        self.layer_vars = layer_vars
+        # For hints only: the blocks this file defines, and whether it `use`s others.
+        self.blocks = blocks
+        self.uses = uses
         # Whether a word is a value, by id; without it `((((x))))` is grouped 2**depth times.
         self._values: dict[int, tuple[ast.Expr, bool]] = {}
+
+    def with_variables(self, names: set[str]) -> Grouper:
+        return Grouper(self.variables | names, self.blocks, self.uses, self.layer_vars)
 
     def sequence(self, words: tuple[ast.Word, ...], span) -> ast.Sequence:
         items: list[ast.Item] = []
@@ -46,11 +56,26 @@ class Grouper:
                     raise CnnSyntaxError(f"label `{word.name}` names nothing",
                                          word.span, "write the layers it names after it")
                 body = self.sequence(rest, rest[0].span.to(rest[-1].span))
-                items.append(ast.Labelled(word.name, body, word.span.to(body.span)))
+                items.append(ast.Labelled(word.name, body, word.span.to(body.span),
+                                          word.quoted))
                 break
+            if isinstance(word, ast.DefaultWord):
+                finish()
+                items.extend(self.defaults(word, words[index + 1:]))
+                break
+            if isinstance(word, ast.IfWord):
+                finish()
+                if not items or isinstance(items[-1], (ast.Assert, ast.Labelled,
+                                                       ast.Defaults)):
+                    raise CnnSyntaxError("`if` has nothing before it to make conditional",
+                                         word.span, "put it after a layer, a call or "
+                                         "`( ... )`: `(conv k1 64 bn relu) if t != 1`")
+                last = items.pop()
+                items.append(ast.Conditional(last, word.cond, last.span.to(word.span)))
+                continue
             if isinstance(word, (ast.CompactWord, ast.KeywordWord)):
                 if current is None:
-                    _unknown_before_option(items, word)
+                    self._unknown_before_option(items, word)
                     raise CnnSyntaxError(f"option `{word.span.text}` has no layer before it",
                                          word.span, "options follow their layer: `conv k3 64`")
                 current.option(word)
@@ -69,13 +94,13 @@ class Grouper:
                 finish()
                 items.append(self.composite(word))
             elif current is not None and isinstance(word, ast.Name) \
-                    and current.spec.flag(word.id) is not None:
+                    and current.flag(word.id):
                 current.value(word, self.variables)
             else:
                 item = self.item(word)
                 if item is None:
                     if current is None:
-                        _unknown_before_option(items, word)
+                        self._unknown_before_option(items, word)
                         raise CnnSyntaxError(
                             f"value `{word.span.text}` has no layer before it", word.span,
                             "values are options of the layer before them: `conv k3 64`")
@@ -89,8 +114,39 @@ class Grouper:
         finish()
         return ast.Sequence(tuple(items), span)
 
+    def defaults(self, word: ast.DefaultWord, rest) -> list[ast.Defaults]:
+        if not rest:
+            raise CnnSyntaxError("`default` names no layer", word.span,
+                                 "e.g. `default bn eps=1e-3 momentum=0.01`")
+        body = self.sequence(rest, rest[0].span.to(rest[-1].span))
+        out = []
+        for item in body.items:
+            if not isinstance(item, ast.Layer) or item.op == "id":
+                raise CnnSyntaxError("`default` sets options of layers, not of "
+                                     f"`{item.span.text}`", item.span,
+                                     "e.g. `default bn eps=1e-3 momentum=0.01`")
+            out.append(ast.Defaults(item, word.span.to(item.span)))
+        return out
+
+    def _unknown_before_option(self, items: list, word) -> None:
+        """`cnv k3 64`: the misspelt layer is the error, not the options after it."""
+        if items and isinstance(items[-1], ast.Call) and not items[-1].args:
+            call = items[-1]
+            first = word.span.text if len(word.span.text) <= 20 else "..."
+            what = f"block `{call.name}` is called without parentheses" \
+                if call.name in self.blocks else f"unknown layer `{call.name}`"
+            raise CnnNameError(what, call.span,
+                               _unknown_call_hint(call.name, first, self.blocks, self.uses))
+
     def item(self, word: ast.Expr):
         """The item a word starts, or None when the word is a value."""
+        if isinstance(word, ast.Name) and word.id in self.layer_vars:
+            return _LayerBuilder(word.id, word.span, variable=True)
+        if isinstance(word, ast.FnCall) and word.name in self.layer_vars:
+            builder = _LayerBuilder(word.name, word.span, variable=True)
+            for arg in word.args:
+                builder.argument(arg, self.variables)
+            return builder
         if isinstance(word, ast.Name):
             if lookup(word.id) is not None and not lookup(word.id).internal:
                 return _LayerBuilder(word.id, word.span)
@@ -147,8 +203,15 @@ class Grouper:
         options = ()
         if isinstance(head, ast.FnCall):
             options = tuple(_argument_option(arg, self.variables) for arg in head.args)
-        # In a dense body `k` is the growth rate.
-        grouper = Grouper(self.variables | {"k"}) if kind == "dense" else self
+        for index, branch in enumerate(word.branches):
+            if branch.ref is None and not branch.words:
+                raise _empty_branch(kind, index, len(word.branches), branch.span)
+        # In a dense body `k` is the growth rate; `repeat(n, i)` names its index.
+        grouper = self
+        if kind == "dense":
+            grouper = self.with_variables({"k"})
+        elif kind == "repeat":
+            grouper = self.with_variables({o.name for o in options if o.kind == "flag"})
         branches = tuple(grouper.branch(b) for b in word.branches)
         return ast.Composite(kind, options, branches, word.span)
 
@@ -157,13 +220,38 @@ class Grouper:
         return ast.Branch(words.ref, body, words.span)
 
 
-def _unknown_before_option(items: list, word) -> None:
-    """`cnv k3 64`: the misspelt layer is the error, not the options after it."""
-    if items and isinstance(items[-1], ast.Call) and not items[-1].args:
-        call = items[-1]
-        hint = did_you_mean(call.name, layer_names()) or \
-            "blocks take their arguments in parentheses: `stage(64, 3)`"
-        raise CnnNameError(f"unknown layer `{call.name}`", call.span, hint)
+def _empty_branch(kind: str, index: int, count: int, span) -> CnnSyntaxError:
+    """`residual< >` would add x to itself and `inception< a | | b >` copy x: both are
+    almost always a slip, and `id` says it on purpose."""
+    if kind == "dense":
+        return CnnSyntaxError("`dense< >` has an empty body", span,
+                              "leave out `< >` for the default DenseNet-B layer: "
+                              "`dense(n=6, k=32)`")
+    if kind in ("gate", "aux"):
+        example = "gate< gap conv k1 in sigmoid >" if kind == "gate" else \
+            "aux< gap flatten fc 10 >"
+        return CnnSyntaxError(f"`{kind}< >` has an empty body", span,
+                              f"write the layers it runs: `{example}`")
+    what = "body" if count == 1 or (kind == "residual" and index == 0) else \
+        "shortcut" if kind == "residual" else "branch"
+    return CnnSyntaxError(f"`{kind}< >` has an empty {what}", span,
+                          f"write `id` for a {what} that passes its input on"
+                          + (": `inception< conv k1 64 | id >`" if what == "branch" else ""))
+
+
+def _unknown_call_hint(name: str, first: str, blocks: frozenset[str], uses: bool) -> str:
+    """`frobnicate 2`: a block called without parentheses, a misspelt layer, or neither."""
+    call = f"`{name}({first})`"
+    if name in blocks:
+        return f"blocks take their arguments in parentheses: {call}"
+    close = did_you_mean(name, layer_names() + sorted(blocks))
+    if close:
+        return close
+    if uses:
+        return (f"`{name}` is not a layer; if it is a block of a used file, call it with "
+                f"parentheses: {call}")
+    return f"`{name}` is neither a layer nor a block of this file (docs/language.md lists " \
+        "the layers)"
 
 
 def _argument_option(arg: ast.Argument, variables: frozenset[str]) -> ast.Option:
@@ -177,11 +265,15 @@ def _argument_option(arg: ast.Argument, variables: frozenset[str]) -> ast.Option
 class _LayerBuilder:
     """A layer whose options are still being read."""
 
-    def __init__(self, op: str, span) -> None:
+    def __init__(self, op: str, span, variable: bool = False) -> None:
         self.op = op
         self.span = span
         self.options: list[ast.Option] = []
-        self.spec = lookup(op)
+        self.variable = variable  # a layer parameter: the op is known when lowering
+        self.spec = None if variable else lookup(op)
+
+    def flag(self, word: str) -> bool:
+        return self.spec is not None and self.spec.flag(word) is not None
 
     def option(self, word) -> None:
         if isinstance(word, ast.CompactWord):
@@ -191,7 +283,7 @@ class _LayerBuilder:
         self.span = self.span.to(word.span)
 
     def value(self, word: ast.Expr, variables) -> None:
-        if isinstance(word, ast.Name) and self.spec.flag(word.id) is not None:
+        if isinstance(word, ast.Name) and self.flag(word.id):
             self.options.append(ast.Option("flag", word.id, None, word.span))
         else:
             self.options.append(ast.Option("positional", None, word, word.span))
@@ -200,11 +292,13 @@ class _LayerBuilder:
     def argument(self, arg: ast.Argument, variables) -> None:
         if arg.name is not None:
             self.options.append(ast.Option("keyword", arg.name, arg.value, arg.span))
-        elif isinstance(arg.value, ast.Name) and self.spec.flag(arg.value.id) is not None:
+        elif isinstance(arg.value, ast.Name) and self.flag(arg.value.id):
             self.options.append(ast.Option("flag", arg.value.id, None, arg.span))
         else:
             self.options.append(ast.Option("positional", None, arg.value, arg.span))
 
-    def build(self) -> ast.Layer:
+    def build(self) -> ast.Layer | ast.LayerVar:
+        if self.variable:
+            return ast.LayerVar(self.op, tuple(self.options), self.span)
         return ast.Layer(self.op, tuple(self.options), self.span)
 

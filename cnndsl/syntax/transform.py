@@ -10,6 +10,7 @@
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 from lark import Token, Transformer
@@ -93,6 +94,10 @@ class ToAst(Transformer):
         keyword, name_tok, value = children
         return ("param", ast.Param(_kwname(name_tok), value, self._span(keyword, value)))
 
+    def outputs(self, children):
+        _keyword, *refs = children
+        return ("output", tuple(ast.Name(r.value[1:], self._tok_span(r)) for r in refs))
+
     def use(self, children):
         tok = children[0]
         return ("use", ast.Use(tok.value[1:-1], self._tok_span(tok)))
@@ -140,16 +145,42 @@ class ToAst(Transformer):
         tok = children[0]
         return ast.LabelWord(tok.value.rstrip(": \t"), self._tok_span(tok))
 
+    def quoted_label(self, children):
+        tok = children[0]
+        text = tok.value.rstrip(": \t")[1:-1]
+        return ast.LabelWord(text, self._tok_span(tok), quoted=True)
+
+    def if_word(self, children):
+        keyword, cond = children
+        return ast.IfWord(cond, self._span(keyword, cond))
+
+    def default_word(self, children):
+        return ast.DefaultWord(self._tok_span(children[0]))
+
     def keyword_option(self, children):
         name_tok, value = children
         return ast.KeywordWord(_kwname(name_tok), value, self._span(name_tok, value))
 
     def composite(self, children):
         head, opener, *rest = children
-        at_open = self._tok_span(opener)
-        branches = tuple(c if c.span is not None else replace(c, span=at_open)
-                         for c in rest if isinstance(c, ast.BranchWords))
-        return ast.CompositeWord(head, branches, self._span(head, rest[-1]))
+        written = [c for c in rest if isinstance(c, ast.BranchWords)]
+        branches, after = [], opener.start_pos
+        for branch in written:
+            if branch.span is None:
+                branch = replace(branch, span=self._between_separators(after))
+            branches.append(branch)
+            after = branch.span.end
+        return ast.CompositeWord(head, tuple(branches), self._span(head, rest[-1]))
+
+    def _between_separators(self, after: int) -> Span:
+        """An empty branch has no position of its own: it is the stretch from the `<` or
+        `|` at `after` to the next `|` or `>`, both included (`< >`, `| |`)."""
+        text = self.source.text
+        opening = min((i for i in (text.find("|", after), text.find("<", after)) if i >= 0),
+                      default=after)
+        closing = min((i for i in (text.find("|", opening + 1), text.find(">", opening + 1))
+                       if i >= 0), default=opening)
+        return self.source.span(opening, closing + 1)
 
     def head(self, children):
         return ast.Name(str(children[0]), self._tok_span(children[0]))
@@ -176,6 +207,28 @@ class ToAst(Transformer):
     def comparison(self, children):
         return str(children[0])
 
+    # conditions
+    def compare(self, children):
+        left, op, right = children
+        return ast.Compare(str(op), left, right, self._span(left, right))
+
+    def _boolop(op):
+        def method(self, children):
+            left, _keyword, right = children
+            return ast.BoolOp(op, (left, right), self._span(left, right))
+        return method
+
+    or_ = _boolop("or")
+    and_ = _boolop("and")
+
+    def not_(self, children):
+        keyword, operand = children
+        return ast.BoolOp("not", (operand,), self._span(keyword, operand))
+
+    def if_else(self, children):
+        then, _if, cond, _else, orelse = children
+        return ast.IfElse(cond, then, orelse, self._span(then, orelse))
+
     # expressions
     def _binop(op):
         def method(self, children):
@@ -197,7 +250,11 @@ class ToAst(Transformer):
         tok = children[0]
         if len(tok.value) > MAX_NUMBER_CHARS:
             raise self._too_long(tok)
-        return ast.Num(number_value(tok.value), tok.value, self._tok_span(tok))
+        value = number_value(tok.value)
+        if not math.isfinite(value):  # `1e400` is inf as a float
+            raise CnnValueError(f"`{tok.value}` is too large to be a number", self._tok_span(tok),
+                                "no value in a network is that large")
+        return ast.Num(value, tok.value, self._tok_span(tok))
 
     def size(self, children):
         return self._size(children[0])
@@ -220,6 +277,9 @@ class ToAst(Transformer):
         opener, *words, closer = children
         return ast.Paren(tuple(words), self._span(opener, closer))
 
+    def paren_condition(self, children):
+        return children[1]
+
     def list(self, children):
         opener, *items, closer = children
         return ast.ListLit(tuple(c for c in items if c is not None), self._span(opener, closer))
@@ -229,6 +289,11 @@ class ToAst(Transformer):
         args = tuple(a if isinstance(a, ast.Argument) else ast.Argument(None, a, _expr_span(a))
                      for a in args if a is not None)
         return ast.FnCall(str(name), args, self._span(name, closer))
+
+    def ref_argument(self, children):
+        tok = children[0]
+        ref = ast.Ref(tok.value[1:], self._tok_span(tok))
+        return ast.Argument(None, ref, ref.span)
 
     def keyword_argument(self, children):
         name_tok, value = children
