@@ -334,3 +334,12 @@ def test_layers_print_as_torchvisions_modules():
     assert [m.extra_repr() for m in ours] == [m.extra_repr() for m in expected]
     assert [type(m) for i, m in enumerate(ours) if i != 7] == \
         [type(m) for i, m in enumerate(expected) if i != 7]
+
+
+def test_diagrams_draw_the_new_layers():
+    text = ("input 8x6x6\nconv k3 s2 p=same 8 hardswish\n"
+            "concat< chunk 2 i=0 | chunk 2 i=1 conv k1 4 relu > shuffle 2\n"
+            "residual< (body: conv k3 p1 dw nhwc ln fc 16 gelu fc 8 nchw) (scale: layerscale) "
+            "droppath 0.1 >\nupsample size=[7,11] mode=bilinear")
+    source = cnndsl.render(text).source
+    assert "chunk 1/2" in source and "upsample to 7×11" in source and "shuffle 2" in source
