@@ -204,7 +204,10 @@ class TorchSource:
             return "\n".join(lines) + "\n"
         lines.append(f"{INDENT * 2}super().__init__()")
         for local, expr in exprs:
-            if not local.isidentifier():
+            if not local.isidentifier() and self.tree.is_parameter(join(path, local)):
+                lines.append(f"{INDENT * 2}self.register_parameter({local!r}, "
+                             f"{_indent(expr, 2)})")
+            elif not local.isidentifier():
                 lines.append(f"{INDENT * 2}self.add_module({local!r}, {_indent(expr, 2)})")
             else:
                 lines.append(f"{INDENT * 2}self.{local} = {_indent(expr, 2)}")
@@ -345,6 +348,9 @@ class ForwardWriter:
         if not self.tree.is_container(node_path) and \
                 self.source._op(self.tree.leaf_of[node_path]).torch is None:
             call = self.source.inline_expr(self.tree.leaf_of[node_path], args)
+        elif self.tree.is_parameter(node_path):
+            apply = self.source._op(self.tree.leaf_of[node_path]).extras["torch_apply"]
+            call = apply(self.source.access(self.path, rel), args)
         else:
             call = f"{self.source.access(self.path, rel)}({', '.join(args)})"
         # A chain reuses its variable; a step that reads `x` while `x` is still needed
