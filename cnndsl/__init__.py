@@ -5,7 +5,6 @@
 """
 from . import ops as _ops  # noqa: F401  (registers the built-in layers)
 from .api import Summary, build, parse, read_spec, summary
-from .backends.graphviz import render
 from .errors import (
     CnnContractError,
     CnnError,
@@ -49,9 +48,14 @@ _TORCH_API = ("compile_source", "fuse_bn", "load")
 
 
 def __getattr__(name: str):
-    # The PyTorch side is imported on first use, so `import cnndsl` never loads torch.
+    # The PyTorch side and the diagram backend are imported on first use, so that
+    # `import cnndsl` (and `cnndsl check`) loads neither torch nor graphviz.
     if name in _TORCH_API:
         from . import torch_api
 
         return getattr(torch_api, name)
+    if name == "render":
+        from .backends.graphviz import render
+
+        return render
     raise AttributeError(f"module 'cnndsl' has no attribute {name!r}")

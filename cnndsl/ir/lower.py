@@ -16,10 +16,9 @@ Shapes are computed as nodes are added, with the same per-node rule that the
 """
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from dataclasses import dataclass, field
-
-import networkx as nx
 
 from ..errors import (
     CnnError,
@@ -38,6 +37,7 @@ from ..syntax.group import COMPOSITES
 from .evaluate import Env, as_int, evaluate
 from .graph import Contract, Network, Scope
 from .library import BlockInfo, collect_blocks, spec_params
+from .multigraph import MultiDiGraph
 from .names import attribute_name
 from .options import build_options
 
@@ -45,8 +45,13 @@ MAX_LAYERS = 50_000  # see the NOTE on limits in syntax/layout.py
 MAX_CALL_DEPTH = 64
 METRICS = ("shape", "rf", "params", "macs", "flops", "channels")
 
-_DENSE_DEFAULT = parse("block dense_layer(k): bn relu conv k1 4*k bn relu conv k3 p1 k nobias\n",
-                       "<DenseNet-B layer>").blocks[0].body
+_DENSE_DEFAULT_TEXT = "block dense_layer(k): bn relu conv k1 4*k bn relu conv k3 p1 k nobias\n"
+
+
+@functools.lru_cache(maxsize=1)
+def _dense_default() -> ast.Sequence:
+    """The body of a `dense` written without one (parsed on first use, not at import)."""
+    return parse(_DENSE_DEFAULT_TEXT, "<DenseNet-B layer>").blocks[0].body
 
 
 @dataclass
@@ -123,7 +128,7 @@ class Lowering:
         self.spec = spec
         self.blocks = blocks
         self.globals = globals_
-        self.graph = nx.MultiDiGraph()  # see NOTE: parallel edges in ir/graph.py
+        self.graph = MultiDiGraph()  # see NOTE: parallel edges in ir/graph.py
         self.contracts: list[Contract] = []
         self.aux: list[int] = []
         self.calls: list[str] = []
@@ -464,7 +469,8 @@ class Lowering:
         if options["n"] > MAX_LAYERS:
             raise CnnLimitError(f"a dense block of {options['n']:,} layers is too large",
                                 item.span)
-        body = item.branches[0].body if item.branches else _DENSE_DEFAULT
+        default = _dense_default()
+        body = item.branches[0].body if item.branches else default
         local = frame.claim(name, item.span) if name else frame.fresh("dense")
         block = frame.child(Scope(local, "dense", span=item.span), "dense")
         inner_env = env.child({"k": options["k"]})
@@ -477,13 +483,13 @@ class Lowering:
             try:
                 features.append(self.sequence(body, y, layer, inner_env))
             except CnnError as exc:
-                if body is not _DENSE_DEFAULT or exc.span is None \
-                        or exc.span.source is not _DENSE_DEFAULT.span.source:
+                if body is not default or exc.span is None \
+                        or exc.span.source is not default.span.source:
                     raise
                 # The user never wrote the built-in body: report at their `dense`.
                 hint = exc.hint
                 if isinstance(exc, CnnShapeError):
-                    hint = (f"the default DenseNet-B layer `{_DENSE_DEFAULT.span.text}` needs "
+                    hint = (f"the default DenseNet-B layer `{default.span.text}` needs "
                             "a CxHxW feature map" + (f"; {hint}" if hint else ""))
                 raise type(exc)(exc.message, item.span, hint) from None
         return self.add("concat", {}, features, item.span, block, block.fresh("concat"))
