@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from lark import Token
+from .lalr import Token
 
 from ..errors import CnnLimitError, CnnSyntaxError
 from .source import Source
@@ -35,7 +35,7 @@ _CLOSERS = {"RPAR": ")", "RSQB": "]", "RANGLE": ">"}
 
 
 class Layout:
-    """A lark post-lexer; one instance serves one parse (it holds the source)."""
+    """A post-lexer; one instance serves one parse (it holds the source)."""
 
     always_accept = ("NL", "LESS", "MORE", "LPAR")
 
@@ -68,7 +68,7 @@ class Layout:
                         "a block cannot be defined inside another block's body",
                         self.source.span(tok.start_pos, tok.end_pos),
                         "start the new `block` at the same indentation as the one before")
-                block_indent = tok.column - 1
+                block_indent = self._column(tok)
             at_line_start = False
             tok = self._retype(tok, prev, prev2)
             self._count_operators(runs, tok, prev)
@@ -91,7 +91,7 @@ class Layout:
                 f"`{opener.value}` is never closed",
                 self.source.span(opener.start_pos, opener.end_pos),
                 f"add `{_OPENERS[opener.type]}` where it ends")
-        end = Token("_NL", "", start_pos=len(self.source.text), end_pos=len(self.source.text))
+        end = Token("_NL", "", len(self.source.text), len(self.source.text))
         if last is not None and last.type not in ("_NL", "_BLOCK_END"):
             yield self._token("_NL", end, end)
         if block_indent is not None:
@@ -101,12 +101,11 @@ class Layout:
         if tok.type in ("LESS", "MORE"):
             if prev2 is not None and prev2.type == "ASSERT" and prev is not None \
                     and prev.type == "NAME":
-                return Token.new_borrow_pos("LT" if tok.type == "LESS" else "GT", tok.value, tok)
-            return Token.new_borrow_pos("LANGLE" if tok.type == "LESS" else "RANGLE",
-                                        tok.value, tok)
+                return tok.retyped("LT" if tok.type == "LESS" else "GT")
+            return tok.retyped("LANGLE" if tok.type == "LESS" else "RANGLE")
         if tok.type == "LPAR" and prev is not None and prev.type == "NAME" \
                 and prev.end_pos == tok.start_pos:
-            return Token.new_borrow_pos("CALL_OPEN", tok.value, tok)
+            return tok.retyped("CALL_OPEN")
         return tok
 
     def _count_operators(self, runs: list[int], tok: Token, prev: Token | None) -> None:
@@ -133,9 +132,13 @@ class Layout:
                 f"`{tok.value}` closes `{opener.value}` opened at line {line}, column {col}",
                 span, f"close it with `{_OPENERS[opener.type]}` first")
 
+    def _column(self, tok: Token) -> int:
+        """0-based: characters between the start of the token's line and the token."""
+        return tok.start_pos - (self.source.text.rfind("\n", 0, tok.start_pos) + 1)
+
     @staticmethod
     def _token(kind: str, where: Token, end: Token) -> Token:
-        return Token.new_borrow_pos(kind, "", where)
+        return Token(kind, "", where.start_pos, where.end_pos)
 
 
 def _is_operator(tok: Token) -> bool:

@@ -1,7 +1,7 @@
-"""The lark Transformer: one method per grammar alias, producing words and statements.
+"""The transformer: one method per grammar alias, producing words and statements.
 
 # NOTE: an inline transformer
-# The parser calls these methods as it reduces (lark's `transformer=` option), so no parse
+# The parser calls these methods as it reduces (see cnndsl/syntax/lalr.py), so no parse
 # tree is built and then walked: on a 10,000-layer spec that tree cost most of the parse.
 # Inline callbacks get no `meta`, so a node's span comes from its first and last child
 # (a token, or an AST node with its span). Where a rule starts or ends with punctuation or
@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from lark import Token, Transformer
-
 from ..errors import CnnValueError
 from . import ast
+from .lalr import Token
 from .source import Source, Span
 
 # Longer literals are typos or junk; Python refuses to convert ~4300+ digits anyway.
@@ -50,7 +49,7 @@ def number_value(text: str) -> int | float:
     return int(digits) * scale
 
 
-class ToAst(Transformer):
+class ToAst:
     """Built once with the parser; `source` is set to the spec being parsed (see parser.py)."""
 
     source: Source
