@@ -98,8 +98,10 @@ class Parser:
         self.states = tables["states"]
         self.start = tables["start"]
         self.end = tables["end"]
-        self.rules = [(origin, size, _reduction(methods, method, size, keep, nones, single))
-                      for origin, size, method, keep, nones, single in tables["rules"]]
+        self.rules = [(_kind(*rule[1:]), origin, size,
+                       _reduction(methods, method, size, keep, nones, single))
+                      for rule in tables["rules"]
+                      for origin, size, method, keep, nones, single in [rule]]
 
     def parse(self, tokens: Iterator[Token], end_pos: int):
         states, rules = self.states, self.rules
@@ -116,14 +118,19 @@ class Parser:
                     stack.append(action)
                     values.append(token)
                     break
-                origin, size, reduce = rules[-1 - action]
-                if size:
-                    children = values[-size:]
-                    del values[-size:]
-                    del stack[-size:]
+                # The common reductions are done in place (see _kind); the rest call ToAst.
+                how, origin, size, reduce = rules[-1 - action]
+                if how == _PASS:
+                    stack.pop()
+                elif how == _APPEND:
+                    last = values.pop()
+                    values[-1].append(last)
+                    del stack[-2:]
+                elif how == _NEW_LIST:
+                    values[-1] = [values[-1]]
+                    stack.pop()
                 else:
-                    children = []
-                values.append(reduce(children))
+                    _reduce(stack, values, size, reduce)
                 stack.append(states[stack[-1]][origin])
         where = token.start_pos if token is not None else 0
         end = Token("$END", "", where, where if token is not None else end_pos)
@@ -131,17 +138,39 @@ class Parser:
             action = states[stack[-1]].get("$END")
             if action is None:
                 raise ParseError(end, _expected(states[stack[-1]]))
-            origin, size, reduce = rules[-1 - action]
-            if size:
-                children = values[-size:]
-                del values[-size:]
-                del stack[-size:]
-            else:
-                children = []
-            values.append(reduce(children))
+            _, origin, size, reduce = rules[-1 - action]
+            _reduce(stack, values, size, reduce)
             stack.append(states[stack[-1]][origin])
             if stack[-1] == self.end:
                 return values[-1]
+
+
+def _reduce(stack: list, values: list, size: int, reduce) -> None:
+    if size:
+        children = values[-size:]
+        del values[-size:]
+        del stack[-size:]
+    else:
+        children = []
+    values.append(reduce(children))
+
+
+_CALL, _PASS, _NEW_LIST, _APPEND = range(4)
+
+
+def _kind(size: int, method: str | None, keep: list, trailing: int, single: bool) -> int:
+    """How a rule reduces: _PASS, a `?rule` with its one child, passes it on; _NEW_LIST and
+    _APPEND, a `_rule` helper for `x+`/`x*`, start and extend a list (which its parent
+    splices in, as lark does); _CALL, anything else, calls the rule's reduction."""
+    if trailing:
+        return _CALL
+    if single and size == 1 and keep == [[0, False, 0]]:
+        return _PASS
+    if method is None and size == 1 and keep == [[0, False, 0]]:
+        return _NEW_LIST
+    if method is None and size == 2 and keep == [[0, True, 0], [1, False, 0]]:
+        return _APPEND
+    return _CALL
 
 
 def _expected(actions: dict) -> set[str]:
