@@ -129,8 +129,13 @@ class Parser:
                 elif how == _NEW_LIST:
                     values[-1] = [values[-1]]
                     stack.pop()
+                elif size:  # _reduce, inline: this loop is most of a long spec's parse
+                    children = values[-size:]
+                    del values[-size:]
+                    del stack[-size:]
+                    values.append(reduce(children))
                 else:
-                    _reduce(stack, values, size, reduce)
+                    values.append(reduce([]))
                 stack.append(states[stack[-1]][origin])
         where = token.start_pos if token is not None else 0
         end = Token("$END", "", where, where if token is not None else end_pos)

@@ -32,6 +32,8 @@ _OPERATOR_TEXT = frozenset(("+", "-", "*", "/", "//"))
 
 _OPENERS = {"LPAR": ")", "CALL_OPEN": ")", "LSQB": "]", "LANGLE": ">"}
 _CLOSERS = {"RPAR": ")", "RSQB": "]", "RANGLE": ">"}
+# Token types `process` treats specially: everything else is an operand or an operator.
+_SPECIAL = frozenset(("NL", "BLOCK", "LESS", "MORE", *_OPENERS, *_CLOSERS))
 
 
 class Layout:
@@ -51,6 +53,14 @@ class Layout:
         last: Token | None = None          # the last token handed to the parser
         runs = [0]                         # operators in the current chain, per bracket
         for tok in stream:
+            if tok.type not in _SPECIAL and tok.value not in _OPERATOR_TEXT:
+                # An operand (most tokens): what the general path below does to one, faster.
+                if prev is None or not _is_operator(prev) and prev.type not in _OPENERS:
+                    runs[-1] = 0
+                at_line_start = False
+                prev2, prev = prev, tok
+                yield (last := tok)
+                continue
             if tok.type == "NL":
                 if stack:
                     continue

@@ -59,7 +59,7 @@ class ToAst:
         return self.source.span(_start(first), _end(last))
 
     def _tok_span(self, tok: Token) -> Span:
-        return self.source.span(tok.start_pos, tok.end_pos)
+        return Span(self.source, tok.start_pos, tok.end_pos)  # a token is never empty
 
     def _int(self, digits: str, tok: Token) -> int:
         if len(digits) > MAX_NUMBER_CHARS:
@@ -128,7 +128,7 @@ class ToAst:
     def compact_option(self, children):
         tok = children[0]
         letter = "op" if tok.value.startswith("op") else tok.value[0]
-        values = tuple(self._int(v, tok) for v in tok.value[len(letter):].split("x"))
+        values = tuple([self._int(v, tok) for v in tok.value[len(letter):].split("x")])
         return ast.CompactWord(letter, values, self._tok_span(tok))
 
     def repeat_literal(self, children):
