@@ -77,10 +77,10 @@ class Network:
     def inputs(self, n: int) -> list[int]:
         """The nodes feeding `n`, one per edge, in input order (concat order): a node that
         feeds `n` twice appears twice (see NOTE: parallel edges)."""
-        edges = self.graph.in_pairs(n)  # [(source, index), ...] in the order added
-        if len(edges) == 1:  # the common case
-            return [edges[0][0]]
-        return [u for u, _ in sorted(edges, key=lambda edge: edge[1])]
+        edges = self.graph.in_flat(n)  # (source, index, source, index, ...) as added
+        if len(edges) == 2:  # the common case
+            return [edges[0]]
+        return [u for _, u in sorted(zip(edges[1::2], edges[::2]))]
 
     def consumers(self, n: int) -> list[int]:
         """The nodes reading `n`, each once however many of its inputs `n` is."""

@@ -35,7 +35,7 @@ def parse(text: str | bytes, path: str | Path | None = None) -> ast.Spec:
     if engine is None:
         return parse_with_lark(source)
     lexer, parser, transformer = engine
-    transformer.source = source
+    transformer.begin(source)
     try:
         tokens = Layout(source).process(lexer.tokens(source.text))
         statements = parser.parse(tokens, len(source.text))
@@ -55,7 +55,7 @@ def parse_with_lark(source: Source) -> ast.Spec:
 
     parser = _lark_parser()
     parser.options.postlex.current = Layout(source)
-    parser.options.transformer.source = source
+    parser.options.transformer.begin(source)
     try:
         statements = parser.parse(source.text)
     except UnexpectedCharacters as exc:

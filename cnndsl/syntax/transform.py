@@ -54,6 +54,16 @@ class ToAst:
 
     source: Source
 
+    def begin(self, source: Source) -> None:
+        """Start on a new spec. Repeated names, numbers and option values share one object
+        each (`_shared`): a long spec repeats a few of them on every line."""
+        self.source = source
+        self._common: dict = {}
+
+    def _shared(self, value):
+        common = self._common
+        return common.setdefault(value, value) if len(common) < 10_000 else value
+
     def _span(self, first, last) -> Span:
         """From the start of `first` to the end of `last`: tokens or AST nodes."""
         return self.source.span(_start(first), _end(last))
@@ -75,7 +85,7 @@ class ToAst:
         return [c for c in children if c is not None]
 
     def network(self, children):
-        return ("network", ast.Name(str(children[0]), self._tok_span(children[0])))
+        return ("network", ast.Name(self._shared(children[0].value), self._tok_span(children[0])))
 
     def input_shape(self, children):
         return ("input", self._size(children[0]))
@@ -128,7 +138,8 @@ class ToAst:
     def compact_option(self, children):
         tok = children[0]
         letter = "op" if tok.value.startswith("op") else tok.value[0]
-        values = tuple([self._int(v, tok) for v in tok.value[len(letter):].split("x")])
+        digits = tok.value[len(letter):].split("x")
+        values = self._shared(tuple([self._int(v, tok) for v in digits]))
         return ast.CompactWord(letter, values, self._tok_span(tok))
 
     def repeat_literal(self, children):
@@ -151,7 +162,7 @@ class ToAst:
         return ast.CompositeWord(head, branches, self._span(head, rest[-1]))
 
     def head(self, children):
-        return ast.Name(str(children[0]), self._tok_span(children[0]))
+        return ast.Name(self._shared(children[0].value), self._tok_span(children[0]))
 
     def head_call(self, children):
         return children[0]
@@ -196,7 +207,8 @@ class ToAst:
         tok = children[0]
         if len(tok.value) > MAX_NUMBER_CHARS:
             raise self._too_long(tok)
-        return ast.Num(number_value(tok.value), tok.value, self._tok_span(tok))
+        text = self._shared(tok.value)
+        return ast.Num(number_value(text), text, self._tok_span(tok))
 
     def size(self, children):
         return self._size(children[0])
@@ -213,7 +225,7 @@ class ToAst:
         return ast.Str(tok.value[1:-1], self._tok_span(tok))
 
     def name(self, children):
-        return ast.Name(str(children[0]), self._tok_span(children[0]))
+        return ast.Name(self._shared(children[0].value), self._tok_span(children[0]))
 
     def paren(self, children):
         opener, *words, closer = children
