@@ -33,6 +33,7 @@ from ..ir import Network
 from ..ir.names import class_name as sanitise_class_name
 from ..ops import lookup
 from ..passes.fold_batchnorm import fold_plan
+from .torch_inplace import activation_in_place, add_in_place, with_inplace
 from .torch_tree import ModuleTree, join
 from .torch_wrap import wrap_lines
 
@@ -68,8 +69,9 @@ class TorchSource:
 
     def __init__(self, network: Network, class_name: str | None = None,
                  spec_name: str | None = None, parametric: bool = True,
-                 tree: ModuleTree | None = None) -> None:
+                 tree: ModuleTree | None = None, inplace: bool = True) -> None:
         self.network = network
+        self.inplace = inplace  # in-place activations and adds where safe (torch_inplace.py)
         self.tree = tree or ModuleTree(network)
         self.top_name = sanitise_class_name(class_name or network.name)
         self.spec_name = spec_name
@@ -193,6 +195,11 @@ class TorchSource:
         constructor; see cnndsl/backends/torch_params.py)."""
         return False
 
+    def aliased_nodes(self) -> set[int]:
+        """Nodes whose tensor may at run time be another's: those inside a module that may
+        be None (see the NOTE in cnndsl/backends/torch_inplace.py)."""
+        return set()
+
     def _has_module(self, path: str) -> bool:
         if self.tree.is_container(path):
             return True
@@ -209,6 +216,8 @@ class TorchSource:
         if expr is None:
             raise CnnUsageError(f"layer `{attrs['op']}` ({attrs['name']}) has no PyTorch "
                                 "module", hint="give its OpSpec a `torch` rule")
+        if self.inplace and activation_in_place(self.network, n, self.aliased_nodes()):
+            expr = with_inplace(expr)
         for helper, source in spec.extras.get("torch_helpers", {}).items():
             if re.search(rf"\b{helper}\(", expr):
                 self.helpers[helper] = source
@@ -306,6 +315,7 @@ class ForwardWriter:
         node_path = join(self.path, ".".join(rel))
         aux = self.main is not None and not any(n in self.main for n in outs)
         args = [self.var[u] for u in ins]
+        op = None
         if not self.tree.is_container(node_path) and \
                 self.source._op(self.tree.leaf_of[node_path]).torch is None:
             op = self.network.node(self.tree.leaf_of[node_path])["op"]
@@ -319,6 +329,12 @@ class ForwardWriter:
             not self.tree.is_container(node_path)
         if self.source.optional_module(node_path) and len(outs) == 1 and len(args) == 1:
             call = self._optional_call(rel, call, args[0])
+        if op == "add" and reuse and self.source.inplace and \
+                add_in_place(self.network, outs[0], self.source.aliased_nodes()):
+            self.var[outs[0]] = args[0]
+            self.lines.append(f"{args[0]} += {args[1]}")  # see cnndsl/backends/torch_inplace.py
+            self.training_only.append(aux)
+            return
         names = []
         for n in outs:
             if reuse:
@@ -370,6 +386,7 @@ def _indent(text: str, levels: int = 1) -> str:
 
 
 def torch_source(network: Network, *, class_name: str | None = None,
-                 spec_name: str | None = None) -> str:
-    """The text of a standalone Python module defining the network as an nn.Module."""
-    return TorchSource(network, class_name, spec_name).render()
+                 spec_name: str | None = None, inplace: bool = True) -> str:
+    """The text of a standalone Python module defining the network as an nn.Module.
+    `inplace=False` writes no in-place step (see cnndsl/backends/torch_inplace.py)."""
+    return TorchSource(network, class_name, spec_name, inplace=inplace).render()
