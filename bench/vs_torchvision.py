@@ -19,6 +19,7 @@ Without it the section records why it was skipped. It is never a dependency of c
 """
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 import time
