@@ -32,7 +32,8 @@ def _stderr(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-TVLOAD = ROOT.parent / "shared" / "reference"
+# Where tvload.py is: ../shared/reference beside the checkout, or $CNNDSL_REFERENCE.
+TVLOAD = Path(os.environ.get("CNNDSL_REFERENCE", ROOT.parent / "shared" / "reference"))
 # zoo spec stem -> torchvision constructor; networks the zoo lacks are skipped.
 NETWORKS = {
     "resnet50": "resnet50",
