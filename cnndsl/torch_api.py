@@ -7,7 +7,7 @@ import linecache
 import types
 
 from .api import SpecSource, build, read_spec
-from .backends.torch_source import torch_source
+from .backends.torch_source import network_class_name, torch_source
 from .errors import CnnUsageError
 from .syntax import ast
 
@@ -55,9 +55,7 @@ def load(src: SpecSource | ast.Spec, *, params: dict | None = None, fuse_bn: boo
     spec = read_spec(src)
     network = build(spec, params=params, fuse_bn=fuse_bn)
     source = torch_source(network)
-    from .ir.names import class_name
-
-    model = module_class(source, class_name(network.name))()
+    model = module_class(source, network_class_name(network))()
     if device is not None:
         model = model.to(device)
     if channels_last:

@@ -43,7 +43,33 @@ _INLINE = {
     "concat": lambda args: f"torch.cat([{', '.join(args)}], dim=1)",
     "mul": lambda args: " * ".join(args),
 }
-_RESERVED_CLASSES = {"F", "nn", "torch"}
+_MODULE_ALIASES = ("F", "nn", "torch")  # the generated file's imports
+
+
+def reserved_names() -> set[str]:
+    """Names the generated file defines whatever the spec says: its module aliases and
+    every helper class of the ops table (custom layers' included), so that no class made
+    from a spec's name (the network's, a block's) can hide one of them."""
+    from ..ops import all_ops
+
+    names = set(_MODULE_ALIASES)
+    for spec in all_ops().values():
+        names |= set(spec.extras.get("torch_helpers", {}))
+    return names
+
+
+def network_class_name(network: Network, class_name: str | None = None) -> str:
+    """The network's class: its name as a class name, with `Net` added where that is a
+    name the file reserves (`network Scale` -> `ScaleNet`); an explicit name that is
+    reserved is refused."""
+    name = sanitise_class_name(class_name or network.name)
+    if name in reserved_names():
+        if class_name is not None:
+            raise CnnUsageError(f"class name {class_name!r} is taken by the generated file",
+                                hint="its module aliases and helper classes are "
+                                     + ", ".join(sorted(reserved_names())))
+        name += "Net"
+    return name
 
 
 def network_params(network: Network) -> tuple[int, int, int]:
@@ -73,12 +99,12 @@ class TorchSource:
         self.network = network
         self.inplace = inplace  # in-place activations and adds where safe (torch_inplace.py)
         self.tree = tree or ModuleTree(network)
-        self.top_name = sanitise_class_name(class_name or network.name)
+        self.top_name = network_class_name(network, class_name)
         self.spec_name = spec_name
         self.helpers: dict[str, str] = {}
         self.class_text: dict[str, str] = {}  # class name -> its full text
         self.class_by_body: dict[tuple[str, str], str] = {}
-        self.used_names = set(_RESERVED_CLASSES) | {self.top_name}
+        self.used_names = reserved_names() | {self.top_name}
         self.planner = None
         if parametric:
             from .torch_params import ParamPlanner
@@ -327,6 +353,10 @@ class ForwardWriter:
         reuse = len(outs) == 1 and args and uses[ins[0]] == 0 and not aux
         chain_start = len(outs) == 1 and args and args[0] == "x" and \
             not self.tree.is_container(node_path)
+        if not outs:  # nothing reads what it makes: a call for its side effects alone
+            self.lines.append(call)
+            self.training_only.append(aux)
+            return
         if self.source.optional_module(node_path) and len(outs) == 1 and len(args) == 1:
             call = self._optional_call(rel, call, args[0])
         if op == "add" and reuse and self.source.inplace and \
@@ -377,7 +407,7 @@ class ForwardWriter:
             return [f"{INDENT * 2}if self.training:",
                     f"{INDENT * 3}return {', '.join(names)}",
                     f"{INDENT * 2}return {names[0]}"]
-        return [f"{INDENT * 2}return {', '.join(names)}"]
+        return [f"{INDENT * 2}return {', '.join(names)}".rstrip()]
 
 
 def _indent(text: str, levels: int = 1) -> str:
