@@ -3,6 +3,7 @@
     python -m bench              the full run (tens of minutes on a laptop)
     python -m bench --quick      small sizes, few repeats: a minute
     python -m bench --only stages commands
+    python -m bench --only torchvision --tv-nets resnet50 --tv-compile   (ours / torchvision)
 """
 from __future__ import annotations
 
@@ -15,12 +16,12 @@ from pathlib import Path
 
 from cnndsl.outputs import write_atomic
 
-from . import commands, gpu, inference, stages
+from . import commands, gpu, inference, stages, vs_torchvision
 from .report import markdown
 from .synthetic import SHAPES
 
 ROOT = Path(__file__).resolve().parents[1]
-SECTIONS = ("stages", "scaling", "commands", "inference", "memory", "gpu")
+SECTIONS = ("stages", "scaling", "commands", "inference", "memory", "gpu", "torchvision")
 FULL = {"sizes": [100, 1000, 10000, 100000], "zoo": None, "repeats": 5, "runs": 10}
 QUICK = {"sizes": [100, 1000], "zoo": ["lenet5", "resnet18"], "repeats": 1, "runs": 3}
 MEMORY_SPECS = ("lenet5", "resnet18", "vgg11_bn", "googlenet", "densenet121")
@@ -34,6 +35,15 @@ def parse_args(argv):
     p.add_argument("--shapes", nargs="+", choices=SHAPES, default=list(SHAPES),
                    help="synthetic network shapes")
     p.add_argument("--zoo", nargs="+", metavar="NAME", help="zoo networks of the stage table")
+    p.add_argument("--tv-nets", nargs="+", metavar="NAME",
+                   help="networks compared with torchvision (default: "
+                        f"{' '.join(vs_torchvision.NETWORKS)}, those the zoo has)")
+    p.add_argument("--tv-runs", type=int, default=7, help="interleaved runs per variant")
+    p.add_argument("--tv-compile", nargs="*", default=["resnet50"], metavar="NAME",
+                   help="networks whose torch.compile variant is timed (minutes each on a "
+                        "CPU; default resnet50; the flag alone: none)")
+    p.add_argument("--note", metavar="TEXT", help="what else the machine was doing, for the "
+                   "report (say, 'shared with other builds')")
     p.add_argument("--json", default=str(ROOT / "docs" / "benchmarks.json"), metavar="PATH")
     p.add_argument("--markdown", default=str(ROOT / "docs" / "benchmarks.md"), metavar="PATH")
     p.add_argument("--from-json", nargs="+", metavar="PATH", help="run nothing: merge the "
@@ -46,6 +56,8 @@ def run(args) -> dict:
     zoo_dir = ROOT / "zoo_specs"
     results = {"mode": "quick" if args.quick else "full", "machine": _machine(),
                "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    if args.note:
+        results["machine"]["note"] = args.note
     if "stages" in args.only:
         _say("compiler stages")
         results["zoo_stages"] = stages.zoo_stages(zoo_dir, args.zoo or mode["zoo"],
@@ -69,6 +81,12 @@ def run(args) -> dict:
                              for n in names]
     if "gpu" in args.only:
         results["gpu"] = gpu.gpu_throughput(str(zoo_dir / "resnet50.cnn"))
+    if "torchvision" in args.only:
+        _say("generated modules against torchvision's")
+        quick = {"runs": 2, "size": 64, "compile_nets": ()} if args.quick else {}
+        results["torchvision"] = vs_torchvision.vs_torchvision(**{
+            "names": args.tv_nets or (["resnet50"] if args.quick else None),
+            "runs": args.tv_runs, "compile_nets": args.tv_compile, **quick})
     return results
 
 

@@ -52,13 +52,16 @@ def markdown(results: dict) -> str:
         parts.append(_memory(results["memory"]))
     if "gpu" in results:
         parts.append(_gpu(results["gpu"]))
+    if "torchvision" in results:
+        parts.append(_torchvision(results["torchvision"], results["machine"]))
     return "\n".join(parts)
 
 
 def _machine(results: dict) -> str:
     m = results["machine"]
+    note = f" {m['note']}." if m.get("note") else ""
     return (f"Run ({results['mode']} mode) started {results['started']}: Python "
-            f"{m['python']}, {m['platform']}, {m['processor']}, {m['cpus']} CPUs.\n")
+            f"{m['python']}, {m['platform']}, {m['processor']}, {m['cpus']} CPUs.{note}\n")
 
 
 def _targets(results: dict) -> str:
@@ -88,6 +91,12 @@ def _targets(results: dict) -> str:
         if v:
             rows.append((f"folded + channels_last, {_net(run)} batch {run['batch']}",
                          ">= 1.15x", f"{v['speedup']:.2f}x", v["speedup"] >= 1.15))
+    for run in results.get("torchvision", {}).get("networks", []):
+        for name, v in run["variants"].items():
+            rows.append((f"{run['network']} {name}: ours / torchvision",
+                         "<= 1.00 within the spread",
+                         f"{v['ratio_median']:.2f} ({v['ratio_min']:.2f}-{v['ratio_max']:.2f})",
+                         v["ratio_min"] <= 1.0))
     lines = [f"| {a} | {b} | {c} | {_yes(d)} |" for a, b, c, d in rows]
     return TARGETS + "\n".join(lines) + "\n"
 
@@ -190,6 +199,35 @@ def _gpu(data: dict) -> str:
     return head + (f"{data['device']}, batch {data['batch']}: eager "
                    f"{data['eager']:.0f} images/s, torch.compile "
                    f"{data['torch.compile']:.0f} images/s, ratio {data['ratio']:.2f}x.\n")
+
+
+def _torchvision(data: dict, machine: dict) -> str:
+    head = "## Generated modules against torchvision's\n\n"
+    if "skipped" in data:
+        return head + f"Skipped: {data['skipped']}.\n"
+    lines = [head + "Ratios are the time of the generated module over torchvision's for the "
+             "same weights and input, measured side by side in one run (one call of each per "
+             "run, the order swapped every run): the median over the runs, and in brackets "
+             "the smallest and largest. Below 1 the generated module is faster. Times are "
+             "medians in seconds on the machine of this run "
+             f"({machine['cpus']} CPUs{'; ' + machine['note'] if machine.get('note') else ''}"
+             "): compare ratios, not times. `bn folded` folds ours with `cnndsl.fuse_bn` and "
+             "torchvision's with `torch.fx.experimental.optimization.fuse`; the train step is "
+             "forward, cross-entropy, backward and an SGD step in training mode.\n"]
+    for run in data["networks"]:
+        lines += [f"### {run['network']}, batch {run['batch']}, {run['size']}x{run['size']}, "
+                  f"{run['runs']} runs, {run['threads']} threads (outputs differ by "
+                  f"{run['output_rel_diff']:.1e} relative)\n",
+                  "| variant | ours / torchvision | min | max | ours s | torchvision s |",
+                  "|---|---|---|---|---|---|"]
+        for name, v in run["variants"].items():
+            lines.append(f"| {name} | {v['ratio_median']:.3f} | {v['ratio_min']:.3f} | "
+                         f"{v['ratio_max']:.3f} | {v['ours_median_s']:.3f} | "
+                         f"{v['torchvision_median_s']:.3f} |")
+        lines.append("")
+    for name, why in data.get("skipped_networks", {}).items():
+        lines.append(f"- {name}: skipped, {why}.")
+    return "\n".join(lines) + "\n"
 
 
 def _stage_names(rows: dict) -> list[str]:

@@ -18,14 +18,13 @@ def export_onnx(src, path: str | Path, *, params: dict | None = None, input_shap
     import torch
 
     from .api import build, read_spec
-    from .backends.torch_source import torch_source
-    from .ir.names import class_name
+    from .backends.torch_source import network_class_name, torch_source
     from .outputs import write_atomic
     from .torch_api import module_class, require_torch_rules
 
     network = build(read_spec(src), params=params, input_shape=input_shape, fuse_bn=fuse_bn)
     require_torch_rules(network)
-    model = module_class(torch_source(network), class_name(network.name))().eval()
+    model = module_class(torch_source(network), network_class_name(network))().eval()
     example = torch.randn(1, *network.input_shape)
     program = torch.onnx.export(model, (example,), dynamo=True, opset_version=opset,
                                 verbose=False)

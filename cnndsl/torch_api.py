@@ -7,7 +7,7 @@ import linecache
 import types
 
 from .api import SpecSource, build, read_spec
-from .backends.torch_source import torch_source
+from .backends.torch_source import network_class_name, torch_source
 from .errors import CnnUsageError
 from .syntax import ast
 
@@ -83,9 +83,7 @@ def load(src: SpecSource | ast.Spec, *, params: dict | None = None, fuse_bn: boo
                     fuse_bn=fuse_bn and not fold_after)
     require_torch_rules(network)
     source = torch_source(network)
-    from .ir.names import class_name
-
-    model = module_class(source, class_name(network.name))()
+    model = module_class(source, network_class_name(network))()
     if weights is not None:
         from .weights import load_weights
 

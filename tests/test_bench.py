@@ -47,3 +47,31 @@ def test_quick_run_writes_json_and_markdown(tmp_path):
     main(["--from-json", str(out_json), "--json", str(tmp_path / "again.json"),
           "--markdown", str(again)])
     assert again.read_text() == text  # rendering from the JSON alone gives the same page
+
+
+def test_torchvision_comparison_skips_cleanly_without_torchvision(tmp_path):
+    from bench.report import markdown
+    from bench.vs_torchvision import load_torchvision, vs_torchvision
+
+    models, why = load_torchvision(tmp_path)  # no tvload.py there
+    assert models is None and "tvload.py" in why
+    section = vs_torchvision(["resnet50"], say=lambda text: None,
+                             loader=lambda: (None, "no torchvision"))
+    assert section == {"skipped": "no torchvision"}
+    page = markdown({"mode": "quick", "started": "now", "torchvision": section,
+                     "machine": {"python": "3", "platform": "p", "processor": "x",
+                                 "cpus": 2}})
+    assert "Skipped: no torchvision." in page
+
+
+def test_weights_are_copied_in_registration_order_with_shapes_checked():
+    import pytest
+    import torch
+
+    from bench.vs_torchvision import copy_weights
+
+    a, b = torch.nn.Linear(3, 4), torch.nn.Linear(3, 4)
+    copy_weights(a, b)
+    assert torch.equal(a.weight, b.weight) and torch.equal(a.bias, b.bias)
+    with pytest.raises(ValueError, match="weight"):
+        copy_weights(torch.nn.Linear(3, 4), torch.nn.Linear(4, 3))

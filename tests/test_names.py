@@ -26,6 +26,9 @@ def test_attribute_names_are_safe(raw):
 def test_class_names():
     assert class_name("bottleneck") == "Bottleneck"
     assert class_name("inception_a") == "InceptionA"
+    assert class_name("ResNeXt50_32x4d") == "ResNeXt50_32x4d"  # written as a class name
+    assert class_name("resnext50_32x4d") == "Resnext50_32x4d"  # 5032 would mislead
+    assert class_name("inception_v3") == "InceptionV3"
     assert class_name("__import__").isidentifier()
 
 

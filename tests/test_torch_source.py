@@ -96,6 +96,47 @@ def test_hostile_names_are_sanitised():
     assert all(line.startswith("#") for line in header.splitlines()[:4])
 
 
+HELPERS_SPEC = """network {name}
+input 1x32x32
+block {block}(c): conv k1 c
+conv k5 2 table=[[0],[0]] subsample k2 s2 scale 0.5 ln
+{block}(4)
+gap flatten rbf 10
+"""
+
+
+@pytest.mark.parametrize("name", ["F", "nn", "torch", "Scale", "Subsample", "RBF",
+                                  "TableConv2d", "ChannelLayerNorm"])
+def test_names_of_the_generated_file_are_never_hidden(tmp_path, name):
+    """A network or block named like a module alias or a helper class gets another class
+    name; the spec's file name gives the network's name where the text has none."""
+    text = HELPERS_SPEC.format(name=name, block=name)
+    path = tmp_path / f"{name}.cnn"
+    path.write_text(text.split("\n", 1)[1])  # named after the file
+    for spec in (text, path):
+        source = cnndsl.compile_source(spec)
+        classes = [n.name for n in ast.walk(ast.parse(source)) if isinstance(n, ast.ClassDef)]
+        assert len(classes) == len(set(classes))
+        assert not {"F", "nn", "torch"} & set(classes)
+        model = cnndsl.load(spec).eval()
+        assert model(torch.randn(1, 1, 32, 32)).shape == (1, 10)
+        assert type(model.scale1).__name__ == "Scale"
+    with pytest.raises(cnndsl.CnnUsageError, match="taken by the generated file"):
+        cnndsl.compile_source(text, class_name="Scale")
+
+
+def test_a_call_whose_output_nobody_reads_is_still_valid_python():
+    text = "input 3x8x8\nblock b(c): conv k1 c\na: conv k1 4\nb(4)\nconcat< @a | @a >\n"
+    try:
+        source = cnndsl.compile_source(text)
+    except cnndsl.CnnError:
+        return  # refusing the spec is right too (lowering may report unused outputs)
+    compile(source, "<generated>", "exec")
+    model = cnndsl.load(text)
+    for training in (True, False):
+        assert model.train(training)(torch.randn(1, 3, 8, 8)).shape == (1, 8, 8, 8)
+
+
 def test_fx_and_export_trace_the_forward():
     network = cnndsl.build(SPECS / "valid" / "constructs.cnn")
     model = instantiate(network).eval()

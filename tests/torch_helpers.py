@@ -4,14 +4,13 @@ from __future__ import annotations
 import torch
 
 import cnndsl
-from cnndsl.backends.torch_source import network_params, torch_source
-from cnndsl.ir.names import class_name
+from cnndsl.backends.torch_source import network_class_name, network_params, torch_source
 from cnndsl.torch_api import module_class
 
 
 def instantiate(network, seed: int = 0) -> torch.nn.Module:
     torch.manual_seed(seed)
-    return module_class(torch_source(network), class_name(network.name))()
+    return module_class(torch_source(network), network_class_name(network))()
 
 
 def randomise_batchnorm(model: torch.nn.Module, seed: int = 1) -> None:

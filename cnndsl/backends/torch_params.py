@@ -490,14 +490,16 @@ class ProbeSource(TorchSource):
 
     def __init__(self, planner: ParamPlanner, probe: Probe,
                  names: dict[str, str] | None = None) -> None:
-        super().__init__(probe.network, parametric=False, tree=probe.tree)
         real = planner.source
+        super().__init__(probe.network, parametric=False, tree=probe.tree,
+                         inplace=real.inplace)
         self.helpers, self.class_text = real.helpers, real.class_text
         self.class_by_body, self.used_names = real.class_by_body, real.used_names
         self.planner, self.lowering = planner, probe.lowering
         self.path, self.entry = probe.path, probe.entry
         self.names = planner.py_names[probe.entry.block] if names is None else names
         self.known = {IN_CHANNELS, *self.names.values()}
+        self._aliased: set[int] | None = None
 
     # --- the instance's class -----------------------------------------------------------
     def instance_class(self) -> str:
@@ -545,6 +547,15 @@ class ProbeSource(TorchSource):
 
     def optional_module(self, path: str) -> bool:
         return path in self.lowering.optional
+
+    def aliased_nodes(self) -> set[int]:
+        if self._aliased is None:
+            optional = tuple(f"{path}." for path in self.lowering.optional)
+            self._aliased = {n for n in self.network.layers()
+                             if self.network.node(n)["name"].startswith(optional)}
+            for nodes, _ in self.lowering.phantoms.values():
+                self._aliased |= nodes
+        return self._aliased
 
     def _call_expr(self, path: str, entry: Scope) -> str:
         """`Bottleneck(4 * c, c, 1, g, width)`: a nested call, its arguments as written."""

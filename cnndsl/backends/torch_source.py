@@ -33,6 +33,7 @@ from ..ir import Network
 from ..ir.names import class_name as sanitise_class_name
 from ..ops import lookup
 from ..passes.fold_batchnorm import fold_plan
+from .torch_inplace import activation_in_place, add_in_place, with_inplace
 from .torch_tree import ModuleTree, join
 from .torch_wrap import wrap_lines
 
@@ -42,7 +43,33 @@ _INLINE = {
     "concat": lambda args: f"torch.cat([{', '.join(args)}], dim=1)",
     "mul": lambda args: " * ".join(args),
 }
-_RESERVED_CLASSES = {"F", "nn", "torch"}
+_MODULE_ALIASES = ("F", "nn", "torch")  # the generated file's imports
+
+
+def reserved_names() -> set[str]:
+    """Names the generated file defines whatever the spec says: its module aliases and
+    every helper class of the ops table (custom layers' included), so that no class made
+    from a spec's name (the network's, a block's) can hide one of them."""
+    from ..ops import all_ops
+
+    names = set(_MODULE_ALIASES)
+    for spec in all_ops().values():
+        names |= set(spec.extras.get("torch_helpers", {}))
+    return names
+
+
+def network_class_name(network: Network, class_name: str | None = None) -> str:
+    """The network's class: its name as a class name, with `Net` added where that is a
+    name the file reserves (`network Scale` -> `ScaleNet`); an explicit name that is
+    reserved is refused."""
+    name = sanitise_class_name(class_name or network.name)
+    if name in reserved_names():
+        if class_name is not None:
+            raise CnnUsageError(f"class name {class_name!r} is taken by the generated file",
+                                hint="its module aliases and helper classes are "
+                                     + ", ".join(sorted(reserved_names())))
+        name += "Net"
+    return name
 
 
 def network_params(network: Network) -> tuple[int, int, int]:
@@ -68,15 +95,16 @@ class TorchSource:
 
     def __init__(self, network: Network, class_name: str | None = None,
                  spec_name: str | None = None, parametric: bool = True,
-                 tree: ModuleTree | None = None) -> None:
+                 tree: ModuleTree | None = None, inplace: bool = True) -> None:
         self.network = network
+        self.inplace = inplace  # in-place activations and adds where safe (torch_inplace.py)
         self.tree = tree or ModuleTree(network)
-        self.top_name = sanitise_class_name(class_name or network.name)
+        self.top_name = network_class_name(network, class_name)
         self.spec_name = spec_name
         self.helpers: dict[str, str] = {}
         self.class_text: dict[str, str] = {}  # class name -> its full text
         self.class_by_body: dict[tuple[str, str], str] = {}
-        self.used_names = set(_RESERVED_CLASSES) | {self.top_name}
+        self.used_names = reserved_names() | {self.top_name}
         self.planner = None
         if parametric:
             from .torch_params import ParamPlanner
@@ -218,6 +246,11 @@ class TorchSource:
         constructor; see cnndsl/backends/torch_params.py)."""
         return False
 
+    def aliased_nodes(self) -> set[int]:
+        """Nodes whose tensor may at run time be another's: those inside a module that may
+        be None (see the NOTE in cnndsl/backends/torch_inplace.py)."""
+        return set()
+
     def _has_module(self, path: str) -> bool:
         if self.tree.is_container(path):
             return True
@@ -235,6 +268,8 @@ class TorchSource:
             raise CnnUsageError(f"layer `{attrs['op']}` ({attrs['name']}) has no PyTorch "
                                 "module", hint="give its OpSpec a `torch` rule")
         self._use_helpers(spec, expr)
+        if self.inplace and activation_in_place(self.network, n, self.aliased_nodes()):
+            expr = with_inplace(expr)
         return expr
 
     def inline_expr(self, n: int, args: list[str]) -> str:
@@ -345,6 +380,7 @@ class ForwardWriter:
         node_path = join(self.path, ".".join(rel))
         aux = self.main is not None and not any(n in self.main for n in outs)
         args = [self.var[u] for u in ins]
+        op = None
         if not self.tree.is_container(node_path) and \
                 self.source._op(self.tree.leaf_of[node_path]).torch is None:
             call = self.source.inline_expr(self.tree.leaf_of[node_path], args)
@@ -358,8 +394,18 @@ class ForwardWriter:
         reuse = len(outs) == 1 and args and uses[ins[0]] == 0 and not aux
         chain_start = len(outs) == 1 and args and args[0] == "x" and \
             not self.tree.is_container(node_path)
+        if not outs:  # nothing reads what it makes: a call for its side effects alone
+            self.lines.append(call)
+            self.training_only.append(aux)
+            return
         if self.source.optional_module(node_path) and len(outs) == 1 and len(args) == 1:
             call = self._optional_call(rel, call, args[0])
+        if op == "add" and reuse and self.source.inplace and \
+                add_in_place(self.network, outs[0], self.source.aliased_nodes()):
+            self.var[outs[0]] = args[0]
+            self.lines.append(f"{args[0]} += {args[1]}")  # see cnndsl/backends/torch_inplace.py
+            self.training_only.append(aux)
+            return
         names = []
         for n in outs:
             if reuse:
@@ -405,7 +451,7 @@ class ForwardWriter:
             return [f"{INDENT * 2}if self.training:",
                     f"{INDENT * 3}return {', '.join(names)}",
                     f"{INDENT * 2}return {', '.join(names[:taps])}"]
-        return [f"{INDENT * 2}return {', '.join(names)}"]
+        return [f"{INDENT * 2}return {', '.join(names)}".rstrip()]
 
 
 def _indent(text: str, levels: int = 1) -> str:
@@ -422,9 +468,10 @@ def _indent(text: str, levels: int = 1) -> str:
 # checked, node by node, at two values of the param; a param whose other values do not
 # build, or change the text, is left out and its value is fixed in the class.
 def torch_source(network: Network, *, class_name: str | None = None,
-                 spec_name: str | None = None) -> str:
-    """The text of a standalone Python module defining the network as an nn.Module."""
-    source = TorchSource(network, class_name, spec_name)
+                 spec_name: str | None = None, inplace: bool = True) -> str:
+    """The text of a standalone Python module defining the network as an nn.Module.
+    `inplace=False` writes no in-place step (see cnndsl/backends/torch_inplace.py)."""
+    source = TorchSource(network, class_name, spec_name, inplace=inplace)
     text = source.render()
     names = list(source.root_params)
     if not names:
@@ -432,15 +479,15 @@ def torch_source(network: Network, *, class_name: str | None = None,
     spec = source.planner.spec
     kept = {name for name in names
             if _honours(network, spec, source.planner.py_names["\0network"], name, text,
-                        class_name, spec_name)}
+                        class_name, spec_name, inplace)}
     if kept == set(names):
         return text
-    return TorchSource(network, class_name, spec_name).render(
+    return TorchSource(network, class_name, spec_name, inplace=inplace).render(
         {p for p, py in source.planner.py_names["\0network"].items() if py in kept})
 
 
 def _honours(network: Network, spec, py_names: dict, name: str, text: str, class_name,
-             spec_name) -> bool:
+             spec_name, inplace: bool) -> bool:
     """Whether the file for another value of param `name` (Python name) is this text."""
     from ..errors import CnnError
     from ..ir import lower
@@ -456,7 +503,7 @@ def _honours(network: Network, spec, py_names: dict, name: str, text: str, class
                 changed = run_pass(changed, inplace=True)
         except CnnError:
             continue
-        other_text = TorchSource(changed, class_name, spec_name).render()
+        other_text = TorchSource(changed, class_name, spec_name, inplace=inplace).render()
         return _body(other_text).replace(f"{name}={other}", f"{name}={value}", 1) == \
             _body(text)
     return False

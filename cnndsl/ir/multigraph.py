@@ -84,6 +84,13 @@ class MultiDiGraph:
             return [(n, v, i) for v, i in _pairs(self._out[n])]
         return [(n, v) for v in self._out[n][::2]]
 
+    def out_degree(self, n: int) -> int:
+        """How many edges leave `n` (a node read twice by one layer counts twice)."""
+        return len(self._out[n]) // 2
+
+    def in_degree(self, n: int) -> int:
+        return len(self._in[n]) // 2
+
     def in_flat(self, n: int) -> tuple[int, ...]:
         """The edges into `n` as stored: (u, index, u, index, ...) in the order added."""
         return self._in[n]

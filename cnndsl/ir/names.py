@@ -43,9 +43,20 @@ def attribute_name(name: str) -> str:
 
 
 def class_name(name: str) -> str:
-    """A CamelCase class name for a block (`bottleneck` -> `Bottleneck`)."""
-    parts = [p for p in re.split(r"[_\W]+", attribute_name(name)) if p]
-    camel = "".join(p[:1].upper() + p[1:] for p in parts) or "Block"
+    """A class name for a block or network: CamelCase from snake case (`bottleneck` ->
+    `Bottleneck`, `inception_a` -> `InceptionA`), a name with capitals kept as written
+    (`ResNeXt50_32x4d`), and an underscore kept between two digits (`resnext50_32x4d` ->
+    `Resnext50_32x4d`), where joining would run two numbers together."""
+    clean = attribute_name(name)
+    if any(ch.isupper() for ch in clean):
+        camel = clean[:1].upper() + clean[1:]
+    else:
+        camel = ""
+        for part in (p for p in re.split(r"_+", clean) if p):
+            if camel and camel[-1].isdigit() and part[0].isdigit():
+                camel += "_"
+            camel += part[:1].upper() + part[1:]
+    camel = camel or "Block"
     if camel in _PY_RESERVED:
         camel += "Block"
     return camel

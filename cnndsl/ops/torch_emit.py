@@ -310,6 +310,19 @@ def _rules() -> dict:
     return rules
 
 
+# What the generated code may do in place (the NOTE in cnndsl/backends/torch_inplace.py):
+# activations whose module takes `inplace=True` and whose in-place backward is right (a
+# leaky ReLU's only with a positive slope), and layers whose output is a new tensor that
+# their backward does not read (never their input or a view of it, also in eval mode).
+INPLACE_ACTIVATIONS = {
+    "relu": True, "relu6": True, "elu": True, "silu": True, "hardswish": True,
+    "leaky": lambda opts: opts["slope"] > 0,
+}
+FRESH_OUTPUT = ("conv", "deconv", "fc", "bn", "gn", "ln", "inorm", "lrn", "maxpool",
+                "avgpool", "gap", "gmp", "upsample", "subsample", "scale", "add", "concat",
+                "mul")
+
+
 def install() -> None:
     """Fill the `torch` slot of the built-in layers (called once, by cnndsl.ops)."""
     for name, (rule, helpers) in _rules().items():
@@ -333,4 +346,14 @@ def install() -> None:
         extras = dict(spec.extras, torch_inline=rule)
         if helpers:
             extras["torch_helpers"] = helpers
+        register_layer(dataclasses.replace(spec, extras=extras), replace=True)
+    for name in (*INPLACE_ACTIVATIONS, *FRESH_OUTPUT):
+        spec = lookup(name)
+        if spec is None:
+            continue
+        extras = dict(spec.extras)
+        if name in INPLACE_ACTIVATIONS:
+            extras.setdefault("torch_inplace", INPLACE_ACTIVATIONS[name])
+        if name in FRESH_OUTPUT:
+            extras.setdefault("torch_fresh_output", True)
         register_layer(dataclasses.replace(spec, extras=extras), replace=True)

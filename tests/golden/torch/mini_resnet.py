@@ -10,7 +10,7 @@ class Stem(nn.Module):
         super().__init__()
         self.conv1 = nn.Conv2d(3, 16, 3, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(16)
-        self.relu1 = nn.ReLU()
+        self.relu1 = nn.ReLU(inplace=True)
 
     def forward(self, x):
         x = self.conv1(x)
@@ -24,14 +24,14 @@ class Basic(nn.Module):
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, c, 3, stride=s, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(c)
-        self.relu1 = nn.ReLU()
+        self.relu1 = nn.ReLU(inplace=True)
         self.conv2 = nn.Conv2d(c, c, 3, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(c)
         self.downsample = nn.Sequential(
             nn.Conv2d(in_channels, c, 1, stride=s, bias=False),
             nn.BatchNorm2d(c),
         ) if s != 1 or in_channels != c else None
-        self.relu2 = nn.ReLU()
+        self.relu2 = nn.ReLU(inplace=True)
 
     def forward(self, x):
         out = self.conv1(x)
