@@ -37,7 +37,9 @@ CHECKED = sorted(ZOO_STEMS & set(torchvision_names()))
 # Zoo networks whose module names are not yet torchvision's (issue 13 item 2).
 NAMES_PENDING = {"alexnet", "densenet121", "densenet161", "densenet169", "densenet201",
                  "googlenet", "inception_v3", "resnet18", "resnet34", "resnet50", "resnet101",
-                 "resnet152", "resnext50_32x4d", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn",
+                 "resnet152", "resnext50_32x4d", "resnext101_32x8d", "resnext101_64x4d",
+                 "squeezenet1_0", "squeezenet1_1", "wide_resnet50_2", "wide_resnet101_2",
+                 "vgg11", "vgg11_bn", "vgg13", "vgg13_bn",
                  "vgg16", "vgg16_bn", "vgg19", "vgg19_bn"}
 # Zoo networks whose tensors are not yet registered in torchvision's order (googlenet: its
 # aux heads come after inception5b in torchvision).
