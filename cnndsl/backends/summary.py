@@ -34,6 +34,9 @@ def summary_data(net, depth: int | None = None) -> dict:
         "network": net.name,
         "input": list(net.input_shape),
         "output": list(out["shape"]),
+        "outputs": [{"name": name, "shape": list(net.node(n)["meta"]["shape"])}
+                    for n, name in zip(net.outputs, net.output_names or
+                                       [net.node(n)["name"] for n in net.outputs])],
         "params": meta["params"],
         "macs": meta["macs"],
         "flops": meta["flops"],
@@ -161,8 +164,10 @@ def summary_json(data: dict) -> str:
 
 def summary_text(data: dict) -> str:
     header = [
-        f"{data['network']}: input {fmt_shape(data['input'])}, "
-        f"output {fmt_shape(data['output'])}",
+        f"{data['network']}: input {fmt_shape(data['input'])}, " + (
+            f"output {fmt_shape(data['output'])}" if len(data["outputs"]) < 2 else
+            "outputs " + ", ".join(f"{o['name']} {fmt_shape(o['shape'])}"
+                                   for o in data["outputs"])),
         *(f"  {key}: {text}" for key, text in data["conventions"].items()),
         "",
     ]
