@@ -57,7 +57,7 @@ PUBLISHED = {
     # The Inception family: issue 5's figures; bn_inception's source is in its header.
     "googlenet": {"params": 6_624_904, "macs": 1_498_376_192, "aux_params": 6_379_984},
     "inception_v3": {"params": 23_834_568, "macs": 5_713_216_096,
-                     "aux_params": 3_326_696, "layers": {"Mixed_7c.concat1": {"rf": 1311}}},
+                     "aux_params": 3_326_696, "layers": {"Mixed_7c.concat6": {"rf": 1311}}},
     "bn_inception": {"params": 11_295_240},
     # Sources in the headers (Cadene's ports, counts as osmr/imgclsmob publishes them);
     # receptive fields of the last block as Araujo et al. (Distill 2019) give them.

@@ -34,23 +34,6 @@ from .reference.fill import fill_tensor, reference_input  # noqa: E402
 TOLERANCE = 1e-4
 ZOO_STEMS = {p.stem for p in ZOO.glob("*.cnn")}
 CHECKED = sorted(ZOO_STEMS & set(torchvision_names()))
-# Zoo networks whose module names are not yet torchvision's (issue 13 item 2).
-NAMES_PENDING = {"alexnet", "densenet121", "densenet161", "densenet169", "densenet201",
-                 "googlenet", "inception_v3", "resnet18", "resnet34", "resnet50", "resnet101",
-                 "resnet152", "resnext50_32x4d", "resnext101_32x8d", "resnext101_64x4d",
-                 "squeezenet1_0", "squeezenet1_1", "wide_resnet50_2", "wide_resnet101_2",
-                 "vgg11", "vgg11_bn", "vgg13", "vgg13_bn",
-                 "vgg16", "vgg16_bn", "vgg19", "vgg19_bn"}
-# Zoo networks whose tensors are not yet registered in torchvision's order (googlenet: its
-# aux heads come after inception5b in torchvision).
-ORDER_PENDING = {"googlenet"}
-
-
-def pending(stems: set, reason: str) -> list:
-    """CHECKED, with the stems in `stems` expected to fail (strictly: a pass is news)."""
-    mark = pytest.mark.xfail(strict=True, reason=reason)
-    return [pytest.param(s, marks=mark) if s in stems else s for s in CHECKED]
-
 _classes: dict = {}
 
 
@@ -85,7 +68,7 @@ def test_macs_round_to_the_published_gflops(zoo, stem):
         f"{net.meta['macs']:,} MACs"
 
 
-@pytest.mark.parametrize("stem", pending(NAMES_PENDING, "issue 13 item 2: names pending"))
+@pytest.mark.parametrize("stem", CHECKED)
 def test_state_dict_is_torchvisions(zoo, stem):
     ours = [(key, list(t.shape)) for key, t in meta_module(zoo, stem).state_dict().items()]
     theirs = [(key, shape) for key, shape in torchvision_reference(stem)["state_dict"]]
@@ -109,7 +92,7 @@ def state_dict_difference(ours: list, theirs: list) -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("stem", pending(ORDER_PENDING, "issue 13 item 2: order pending"))
+@pytest.mark.parametrize("stem", CHECKED)
 def test_computes_torchvisions_function(zoo, stem):
     reference = torchvision_reference(stem)
     model = network_class(zoo, stem)().eval()
