@@ -84,8 +84,16 @@ class TorchSource:
             self.planner = ParamPlanner(self)
 
     # --- the file ----------------------------------------------------------------------
-    def render(self) -> str:
-        root = self._folds_attribute() + self._class_body("")
+    def render(self, root_params: set[str] | None = None) -> str:
+        """The file; the network class takes the spec's params in `root_params` (all that
+        can be, by default) as constructor arguments (see NOTE: network parameters)."""
+        root, self.root_params = None, []
+        if self.planner is not None and root_params != set():
+            made = self.planner.root_text(root_params)
+            if made is not None:
+                root, self.root_params = self._folds_attribute() + made[0], made[1]
+        if root is None:
+            root = self._folds_attribute() + self._class_body("")
         classes = "\n\n".join(self.class_text.values())
         top = f"class {self.top_name}(nn.Module):\n{root}"
         helpers = "\n\n".join(text.strip("\n") + "\n" for _, text in
@@ -209,11 +217,25 @@ class TorchSource:
         if expr is None:
             raise CnnUsageError(f"layer `{attrs['op']}` ({attrs['name']}) has no PyTorch "
                                 "module", hint="give its OpSpec a `torch` rule")
+        self._use_helpers(spec, expr)
+        return expr
+
+    def inline_expr(self, n: int, args: list[str]) -> str:
+        """The expression of a layer without a module: a merge, or the op's inline rule."""
+        attrs = self.network.node(n)
+        spec = self._op(n)
+        rule = spec.extras.get("torch_inline")
+        if rule is None:
+            return _INLINE[attrs["op"]](args)
+        expr = rule(attrs["opts"], args)
+        self._use_helpers(spec, expr)
+        return expr
+
+    def _use_helpers(self, spec, expr: str) -> None:
         for helper, source in spec.extras.get("torch_helpers", {}).items():
             if re.search(rf"\b{helper}\(", expr):
                 self.helpers[helper] = source
                 self.used_names.add(helper)
-        return expr
 
     # --- forward ------------------------------------------------------------------------
     def access(self, path: str, rel: list[str]) -> str:
@@ -308,8 +330,7 @@ class ForwardWriter:
         args = [self.var[u] for u in ins]
         if not self.tree.is_container(node_path) and \
                 self.source._op(self.tree.leaf_of[node_path]).torch is None:
-            op = self.network.node(self.tree.leaf_of[node_path])["op"]
-            call = _INLINE[op](args)
+            call = self.source.inline_expr(self.tree.leaf_of[node_path], args)
         else:
             call = f"{self.source.access(self.path, rel)}({', '.join(args)})"
         # A chain reuses its variable; a step that reads `x` while `x` is still needed
@@ -372,7 +393,55 @@ def _indent(text: str, levels: int = 1) -> str:
     return text.replace("\n", "\n" + INDENT * levels)
 
 
+# NOTE: network parameters
+# The network class takes the spec's `param`s that are written as plain numbers as
+# constructor arguments with the spec's values as defaults (`ResNet50(num_classes=1000)`).
+# Its body comes from lowering the spec again with those params symbolic (torch_params.py).
+# A param stays in the signature only if the file is the same text when the network is
+# built with another value of it (bar the default in the signature): then one class is
+# checked, node by node, at two values of the param; a param whose other values do not
+# build, or change the text, is left out and its value is fixed in the class.
 def torch_source(network: Network, *, class_name: str | None = None,
                  spec_name: str | None = None) -> str:
     """The text of a standalone Python module defining the network as an nn.Module."""
-    return TorchSource(network, class_name, spec_name).render()
+    source = TorchSource(network, class_name, spec_name)
+    text = source.render()
+    names = list(source.root_params)
+    if not names:
+        return text
+    spec = source.planner.spec
+    kept = {name for name in names
+            if _honours(network, spec, source.planner.py_names["\0network"], name, text,
+                        class_name, spec_name)}
+    if kept == set(names):
+        return text
+    return TorchSource(network, class_name, spec_name).render(
+        {p for p, py in source.planner.py_names["\0network"].items() if py in kept})
+
+
+def _honours(network: Network, spec, py_names: dict, name: str, text: str, class_name,
+             spec_name) -> bool:
+    """Whether the file for another value of param `name` (Python name) is this text."""
+    from ..errors import CnnError
+    from ..ir import lower
+    from ..passes import PIPELINE
+
+    param = next(p for p, py in py_names.items() if py == name)
+    value = network.params[param]
+    for other in (value + 1, 2 * value, value + 8):
+        try:
+            changed = lower(spec, params={**network.params, param: other},
+                            input_shape=tuple(network.input_shape))
+            for run_pass in PIPELINE:
+                changed = run_pass(changed, inplace=True)
+        except CnnError:
+            continue
+        other_text = TorchSource(changed, class_name, spec_name).render()
+        return _body(other_text).replace(f"{name}={other}", f"{name}={value}", 1) == \
+            _body(text)
+    return False
+
+
+def _body(text: str) -> str:
+    """The file without its header comment (which states this instance's numbers)."""
+    return text.split("\n\n", 1)[1] if "\n\n" in text else text

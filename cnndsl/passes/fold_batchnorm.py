@@ -40,8 +40,8 @@ def fold_plan(network: Network) -> list[tuple[int, int, str]]:
 def _takes_bn_before(network: Network, n: int) -> bool:
     attrs = network.node(n)
     opts = attrs["opts"]
-    return (attrs["op"] == "conv" and opts["p"] == (0, 0) and opts["g"] == 1
-            and opts.get("table") is None)
+    return (attrs["op"] == "conv" and opts["p"] == (0, 0) and not opts.get("p_after")
+            and opts["g"] == 1 and opts.get("table") is None)
 
 
 def fold_batchnorm(network: Network, **opts) -> Network:
