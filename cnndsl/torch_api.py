@@ -35,7 +35,8 @@ def require_torch_rules(network) -> None:
     for n in network.layers():
         attrs = network.node(n)
         spec = lookup(attrs["op"])
-        if spec is not None and spec.torch is None and not spec.internal:
+        if spec is not None and spec.torch is None and not spec.internal \
+                and "torch_inline" not in spec.extras:  # chunk, shuffle: an expression
             raise CnnUsageError(
                 f"layer `{attrs['op']}` (`{attrs['name']}`, at {attrs['span'].location}) has "
                 "no PyTorch module: it was registered without `torch=`",

@@ -196,3 +196,40 @@ def test_zoo_command_lists_every_network():
     assert set(rows) == set(zoo_names())
     assert rows["resnet50"]["params"] == 25557032
     assert rows["resnet50"]["input"] == [3, 224, 224]
+
+
+def _initialised(rule: str, body: str):
+    torch.manual_seed(0)
+    return cnndsl.load(f"input 64x16x16\ninit {rule}\n{body}\n")
+
+
+def test_init_rules_match_torchvision_statistics():
+    body = "conv k3 p1 256 bn relu gap flatten fc 512"
+    resnet = _initialised("resnet", body)
+    fan_out = 256 * 9
+    assert resnet.conv1.weight.std().item() == pytest.approx((2 / fan_out) ** 0.5, rel=0.05)
+    assert torch.all(resnet.bn1.weight == 1) and torch.all(resnet.bn1.bias == 0)
+    vgg = _initialised("vgg", body)
+    assert vgg.fc1.weight.std().item() == pytest.approx(0.01, rel=0.05)
+    assert torch.all(vgg.fc1.bias == 0)
+    convnext = _initialised("convnext", body)
+    assert convnext.conv1.weight.std().item() == pytest.approx(0.02, rel=0.1)
+    effnet = _initialised("efficientnet", body)
+    bound = 1 / 512 ** 0.5
+    assert effnet.fc1.weight.abs().max().item() <= bound
+    assert effnet.fc1.weight.std().item() == pytest.approx(bound / 3 ** 0.5, rel=0.05)
+    regnet = _initialised("regnet", body)
+    assert regnet.conv1.weight.std().item() == pytest.approx((2 / fan_out) ** 0.5, rel=0.05)
+    plain = _initialised("torch", body)
+    assert plain.fc1.weight.abs().max().item() <= 1 / 256 ** 0.5  # PyTorch's default
+
+
+def test_every_init_rule_builds_and_unknown_ones_are_errors():
+    from cnndsl.backends.torch_init import RULES
+    from cnndsl.ir.lower import INIT_RULES
+
+    assert set(INIT_RULES) == {"torch", *RULES}
+    for rule in INIT_RULES:
+        _initialised(rule, "conv k3 p1 8 bn relu gap flatten fc 4")
+    with pytest.raises(cnndsl.CnnError, match="did you mean `resnet`"):
+        cnndsl.build("input 3x8x8\ninit resent\nconv k1 4\n")

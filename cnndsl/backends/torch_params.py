@@ -45,7 +45,7 @@ from ..ir.library import collect_blocks
 from ..ir.lower import Frame, Lowering
 from ..ir.names import attribute_name
 from ..ir.names import class_name as sanitise_class_name
-from ..ops import lookup
+from ..ops import lookup, same_layout
 from ..syntax import ast, parse
 from .torch_source import TorchSource
 from .torch_symbolic import Sym, plain
@@ -106,7 +106,7 @@ class ProbeLowering(DenseRecorder):
         meta = self.graph.nodes[n]["meta"]
         shape = meta["shape"]
         if len(shape) > 1:  # channels stay symbolic; spatial sizes are this instance's
-            meta["shape"] = (shape[0], *plain(tuple(shape[1:])))
+            meta["shape"] = same_layout(shape, (shape[0], *plain(tuple(shape[1:]))))
         return n
 
     def bind(self, block, call, env, in_ch, frame) -> dict:

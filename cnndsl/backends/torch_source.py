@@ -94,12 +94,26 @@ class TorchSource:
                 root, self.root_params = self._folds_attribute() + made[0], made[1]
         if root is None:
             root = self._folds_attribute() + self._class_body("")
+        root = self._with_init(root)
         classes = "\n\n".join(self.class_text.values())
         top = f"class {self.top_name}(nn.Module):\n{root}"
         helpers = "\n\n".join(text.strip("\n") + "\n" for _, text in
                               sorted(self.helpers.items()))
         body = "\n\n".join(part for part in (helpers, classes, top) if part)
         return self._header() + self._imports(body) + "\n\n" + wrap_lines(body)
+
+    def _with_init(self, root: str) -> str:
+        """The network class's constructor ends by initialising the weights as the spec's
+        `init` line says (see NOTE: initialisation rules in torch_init.py)."""
+        rule = getattr(self.network, "init", "torch")
+        if rule == "torch":
+            return root
+        from .torch_init import init_function
+
+        name, text = init_function(rule)
+        self.helpers[name] = text
+        at = root.index(f"\n{INDENT}def forward(")
+        return root[:at] + f"{INDENT * 2}{name}(self)\n" + root[at:]
 
     def _header(self) -> str:
         total, aux, macs = network_params(self.network)
@@ -190,7 +204,10 @@ class TorchSource:
             return "\n".join(lines) + "\n"
         lines.append(f"{INDENT * 2}super().__init__()")
         for local, expr in exprs:
-            if not local.isidentifier():
+            if not local.isidentifier() and self.tree.is_parameter(join(path, local)):
+                lines.append(f"{INDENT * 2}self.register_parameter({local!r}, "
+                             f"{_indent(expr, 2)})")
+            elif not local.isidentifier():
                 lines.append(f"{INDENT * 2}self.add_module({local!r}, {_indent(expr, 2)})")
             else:
                 lines.append(f"{INDENT * 2}self.{local} = {_indent(expr, 2)}")
@@ -331,6 +348,9 @@ class ForwardWriter:
         if not self.tree.is_container(node_path) and \
                 self.source._op(self.tree.leaf_of[node_path]).torch is None:
             call = self.source.inline_expr(self.tree.leaf_of[node_path], args)
+        elif self.tree.is_parameter(node_path):
+            apply = self.source._op(self.tree.leaf_of[node_path]).extras["torch_apply"]
+            call = apply(self.source.access(self.path, rel), args)
         else:
             call = f"{self.source.access(self.path, rel)}({', '.join(args)})"
         # A chain reuses its variable; a step that reads `x` while `x` is still needed

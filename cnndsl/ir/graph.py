@@ -63,6 +63,7 @@ class Network:
     aux_outputs: list[int] = field(default_factory=list)
     extra_outputs: list[int] = field(default_factory=list)  # `output @a @b`: taps after the first
     output_names: list[str] = field(default_factory=list)  # as `output` names them
+    init: str = "torch"  # the weight initialisation (`init resnet`)
     contracts: list[Contract] = field(default_factory=list)
     params: dict[str, Any] = field(default_factory=dict)
     blocks: dict[str, Any] = field(default_factory=dict)

@@ -50,6 +50,9 @@ from .options import build_options, given_options
 MAX_LAYERS = 50_000  # see the NOTE on limits in syntax/layout.py
 MAX_CALL_DEPTH = 64
 METRICS = ("shape", "rf", "params", "macs", "flops", "channels")
+# The weight initialisations an `init` line can name (cnndsl/backends/torch_init.py).
+INIT_RULES = ("torch", "resnet", "vgg", "densenet", "mobilenet", "mnasnet", "efficientnet",
+              "convnext", "regnet", "squeezenet", "googlenet", "inception")
 
 _DENSE_DEFAULT = parse("block dense_layer(k): (norm1: bn) (relu1: relu) (conv1: conv k1 4*k) "
                        "(norm2: bn) (relu2: relu) (conv2: conv k3 p1 k nobias)\n",
@@ -153,10 +156,16 @@ class Lowering:
             if len(set([out, *taps])) < len(self.spec.outputs):
                 raise CnnNameError("an output is listed twice", self.spec.outputs[0].span)
         check_outputs_used(self.graph, [out, *taps], self.aux)
+        init = self.spec.init
+        if init is not None and init.id not in INIT_RULES:
+            raise CnnNameError(f"no initialisation `{init.id}`", init.span,
+                               did_you_mean(init.id, INIT_RULES) or
+                               "one of " + ", ".join(f"`{r}`" for r in INIT_RULES))
         self._resolve_bias()
         return Network(self.graph, self.spec.network or _stem(self.spec), self.shape(0), out,
                        extra_outputs=taps, aux_outputs=self.aux, contracts=self.contracts,
                        output_names=[r.id for r in self.spec.outputs],
+                       init=init.id if init is not None else "torch",
                        params=dict(self.globals.values),
                        blocks={k: v.definition for k, v in self.blocks.items()},
                        warnings=self.warnings, source=self.spec.source)

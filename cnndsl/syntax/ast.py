@@ -336,3 +336,4 @@ class Spec:
     body: Sequence | None
     span: Span
     outputs: tuple[Name, ...] = ()  # `output @a @b`: the tensors the network returns
+    init: Name | None = None  # `init resnet`: whose weight initialisation to use

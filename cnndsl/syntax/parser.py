@@ -105,6 +105,7 @@ def _assemble(source: Source, statements: list) -> ast.Spec:
     uses: list[ast.Use] = []
     raw_blocks: list[RawBlock] = []
     outputs: list[ast.Name] = []
+    init = None
     lines: list[RawLine] = []
     for kind, value in statements:
         if kind == "network":
@@ -124,6 +125,11 @@ def _assemble(source: Source, statements: list) -> ast.Spec:
             params.append(value)
         elif kind == "use":
             uses.append(value)
+        elif kind == "init":
+            if init is not None:
+                raise CnnSyntaxError("the initialisation is named twice", value.span,
+                                     "keep one `init` line")
+            init = value
         elif kind == "output":
             if outputs:
                 raise CnnSyntaxError("the outputs are declared twice", value[0].span,
@@ -150,7 +156,7 @@ def _assemble(source: Source, statements: list) -> ast.Spec:
         body = ast.Sequence(items, lines[0].span.to(lines[-1].span))
     whole = source.span(0, len(source.text))
     return ast.Spec(source, network.id if network else None, input_shape, tuple(params),
-                    tuple(uses), blocks, body, whole, tuple(outputs))
+                    tuple(uses), blocks, body, whole, tuple(outputs), init)
 
 
 def layer_params(params) -> frozenset[str]:
@@ -226,7 +232,7 @@ _TOKEN_WORDS = {
     "LABEL": "a label", "KWNAME": "an option `name=`", "COMPACT": "an option like `k3`",
     "REPEAT_LIT": "a repeat like `x3`", "REF": "a reference `@label`", "LT": "`<`", "GT": "`>`",
     "ASSERT": "`assert`", "IF": "`if`", "ELSE": "`else`", "CMP": "a comparison",
-    "QLABEL": "a label", "DEFAULT": "`default`", "OUTPUT": "`output`", "BLOCK": "`block`", "STAR": "`*`", "SLASH": "`/`",
+    "QLABEL": "a label", "DEFAULT": "`default`", "OUTPUT": "`output`", "INIT": "`init`", "BLOCK": "`block`", "STAR": "`*`", "SLASH": "`/`",
     "PLUS": "`+`", "MINUS": "`-`",
 }
 

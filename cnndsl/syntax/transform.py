@@ -98,6 +98,10 @@ class ToAst(Transformer):
         _keyword, *refs = children
         return ("output", tuple(ast.Name(r.value[1:], self._tok_span(r)) for r in refs))
 
+    def init_rule(self, children):
+        _keyword, name = children
+        return ("init", ast.Name(str(name), self._tok_span(name)))
+
     def use(self, children):
         tok = children[0]
         return ("use", ast.Use(tok.value[1:-1], self._tok_span(tok)))
