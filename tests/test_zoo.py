@@ -126,8 +126,9 @@ def zoo_table_script():
 
 
 # Issue 5: "ResNet-50 is about a dozen lines, VGG-16 under ten, DenseNet-121 under ten
-# beyond its shared blocks" (lines of code: comments and blank lines aside).
-@pytest.mark.parametrize("stem, most", [("resnet50", 12), ("vgg16", 9), ("densenet121", 9)])
+# beyond its shared blocks" (lines of code: comments and blank lines aside). ResNet-50's
+# dozen became 13 when issue 13 gave every zoo spec `param num_classes` and `init`.
+@pytest.mark.parametrize("stem, most", [("resnet50", 13), ("vgg16", 9), ("densenet121", 9)])
 def test_specs_are_short(stem, most):
     assert zoo_table_script().code_lines(ZOO / f"{stem}.cnn") <= most
 
