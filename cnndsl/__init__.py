@@ -53,7 +53,8 @@ _WEIGHTS_API = ("load_weights", "read_checkpoint", "remap_by_structure")
 
 
 def __getattr__(name: str):
-    # The PyTorch side is imported on first use, so `import cnndsl` never loads torch.
+    # The PyTorch side and the diagram backend are imported on first use, so that
+    # `import cnndsl` (and `cnndsl check`) loads neither torch nor graphviz.
     if name in _TORCH_API:
         from . import torch_api
 

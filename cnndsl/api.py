@@ -83,7 +83,10 @@ def build(src: SpecSource | ast.Spec, *, params: dict | None = None,
     `fuse_bn=True` then folds BatchNorm layers for inference (passes/fold_batchnorm.py)."""
     if isinstance(input_shape, str):
         input_shape = parse_shape(input_shape)
-    network = lower(read_spec(src), params=params, input_shape=input_shape)
+    spec = read_spec(src)
+    del src  # so that the AST is freed once lowered, unless the caller holds it (check does not)
+    network = lower(spec, params=params, input_shape=input_shape)
+    del spec
     # Nothing else holds the network lowering just made, so the passes annotate it in
     # place instead of copying it once each (a third of `check` on a 10,000-layer spec).
     for run_pass in PIPELINE:

@@ -129,7 +129,7 @@ output @stage1 @stage2 @stage3
 
 
 def test_output_by_module_path():
-    spec = "input 3x16x16\nf: seq< conv k3 p1 4 relu conv k3 s2 p1 8 relu >\nf2: conv k1 2\n" \
+    spec = "input 3x16x16\nf: seq< conv k3 p1 4 relu conv k3 s2 p1 8 relu >\n" \
            "output @f.1 @f\n"
     net = cnndsl.build(spec)
     assert [net.node(n)["name"] for n in net.outputs] == ["f.1", "f.3"]
