@@ -91,6 +91,23 @@ def state_dict_difference(ours: list, theirs: list) -> str:
     return "\n".join(lines)
 
 
+# torch_params writes the arguments of a block whose body is one `seq< >` (an inline
+# nn.Sequential) as literals, so VGG's `classifier(num_classes)` fixes num_classes.
+SEQ_BLOCK_ARGUMENT_FIXED = {f"vgg{d}{bn}" for d in (11, 13, 16, 19) for bn in ("", "_bn")}
+
+
+@pytest.mark.parametrize("stem", [
+    pytest.param(s, marks=pytest.mark.xfail(strict=True, reason="seq block argument fixed"))
+    if s in SEQ_BLOCK_ARGUMENT_FIXED else s for s in CHECKED])
+def test_class_takes_num_classes(zoo, stem):
+    """Issue 13: `Net(num_classes=10)`, as torchvision's constructors take it."""
+    net = zoo(stem)
+    with torch.device("meta"):
+        model = network_class(zoo, stem)(num_classes=10).eval()
+        out = model(torch.empty(2, *net.input_shape))
+    assert tuple(out.shape) == (2, 10)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("stem", CHECKED)
 def test_computes_torchvisions_function(zoo, stem):
