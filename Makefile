@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 NET ?= resnet50
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test test-slow bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,9 @@ demo: setup
 
 test: setup
 	$(BIN)/python -m pytest -n auto -q
+
+test-slow: setup
+	$(BIN)/python -m pytest -n auto -q --slow
 
 bench: setup
 	$(BIN)/python -m bench

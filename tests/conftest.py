@@ -29,3 +29,22 @@ def zoo():
             cache[stem] = cnndsl.build(ZOO / f"{stem}.cnn")
         return cache[stem]
     return get
+
+
+# NOTE: tests marked `slow` (full-size forward passes of the zoo, minutes on two cores) run
+# only with `--slow` or CNNDSL_SLOW=1, so that the default suite stays fast:
+#   pytest tests/test_zoo_reference.py --slow -k mobilenet_v2
+def pytest_addoption(parser):
+    parser.addoption("--slow", action="store_true",
+                     help="also run the tests marked slow (full-size zoo forward passes)")
+
+
+def pytest_collection_modifyitems(config, items):
+    import os
+
+    if config.getoption("--slow") or os.environ.get("CNNDSL_SLOW"):
+        return
+    skip = pytest.mark.skip(reason="slow: run with --slow or CNNDSL_SLOW=1")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
