@@ -4,17 +4,18 @@
     net = cnndsl.build("zoo_specs/resnet50.cnn")      # parse, lower, check
 """
 from . import ops as _ops  # noqa: F401  (registers the built-in layers)
-from .api import Summary, build, parse, read_spec, summary
-from .backends.graphviz import render
+from .api import Summary, build, parse, read_spec, render, summary
 from .errors import (
     CnnContractError,
     CnnError,
+    CnnFileError,
     CnnLimitError,
     CnnNameError,
     CnnShapeError,
     CnnSyntaxError,
     CnnUsageError,
     CnnValueError,
+    CnnWeightsError,
     Diagnostic,
 )
 from .ir import Network
@@ -23,12 +24,14 @@ from .ops import OpSpec, OptionSpec, RfWindow, ShapeProblem, register_layer, unr
 __all__ = [
     "CnnContractError",
     "CnnError",
+    "CnnFileError",
     "CnnLimitError",
     "CnnNameError",
     "CnnShapeError",
     "CnnSyntaxError",
     "CnnUsageError",
     "CnnValueError",
+    "CnnWeightsError",
     "Diagnostic",
     "Network",
     "OpSpec",
@@ -46,12 +49,18 @@ __all__ = [
 ]
 
 _TORCH_API = ("compile_source", "fuse_bn", "load")
+_WEIGHTS_API = ("load_weights", "read_checkpoint", "remap_by_structure")
 
 
 def __getattr__(name: str):
-    # The PyTorch side is imported on first use, so `import cnndsl` never loads torch.
+    # The PyTorch side and the diagram backend are imported on first use, so that
+    # `import cnndsl` (and `cnndsl check`) loads neither torch nor graphviz.
     if name in _TORCH_API:
         from . import torch_api
 
         return getattr(torch_api, name)
+    if name in _WEIGHTS_API:
+        from . import weights
+
+        return getattr(weights, name)
     raise AttributeError(f"module 'cnndsl' has no attribute {name!r}")

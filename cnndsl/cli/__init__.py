@@ -1,7 +1,10 @@
 """The `cnndsl` command: a thin layer over the public API.
 
 Each subcommand is a module here with `add_parser(subparsers)` that sets `run(args) -> int`
-as the parser's default. Exit status: 0 success, 1 an error in a spec, 2 bad usage.
+as the parser's default. Exit status: 0 success, 1 an error in a spec or a spec file that
+cannot be read (missing, a folder, a FIFO), 2 bad usage (options, output paths), 3 an
+internal error (a bug).
+A FILE argument is always a path (see NOTE: naming a spec in cnndsl/api.py); `-` is stdin.
 """
 from __future__ import annotations
 
@@ -10,9 +13,9 @@ import sys
 import traceback
 
 from ..errors import CnnError, CnnUsageError
-from . import check, compile, export, render, summary
+from . import check, compile, convert_weights, export, render, summary, zoo
 
-SUBCOMMANDS = (check, summary, compile, export, render)
+SUBCOMMANDS = (check, summary, compile, export, render, convert_weights, zoo)
 
 
 def shared_options() -> argparse.ArgumentParser:
@@ -30,7 +33,7 @@ def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cnndsl", description="Check .cnn network specs and compile them to PyTorch, "
                                    "summaries and diagrams.")
-    parser.add_argument("--version", action="version", version=f"cnndsl {_version()}")
+    parser.add_argument("--version", action=_VersionAction)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     parent = shared_options()
     for command in SUBCOMMANDS:
@@ -63,12 +66,9 @@ def _main(argv: list[str] | None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except CnnUsageError as exc:
-        print(f"cnndsl: {exc}", file=sys.stderr)
-        return 2
     except CnnError as exc:
-        print(exc, file=sys.stderr)
-        return 1
+        report(exc)
+        return exit_status(exc)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
@@ -83,6 +83,18 @@ def _main(argv: list[str] | None) -> int:
         return 3
 
 
+def exit_status(exc: CnnError) -> int:
+    return 2 if isinstance(exc, CnnUsageError) else 1
+
+
+def report(exc: CnnError) -> None:
+    """An error on stderr; one not located in a spec says it comes from `cnndsl`."""
+    print(f"cnndsl: {exc}" if exc.span is None else exc, file=sys.stderr)
+
+
+FILE_HELP = "the spec file (`-`: read the spec from stdin)"
+
+
 def build_options(args) -> dict:
     """The keyword arguments of `cnndsl.build` from the shared options."""
     from ..api import parse_assignment, parse_shape
@@ -90,6 +102,18 @@ def build_options(args) -> dict:
     params = dict(parse_assignment(a) for a in args.assignments)
     shape = parse_shape(args.input) if args.input else None
     return {"params": params or None, "input_shape": shape}
+
+
+class _VersionAction(argparse.Action):
+    """`--version`, looked up only when asked for (importlib.metadata is slow to import)."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+                         help="show the version and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"cnndsl {_version()}")
+        parser.exit()
 
 
 def _version() -> str:

@@ -1,7 +1,18 @@
 """The ops table. Importing this package registers every built-in layer."""
-from . import activation, channels, conv, merge, norm, pool, tensor  # noqa: F401 (registration)
+from . import (  # noqa: F401 (registration)
+    activation,
+    channels,
+    conv,
+    layout,
+    merge,
+    norm,
+    pool,
+    tensor,
+)
 from .registry import (
+    MAX_ELEMENTS,
     RESERVED,
+    ChannelsLast,
     OpSpec,
     OptionSpec,
     RfWindow,
@@ -10,7 +21,9 @@ from .registry import (
     all_ops,
     layer_names,
     lookup,
+    node_shape,
     register_layer,
+    same_layout,
     unregister_layer,
 )
 from .torch_emit import install as _install_torch
@@ -18,7 +31,9 @@ from .torch_emit import install as _install_torch
 _install_torch()
 
 __all__ = [
+    "MAX_ELEMENTS",
     "RESERVED",
+    "ChannelsLast",
     "OpSpec",
     "OptionSpec",
     "RfWindow",
@@ -27,6 +42,8 @@ __all__ = [
     "all_ops",
     "layer_names",
     "lookup",
+    "node_shape",
     "register_layer",
+    "same_layout",
     "unregister_layer",
 ]

@@ -1,71 +1,114 @@
-"""parse(): .cnn text to a `Spec`, with lark's errors turned into located `CnnError`s."""
+"""parse(): .cnn text to a `Spec`; a syntax error is a located `CnnError`."""
 from __future__ import annotations
 
 import functools
-from importlib import resources
+import re
 from pathlib import Path
-
-from lark import Lark, Token
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from ..errors import CnnError, CnnLimitError, CnnNameError, CnnSyntaxError
 from ..ops import lookup
+from ..ops.registry import RESERVED
 from . import ast
 from .group import Grouper
+from .lalr import Lexer, LexError, ParseError, Parser, Token
 from .layout import Layout
 from .source import Source
+from .tables import Unsupported, grammar_text, load_tables, make_lark
 from .transform import RawBlock, RawLine, ToAst
 
 MAX_FILE_BYTES = 4 * 2**20
 
 
-def grammar_text() -> str:
-    """The grammar, from the installed package or from the source tree's grammars/."""
-    packaged = resources.files("cnndsl") / "grammars" / "cnn.lark"
-    if packaged.is_file():
-        return packaged.read_text(encoding="utf-8")
-    return (Path(__file__).resolve().parents[2] / "grammars" / "cnn.lark").read_text("utf-8")
+@functools.lru_cache(maxsize=1)
+def _engine() -> tuple[Lexer, Parser, ToAst] | None:
+    """The lexer and parser of the grammar's tables (see NOTE: parser tables in tables.py),
+    or None where the tables cannot express the grammar (then lark parses)."""
+    transformer = ToAst()
+    try:
+        tables = load_tables(grammar_text(), Layout.always_accept)
+        return Lexer(tables["lexer"]), Parser(tables, transformer), transformer
+    except Unsupported:
+        return None
+
+
+def parse(text: str | bytes, path: str | Path | None = None, *,
+          name: str | None = None) -> ast.Spec:
+    """Parse one spec. Raises `CnnError` with the location of the first problem. Errors
+    name the spec `path`, else `name` (`<stdin>`), else `<string>`."""
+    source = make_source(text, path, name)
+    engine = _engine()
+    if engine is None:
+        return parse_with_lark(source)
+    lexer, parser, transformer = engine
+    transformer.begin(source)
+    try:
+        tokens = Layout(source).process(lexer.tokens(source.text))
+        statements = parser.parse(tokens, len(source.text))
+    except LexError as exc:
+        raise _character_error(source, exc.pos) from None
+    except ParseError as exc:
+        raise _token_error(source, exc.token, exc.expected) from None
+    except RecursionError:
+        raise _too_deep(source) from None
+    return _assemble(source, statements)
+
+
+def parse_with_lark(source: Source) -> ast.Spec:
+    """The same parse run by lark's own lexer and parser: where the tables do not cover
+    the grammar, and in the tests, as the reference the table-driven parser must equal."""
+    from lark.exceptions import UnexpectedCharacters, UnexpectedInput
+
+    parser = _lark_parser()
+    parser.options.postlex.current = Layout(source)
+    parser.options.transformer.begin(source)
+    try:
+        statements = parser.parse(source.text)
+    except UnexpectedCharacters as exc:
+        raise _character_error(source, exc.pos_in_stream) from None
+    except UnexpectedInput as exc:
+        raise _token_error(source, getattr(exc, "token", None),
+                           getattr(exc, "expected", None) or ()) from None
+    except RecursionError:
+        raise _too_deep(source) from None
+    return _assemble(source, statements)
 
 
 @functools.lru_cache(maxsize=1)
-def _parser() -> Lark:
+def _lark_parser():
     # The post-lexer and the transformer need the source (for errors and spans), so the
-    # parser is built once here and the spec's Layout and source are wired in per parse
-    # (see `parse`). The transformer runs inline: see the NOTE in transform.py.
-    return Lark(grammar_text(), parser="lalr", lexer="basic", postlex=_LayoutSlot(),
-                transformer=ToAst(), maybe_placeholders=True)
+    # parser is built once here and the spec's Layout and source are wired in per parse.
+    return make_lark(grammar_text(), Layout.always_accept, transformer=ToAst(),
+                     postlex=_LayoutSlot())
 
 
 class _LayoutSlot:
-    """Stands in for the Layout of the parse in progress (lark keeps one postlexer)."""
+    """Stands in for the Layout of the parse in progress (lark keeps one postlexer), and
+    hands it lark's tokens as cnndsl's."""
 
     always_accept = Layout.always_accept
     current: Layout | None = None
 
     def process(self, stream):
-        return self.current.process(stream)
+        return self.current.process(Token(t.type, t.value, t.start_pos, t.end_pos)
+                                    for t in stream)
 
 
-def parse(text: str | bytes, path: str | Path | None = None) -> ast.Spec:
-    """Parse one spec. Raises `CnnError` with the location of the first problem."""
-    source = make_source(text, path)
-    parser = _parser()
-    parser.options.postlex.current = Layout(source)
-    parser.options.transformer.source = source
-    try:
-        statements = parser.parse(source.text)
-    except UnexpectedInput as exc:
-        raise _syntax_error(source, exc) from None
-    except RecursionError:
-        # Layout's limits (see its NOTE) keep the AST shallow; this is the last guard.
-        raise CnnLimitError("the spec nests too deeply to parse", source.span(0, 0),
-                            "split the network into blocks") from None
-    return _assemble(source, statements)
+def number_pattern() -> re.Pattern:
+    """The grammar's NUMBER terminal as a compiled pattern (for numbers read outside a spec,
+    such as `--set width=32`, to follow the spec's own rule)."""
+    return re.compile(_lark_parser().get_terminal("NUMBER").pattern.to_regexp())
 
 
-def make_source(text: str | bytes, path: str | Path | None) -> Source:
+def _too_deep(source: Source) -> CnnError:
+    # Layout's limits (see its NOTE) keep the AST shallow; this is the last guard.
+    return CnnLimitError("the spec nests too deeply to parse", source.span(0, 0),
+                         "split the network into blocks")
+
+
+def make_source(text: str | bytes, path: str | Path | None,
+                name: str | None = None) -> Source:
     """The spec as a `Source`: UTF-8 (a leading BOM dropped), newlines as `\\n`."""
-    name = str(path) if path is not None else "<string>"
+    name = str(path) if path is not None else name or "<string>"
     where = Path(path) if path is not None else None
     if len(text) > MAX_FILE_BYTES:
         head = Source(_first_line(text), name, where)
@@ -95,6 +138,7 @@ def _assemble(source: Source, statements: list) -> ast.Spec:
     uses: list[ast.Use] = []
     raw_blocks: list[RawBlock] = []
     outputs: list[ast.Name] = []
+    init = None
     lines: list[RawLine] = []
     for kind, value in statements:
         if kind == "network":
@@ -114,6 +158,11 @@ def _assemble(source: Source, statements: list) -> ast.Spec:
             params.append(value)
         elif kind == "use":
             uses.append(value)
+        elif kind == "init":
+            if init is not None:
+                raise CnnSyntaxError("the initialisation is named twice", value.span,
+                                     "keep one `init` line")
+            init = value
         elif kind == "output":
             if outputs:
                 raise CnnSyntaxError("the outputs are declared twice", value[0].span,
@@ -125,18 +174,22 @@ def _assemble(source: Source, statements: list) -> ast.Spec:
             lines.append(value)
     _check_unique(params, "param")
     _check_unique(raw_blocks, "block")
+    for param in params:
+        _check_not_reserved(param, "a `param`")
     spec_vars = frozenset(p.name for p in params)
     spec_layers = layer_params(params)
-    blocks = tuple(_block(b, spec_vars, spec_layers) for b in raw_blocks)
+    block_names = frozenset(b.name for b in raw_blocks)
+    blocks = tuple(_block(b, spec_vars, block_names, bool(uses), spec_layers)
+                   for b in raw_blocks)
     body = None
     if lines:
-        grouper = Grouper(spec_vars - spec_layers, spec_layers)
+        grouper = Grouper(spec_vars, block_names, bool(uses), spec_layers)
         items = tuple(item for line in lines
                       for item in grouper.sequence(line.words, line.span).items)
         body = ast.Sequence(items, lines[0].span.to(lines[-1].span))
     whole = source.span(0, len(source.text))
     return ast.Spec(source, network.id if network else None, input_shape, tuple(params),
-                    tuple(uses), blocks, body, whole, tuple(outputs))
+                    tuple(uses), blocks, body, whole, tuple(outputs), init)
 
 
 def layer_params(params) -> frozenset[str]:
@@ -152,9 +205,11 @@ def layer_params(params) -> frozenset[str]:
     return frozenset(p.name for p in params if p.default is not None and is_layer(p.default))
 
 
-def _block(raw: RawBlock, spec_vars: frozenset[str],
-           spec_layers: frozenset[str] = frozenset()) -> ast.BlockDef:
+def _block(raw: RawBlock, spec_vars: frozenset[str], block_names: frozenset[str],
+           uses: bool, spec_layers: frozenset[str] = frozenset()) -> ast.BlockDef:
     _check_unique(raw.params, "parameter")
+    for param in raw.params:
+        _check_not_reserved(param, "a block parameter")
     seen_default = False
     for p in raw.params:
         if p.default is not None:
@@ -162,14 +217,32 @@ def _block(raw: RawBlock, spec_vars: frozenset[str],
         elif seen_default:
             raise CnnSyntaxError(f"parameter `{p.name}` without a default follows one with a "
                                  "default", p.span, "put parameters with defaults last")
-    own_layers = layer_params(raw.params)
     names = {p.name for p in raw.params}
-    layers = (spec_layers - names) | own_layers
-    grouper = Grouper((spec_vars | names) - layers, layers)
+    layers = (spec_layers - names) | layer_params(raw.params)
+    grouper = Grouper(spec_vars | names, block_names, uses, layers)
     items = tuple(item for words, span in raw.lines
                   for item in grouper.sequence(words, span).items)
     body = ast.Sequence(items, raw.lines[0][1].to(raw.lines[-1][1]))
     return ast.BlockDef(raw.name, raw.params, body, raw.span)
+
+
+def _check_not_reserved(param: ast.Param, what: str) -> None:
+    """`param in = 5` would never be read: `in` always means the input's channels."""
+    if param.name not in RESERVED:
+        return
+    meaning = "always means the input's channels" if param.name == "in" else \
+        "is a word of the language"
+    raise CnnNameError(f"`{param.name}` cannot be the name of {what}: it {meaning}",
+                       _name_span(param), "choose another name")
+
+
+def _name_span(param: ast.Param):
+    """The span of a param's name alone (a `param` line's span starts at the keyword)."""
+    span = param.span
+    found = re.compile(rf"\b{re.escape(param.name)}\b").search(span.text, 1 if
+                                                              span.text.startswith("param") else 0)
+    start = span.start + (found.start() if found else 0)
+    return span.source.span(start, start + len(param.name))
 
 
 def _check_unique(things, what: str) -> None:
@@ -182,7 +255,7 @@ def _check_unique(things, what: str) -> None:
         seen[thing.name] = thing
 
 
-# --- lark errors to CnnSyntaxError ------------------------------------------------------
+# --- parse errors to CnnSyntaxError -----------------------------------------------------
 
 _TOKEN_WORDS = {
     "_NL": "the end of the line", "$END": "the end of the file", "_BLOCK_END": "the block's end",
@@ -192,31 +265,33 @@ _TOKEN_WORDS = {
     "LABEL": "a label", "KWNAME": "an option `name=`", "COMPACT": "an option like `k3`",
     "REPEAT_LIT": "a repeat like `x3`", "REF": "a reference `@label`", "LT": "`<`", "GT": "`>`",
     "ASSERT": "`assert`", "IF": "`if`", "ELSE": "`else`", "CMP": "a comparison",
-    "QLABEL": "a label", "DEFAULT": "`default`", "OUTPUT": "`output`", "BLOCK": "`block`", "STAR": "`*`", "SLASH": "`/`",
+    "QLABEL": "a label", "DEFAULT": "`default`", "OUTPUT": "`output`", "INIT": "`init`", "BLOCK": "`block`", "STAR": "`*`", "SLASH": "`/`",
     "PLUS": "`+`", "MINUS": "`-`",
 }
 
 
 def _describe(tok: Token | None) -> str:
+    """What `unexpected ...` names: `end of the line`, or the token's text."""
     if tok is None or tok.type == "$END":
-        return "the end of the file"
+        return "end of the file"
     if tok.type in ("_NL", "_BLOCK_END"):
-        return "the end of the line"
+        return "end of the line"
     return f"`{tok.value}`"
 
 
-def _syntax_error(source: Source, exc: UnexpectedInput) -> CnnError:
-    if isinstance(exc, UnexpectedCharacters):
-        offset = exc.pos_in_stream
-        ch = source.text[offset] if offset < len(source.text) else ""
-        line_rest = source.text[offset:].split("\n", 1)[0]
-        word = line_rest.split(None, 1)[0] if line_rest.strip() else ch
-        hint = _character_hint(ch, word)
-        shown = word if word.isprintable() else ascii(word)[1:-1]
-        return CnnSyntaxError(f"unexpected `{shown}`", source.span(offset, offset + len(word)),
-                              hint)
-    tok = getattr(exc, "token", None)
-    if isinstance(exc, UnexpectedEOF) or tok is None or tok.type == "$END":
+def _character_error(source: Source, offset: int) -> CnnError:
+    """No terminal matches at `offset`."""
+    ch = source.text[offset] if offset < len(source.text) else ""
+    line_rest = source.text[offset:].split("\n", 1)[0]
+    word = line_rest.split(None, 1)[0] if line_rest.strip() else ch
+    hint = _character_hint(ch, word)
+    shown = word if word.isprintable() else ascii(word)[1:-1]
+    return CnnSyntaxError(f"unexpected `{shown}`", source.span(offset, offset + len(word)), hint)
+
+
+def _token_error(source: Source, tok: Token | None, expected) -> CnnError:
+    """`tok` cannot come next; `expected` are the terminals that could."""
+    if tok is None or tok.type == "$END":
         end = len(source.text)
         return CnnSyntaxError("the file ends in the middle of a statement",
                               source.span(max(0, end - 1), end))
@@ -226,9 +301,23 @@ def _syntax_error(source: Source, exc: UnexpectedInput) -> CnnError:
         line = source.text.rfind("\n", 0, start) + 1
         start = end = len(source.text[:start].rstrip())
         start = max(line, start - 1)
-    expected = sorted(getattr(exc, "expected", ()) or ())
+        head = source.text[line:end].strip()
+        if head.startswith("block") and head.endswith(":"):
+            return _block_without_body(source, head, line, start)
+    expected = sorted(expected)
     return CnnSyntaxError(f"unexpected {_describe(tok)}", source.span(start, max(end, start + 1)),
                           _token_hint(tok, expected))
+
+
+def _block_without_body(source: Source, head: str, line: int, colon: int) -> CnnError:
+    """`block b(c):` and then a line that is not indented: the body is missing, or was
+    meant to be indented."""
+    name = head[len("block"):].strip().rstrip(":").split("(", 1)[0].strip()
+    after = source.text[colon + 1:].lstrip(" \t\f:\n")
+    why = f": the lines after `{head}` are not indented under it" if after.strip() else ""
+    return CnnSyntaxError(f"block `{name}` has no body{why}", source.span(colon, colon + 1),
+                          "indent the body's lines deeper than `block`, or write the body "
+                          "after the `:`")
 
 
 def _character_hint(ch: str, word: str) -> str | None:
