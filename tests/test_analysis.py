@@ -5,7 +5,7 @@ import cnndsl
 from cnndsl.passes import PIPELINE
 from cnndsl.passes.receptive_field import RfAxis
 
-from .conftest import SPECS
+from .conftest import SPECS, ZOO
 
 ANALYSIS = SPECS / "analysis"
 
@@ -201,3 +201,84 @@ def test_a_pass_leaves_its_input_alone_unless_inplace(run_pass):
 def test_folding_does_not_repeat_warnings():
     spec = "input 3x8x9\nconv k3 s2 8 bn relu"
     assert len(cnndsl.build(spec, fuse_bn=True).warnings) == len(cnndsl.build(spec).warnings) == 1
+
+
+SE2 = """network SE2
+input 16x32x32
+gate< gap conv k1 16 sigmoid >
+conv k3 p1 16
+gate< gap conv k1 16 sigmoid >
+conv k3 p1 16
+"""
+
+
+def test_fields_pass_through_se_gates():
+    """Issue 12's repro: a gate's global branch neither widens the field nor its jump."""
+    net = cnndsl.build(SE2)
+    (height, width), meta = output_rf(net), net.node(net.output)["meta"]
+    assert (height.size, height.jump) == (width.size, width.jump) == (5, 1)
+    assert not net.warnings
+    assert meta["rf_global_branch"] and meta["rf_global"]
+    summary = cnndsl.summary(net)
+    assert summary.data["rf"]["global_branch"]
+    last_row = summary.text().splitlines()[summary.text().splitlines().index(
+        next(line for line in summary.text().splitlines() if line.startswith("rf  ")))]
+    assert "global branch" in last_row
+    assert "5+g" in summary.text()
+
+
+def test_global_branch_flag_marks_only_spatial_maps():
+    net = cnndsl.build("input 8x16x16\nconv k3 p1 8\ngate< gap conv k1 8 sigmoid >\n"
+                       "conv k3 s2 p1 8 gap flatten fc 4")
+    by_name = {net.node(n)["name"]: net.node(n)["meta"] for n in net.layers()}
+    assert not by_name["conv1"]["rf_global_branch"] and not by_name["conv1"]["rf_global"]
+    assert by_name["conv3"]["rf_global_branch"] and by_name["conv3"]["rf"][0].jump == 2
+    assert by_name["conv3"]["rf"][0].size == 5
+    assert by_name["gap2"]["rf_global"] and not by_name["gap2"]["rf_global_branch"]
+    assert not by_name["fc1"]["rf_global_branch"]  # collapsed: its size is the input's
+
+
+def _stride_factor(net, n):
+    """How a layer multiplies the jump (its windows' strides), or None if it is global."""
+    from cnndsl.ops import lookup
+
+    attrs = net.node(n)
+    spec = lookup(attrs["op"])
+    if spec.rf is None:
+        return (1, 1)
+    ins = [net.node(i)["meta"]["shape"] for i in net.inputs(n)]
+    rule = spec.rf(attrs["opts"], ins)
+    if rule is None:
+        return (1, 1)
+    if rule == "global":
+        return None
+    factor = [1, 1]
+    for step in rule:
+        factor = [f * s for f, s in zip(factor, step.s)]
+    return tuple(factor)
+
+
+def zoo_network_paths():
+    return sorted(p for p in ZOO.glob("*.cnn") if cnndsl.read_spec(p).body)
+
+
+@pytest.mark.parametrize("path", zoo_network_paths(), ids=lambda p: p.stem)
+def test_jump_is_the_product_of_strides_on_the_spatial_path(path, zoo):
+    net = zoo(path.stem)
+    jumps: dict = {net.input: (1, 1)}  # None: collapsed by a global op on every path
+    for n in net.nodes():
+        if n == net.input:
+            continue
+        spatial = {jumps[i] for i in net.inputs(n) if jumps[i] is not None}
+        factor = _stride_factor(net, n)
+        if not spatial or factor is None:
+            jumps[n] = None
+            continue
+        assert len(spatial) == 1, f"{net.node(n)['name']}: merged paths of different strides"
+        (jump,) = spatial
+        jumps[n] = tuple(j * f for j, f in zip(jump, factor))
+        rf = net.node(n)["meta"]["rf"]
+        assert (rf[0].jump, rf[1].jump) == jumps[n], net.node(n)["name"]
+    gated = any(net.node(n)["op"] == "mul" for n in net.nodes())
+    if gated:
+        assert not [w for w in net.warnings if "not aligned" in w.message]

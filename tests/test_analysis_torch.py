@@ -201,3 +201,41 @@ def test_saved_activations_of_the_generated_module(spec):
     net = cnndsl.build(path)
     measured = saved_bytes(cnndsl.load(path).train(), torch.randn(batch, *net.input_shape))
     assert measured == pytest.approx(batch * net.meta["memory"]["saved_bytes"], rel=0.02)
+
+
+class Gated(nn.Module):
+    """conv, SE gate, strided conv, SE gate, conv; `detach` cuts the gates' gradient."""
+
+    def __init__(self, detach: bool):
+        super().__init__()
+        self.detach = detach
+        self.convs = nn.ModuleList([nn.Conv2d(1, 1, 3, padding=1),
+                                    nn.Conv2d(1, 1, 3, 2, 1), nn.Conv2d(1, 1, 3, padding=1)])
+        self.gates = nn.ModuleList([nn.Conv2d(1, 1, 1), nn.Conv2d(1, 1, 1)])
+
+    def gate(self, i, x):
+        scale = torch.sigmoid(self.gates[i](x.mean((2, 3), keepdim=True)))
+        return x * (scale.detach() if self.detach else scale)
+
+    def forward(self, x):
+        x = self.gate(0, self.convs[0](x))
+        return self.convs[2](self.gate(1, self.convs[1](x)))
+
+
+def test_gated_field_is_the_spatial_paths_footprint():
+    """Through SE gates the reported field is the footprint of the spatial path (the gates'
+    gradient detached); with the gates' gradient the whole input is reached, as the
+    global-branch flag says."""
+    size = 64
+    net = cnndsl.build(f"input 1x{size}x{size}\nconv k3 p1 1\ngate< gap conv k1 1 sigmoid >\n"
+                       "conv k3 s2 p1 1\ngate< gap conv k1 1 sigmoid >\nconv k3 p1 1")
+    meta = net.node(net.output)["meta"]
+    pixel = meta["shape"][1] // 2
+    footprint = gradient_footprint(Gated(detach=True), size, pixel)
+    for axis, reached in zip(meta["rf"], footprint):
+        centre = axis.start + pixel * axis.jump
+        assert (reached[0], reached[-1]) == (centre - axis.size / 2, centre + axis.size / 2 - 1)
+        assert axis.jump == 2
+    assert not net.warnings
+    whole = gradient_footprint(Gated(detach=False), size, pixel)
+    assert meta["rf_global_branch"] and whole == (list(range(size)), list(range(size)))

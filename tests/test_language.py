@@ -62,9 +62,9 @@ def test_residual_proj_only_where_shapes_differ(build_text):
     spec = ("input 8x16x16\nblock r(c, s=1): residual(proj)< conv k3 s=s p1 c bn > relu\n"
             "r(8) r(16, s=2)")
     names = layers(build_text(spec))
-    assert "0.downsample.conv1" not in names
-    assert names["1.downsample.conv1"]["opts"]["s"] == (2, 2)
-    assert names["1.downsample.conv1"]["opts"]["c"] == 16
+    assert "0.downsample.0" not in names
+    assert names["1.downsample.0"]["opts"]["s"] == (2, 2)
+    assert names["1.downsample.0"]["opts"]["c"] == 16
     assert names["1.add1"]["meta"]["shape"] == (16, 8, 8)
 
 

@@ -45,7 +45,7 @@ def test_json_schema():
                 "memory", "rf", "aux", "layers", "warnings"):
         assert key in data
     assert set(data["memory"]) >= {"params_bytes", "activations_bytes", "training_bytes"}
-    assert set(data["rf"]) == {"size", "jump", "start"}
+    assert set(data["rf"]) == {"size", "jump", "start", "global_branch"}
     assert set(data["aux"]) == {"params", "macs"}
     for row in data["layers"]:
         assert set(row) >= {"name", "op", "line", "shape", "params", "macs", "connections",

@@ -137,7 +137,7 @@ def test_module_paths_read_like_torchvision():
         pytest.skip("zoo_specs/resnet50.cnn is not there yet")
     assert isinstance(model.layer3, torch.nn.Sequential) and len(model.layer3) == 6
     assert model.layer3[2].conv2.kernel_size == (3, 3)
-    assert isinstance(model.layer2[0].downsample.conv1, torch.nn.Conv2d)
+    assert isinstance(model.layer2[0].downsample[0], torch.nn.Conv2d)
 
 
 def test_lecun_layers():

@@ -181,10 +181,12 @@ class _Builder:
         self._add_box(Box("input", "input", [self.net.input]))
         root.children.append(self.boxes["input"])
         root.children.extend(self._fill(self.tree, 0, depth))
-        outputs = [self.net.output, *self.net.aux_outputs]
+        taps = self.net.outputs
+        outputs = [*taps, *self.net.aux_outputs]
         for i, n in enumerate(outputs):
-            key = "output" if i == 0 else f"output_aux{i}"
-            root.children.append(self._add_box(Box(key, "output", [n], aux=i > 0)))
+            key = "output" if i == 0 else f"output{i + 1}" if i < len(taps) else \
+                f"output_aux{i - len(taps) + 1}"
+            root.children.append(self._add_box(Box(key, "output", [n], aux=i >= len(taps))))
         return Diagram(self.net, depth, max_depth, root, self.boxes, self._edges(outputs))
 
     # --- grouping -----------------------------------------------------------------------

@@ -17,7 +17,9 @@ CONVENTIONS = {
             "(torchvision's GFLOPS are these)",
     "flops": "2 x MACs",
     "connections": "LeCun's: MACs plus one per output with a bias or coefficient",
-    "rf": "receptive field in input pixels (size, jump, start), Araujo et al. on merges",
+    "rf": "receptive field in input pixels (size, jump, start), Araujo et al. on merges; "
+          "global_branch: a global branch (an SE gate's gap) also feeds the layer, rf is "
+          "its spatial path's",
     "bytes": "fp32, one example; training = params x (2 + optimizer state) + batch x "
              "tensors saved for backward",
     "units": "decimal: k = 1e3, M = 1e6, G = 1e9",
@@ -34,6 +36,9 @@ def summary_data(net, depth: int | None = None) -> dict:
         "network": net.name,
         "input": list(net.input_shape),
         "output": list(out["shape"]),
+        "outputs": [{"name": name, "shape": list(net.node(n)["meta"]["shape"])}
+                    for n, name in zip(net.outputs, net.output_names or
+                                       [net.node(n)["name"] for n in net.outputs])],
         "params": meta["params"],
         "macs": meta["macs"],
         "flops": meta["flops"],
@@ -41,7 +46,7 @@ def summary_data(net, depth: int | None = None) -> dict:
         "memory": {k: meta["memory"][k] for k in (
             "params_bytes", "activations_bytes", "saved_bytes", "training_bytes", "batch",
             "optimizer")},
-        "rf": _rf(out["rf"]),
+        "rf": _rf(out),
         "aux": dict(meta["aux"]),
         "conventions": dict(CONVENTIONS),
         "layers": _fold([_layer(net, n, main) for n in net.layers()], depth),
@@ -56,7 +61,8 @@ def _layer(net, n, main: set) -> dict:
     return {
         "name": attrs["name"],
         "op": describe(attrs["op"], attrs["opts"]),
-        "module": not spec.internal,
+        "module": not spec.internal and "torch_inline" not in spec.extras
+        and not spec.extras.get("torch_parameter"),
         "aux": n not in main,
         "file": _file(net, attrs["span"]),
         "line": attrs["span"].line if attrs["span"] is not None else None,
@@ -64,7 +70,7 @@ def _layer(net, n, main: set) -> dict:
         "params": meta["params"],
         "macs": meta["macs"],
         "connections": meta["connections"],
-        "rf": _rf(meta["rf"]),
+        "rf": _rf(meta),
     }
 
 
@@ -87,6 +93,8 @@ def describe(op: str, opts: dict) -> str:
             words.append(f"{option.name}={_value(value)}")
     if opts.get("table") is not None:
         words.append("table")
+    if opts.get("p_after"):
+        words.append(f"p_after={_value(opts['p_after'])}")  # TensorFlow's uneven SAME
     return " ".join(words)
 
 
@@ -103,10 +111,14 @@ def _value(value) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def _rf(axes) -> dict:
-    """Scalars when both axes agree (square inputs), else [H, W] pairs."""
-    return {key: axes[0][i] if axes[0][i] == axes[1][i] else [axes[0][i], axes[1][i]]
-            for i, key in enumerate(("size", "jump", "start"))}
+def _rf(meta: dict) -> dict:
+    """Scalars when both axes agree (square inputs), else [H, W] pairs; the global-branch
+    flag (see cnndsl/passes/receptive_field.py)."""
+    axes = meta["rf"]
+    rf = {key: axes[0][i] if axes[0][i] == axes[1][i] else [axes[0][i], axes[1][i]]
+          for i, key in enumerate(("size", "jump", "start"))}
+    rf["global_branch"] = bool(meta.get("rf_global_branch"))
+    return rf
 
 
 def _fold(layers: list[dict], depth: int | None) -> list[dict]:
@@ -161,8 +173,10 @@ def summary_json(data: dict) -> str:
 
 def summary_text(data: dict) -> str:
     header = [
-        f"{data['network']}: input {fmt_shape(data['input'])}, "
-        f"output {fmt_shape(data['output'])}",
+        f"{data['network']}: input {fmt_shape(data['input'])}, " + (
+            f"output {fmt_shape(data['output'])}" if len(data["outputs"]) < 2 else
+            "outputs " + ", ".join(f"{o['name']} {fmt_shape(o['shape'])}"
+                                   for o in data["outputs"])),
         *(f"  {key}: {text}" for key, text in data["conventions"].items()),
         "",
     ]
@@ -185,8 +199,12 @@ def _row(layer: dict) -> list[str]:
     where = str(layer["line"] or "")
     if layer.get("file") and where:
         where = f"{layer['file']}:{where}"
+    size = _pair(rf["size"]) + (GLOBAL_MARK if rf.get("global_branch") else "")
     return [name, layer["op"], where, fmt_shape(layer["shape"]),
-            f"{layer['params']:,}", f"{layer['macs']:,}", _pair(rf["size"]), _pair(rf["jump"])]
+            f"{layer['params']:,}", f"{layer['macs']:,}", size, _pair(rf["jump"])]
+
+
+GLOBAL_MARK = "+g"
 
 
 def _pair(value) -> str:
@@ -201,7 +219,9 @@ def _totals(data: dict) -> list[str]:
         f"FLOPs        {decimal(data['flops']):>8}  ({data['flops']:,})",
         f"connections  {decimal(data['connections']):>8}  ({data['connections']:,})",
         f"rf           size {_pair(rf['size'])}, jump {_pair(rf['jump'])}, "
-        f"start {_pair(rf['start'])}",
+        f"start {_pair(rf['start'])}"
+        + (", and a global branch: every pixel also sees the whole input"
+           if rf.get("global_branch") else ""),
         f"memory       params {decimal(mem['params_bytes'])}B, activations "
         f"{decimal(mem['activations_bytes'])}B per example, training "
         f"{decimal(mem['training_bytes'])}B (batch {mem['batch']}, {mem['optimizer']})",
@@ -209,8 +229,12 @@ def _totals(data: dict) -> list[str]:
     if data["aux"]["params"] or data["aux"]["macs"]:
         lines.append(f"aux heads    params {decimal(data['aux']['params'])}, "
                      f"MACs {decimal(data['aux']['macs'])} (not in the totals above)")
+    if any(layer["rf"].get("global_branch") for layer in data["layers"]):
+        lines.append(f"{GLOBAL_MARK} a global branch (an SE gate's gap) also feeds the layer: "
+                     "rf and jump are its spatial path's")
     if any(not layer["module"] for layer in data["layers"]):
-        lines.append("* a merge (add, concat, mul): no module of its own")
+        lines.append("* no module of its own: a merge (add, concat, mul), an inline "
+                     "expression (chunk, shuffle) or a parameter (layerscale)")
     return lines
 
 

@@ -109,10 +109,10 @@ class ProbeLowering(DenseRecorder):
             meta["shape"] = (shape[0], *plain(tuple(shape[1:])))
         return n
 
-    def bind(self, block, call, env, in_ch) -> dict:
+    def bind(self, block, call, env, in_ch, frame) -> dict:
         self.keywords[call.span] = {a.name for a in call.args if a.name is not None}
         self.positional[call.span] = sum(1 for a in call.args if a.name is None)
-        return super().bind(block, call, env, in_ch)
+        return super().bind(block, call, env, in_ch, frame)
 
     def residual(self, item, options, x, frame, env) -> int:
         """`residual(proj)`: the projection as a constructor decision (see the NOTE)."""
@@ -182,7 +182,7 @@ class ProbeLowering(DenseRecorder):
     def _projection(self, item, x: int, out: int, frame, strides) -> int:
         """As Lowering.projection, with the stride that the body's strides give."""
         local = frame.claim(frame.default("downsample"), item.span)
-        inner = frame.child(Scope(local, "shortcut", span=item.span), "shortcut")
+        inner = frame.child(Scope(local, "shortcut", span=item.span), "shortcut", numbered=True)
         conv_opts = dict(lookup("conv").defaults(), k=(1, 1), s=strides,
                          c=self.shape(out)[0], bias=False)
         y = self.add("conv", conv_opts, [x], item.span, inner, inner.fresh("conv"))

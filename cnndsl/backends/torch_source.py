@@ -182,7 +182,7 @@ class TorchSource:
             return "\n".join(lines) + "\n"
         lines.append(f"{INDENT * 2}super().__init__()")
         for local, expr in exprs:
-            if local.isdigit():
+            if not local.isidentifier():
                 lines.append(f"{INDENT * 2}self.add_module({local!r}, {_indent(expr, 2)})")
             else:
                 lines.append(f"{INDENT * 2}self.{local} = {_indent(expr, 2)}")
@@ -209,11 +209,25 @@ class TorchSource:
         if expr is None:
             raise CnnUsageError(f"layer `{attrs['op']}` ({attrs['name']}) has no PyTorch "
                                 "module", hint="give its OpSpec a `torch` rule")
+        self._use_helpers(spec, expr)
+        return expr
+
+    def inline_expr(self, n: int, args: list[str]) -> str:
+        """The expression of a layer without a module: a merge, or the op's inline rule."""
+        attrs = self.network.node(n)
+        spec = self._op(n)
+        rule = spec.extras.get("torch_inline")
+        if rule is None:
+            return _INLINE[attrs["op"]](args)
+        expr = rule(attrs["opts"], args)
+        self._use_helpers(spec, expr)
+        return expr
+
+    def _use_helpers(self, spec, expr: str) -> None:
         for helper, source in spec.extras.get("torch_helpers", {}).items():
             if re.search(rf"\b{helper}\(", expr):
                 self.helpers[helper] = source
                 self.used_names.add(helper)
-        return expr
 
     # --- forward ------------------------------------------------------------------------
     def access(self, path: str, rel: list[str]) -> str:
@@ -223,7 +237,7 @@ class TorchSource:
             kind = self.tree.containers[here].kind
             if local.isdigit() and kind in ("sequential", "list"):
                 expr = f"{expr}[{local}]"
-            elif local.isdigit():
+            elif not local.isidentifier():
                 expr = f"getattr({expr}, {local!r})"
             else:
                 expr = f"{expr}.{local}"
@@ -289,7 +303,7 @@ class ForwardWriter:
     def _returned(self) -> list[int]:
         if self.box.path:
             return self.box.outputs
-        return [self.network.output, *self.network.aux_outputs]
+        return [*self.network.outputs, *self.network.aux_outputs]
 
     def _body_lines(self) -> list[str]:
         """The steps, those that compute only auxiliary heads under `if self.training:`
@@ -308,8 +322,7 @@ class ForwardWriter:
         args = [self.var[u] for u in ins]
         if not self.tree.is_container(node_path) and \
                 self.source._op(self.tree.leaf_of[node_path]).torch is None:
-            op = self.network.node(self.tree.leaf_of[node_path])["op"]
-            call = _INLINE[op](args)
+            call = self.source.inline_expr(self.tree.leaf_of[node_path], args)
         else:
             call = f"{self.source.access(self.path, rel)}({', '.join(args)})"
         # A chain reuses its variable; a step that reads `x` while `x` is still needed
@@ -341,7 +354,9 @@ class ForwardWriter:
         if n == self.network.input:
             return "x"
         local = self.network.node(n)["name"].rsplit(".", 1)[-1]
-        return local if not local.isdigit() else f"out{local}"
+        if local.isidentifier():
+            return local
+        return "out" + re.sub(r"\W", "_", local) if local[0].isdigit() else re.sub(r"\W", "_", local)
 
     def _fresh(self, stem: str) -> str:
         """`stem`, else `stem_2`, `stem_3`, ...: the first not yet given out. Counting on
@@ -357,10 +372,11 @@ class ForwardWriter:
 
     def _return_lines(self, returned: list[int]) -> list[str]:
         names = [self.var[n] for n in returned]
-        if self.box.path == "" and len(names) > 1:
+        taps = len(self.network.outputs) if self.box.path == "" else len(names)
+        if self.box.path == "" and len(names) > taps:
             return [f"{INDENT * 2}if self.training:",
                     f"{INDENT * 3}return {', '.join(names)}",
-                    f"{INDENT * 2}return {names[0]}"]
+                    f"{INDENT * 2}return {', '.join(names[:taps])}"]
         return [f"{INDENT * 2}return {', '.join(names)}"]
 
 

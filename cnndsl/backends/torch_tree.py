@@ -46,7 +46,7 @@ class ModuleTree:
                 if parts[depth] not in known.setdefault(path, set()):
                     known[path].add(parts[depth])
                     box.children.append(parts[depth])
-        ends = {network.output, *network.aux_outputs}
+        ends = {*network.outputs, *network.aux_outputs}
         for box in self.containers.values():
             box.inputs = sorted({u for n in box.nodes for u in network.inputs(n)
                                  if u not in box.nodes})

@@ -11,6 +11,29 @@ from ..syntax import ast
 MAX_MAGNITUDE = 10**15  # larger numbers are a mistake, and would slow everything down
 
 
+@dataclass(frozen=True)
+class LayerValue:
+    """A layer as a value (`act=hardswish`, `act=leaky(0.1)`): its op and written options,
+    evaluated later in `env`, where they were written."""
+
+    op: str
+    options: tuple
+    env: Any
+
+    def __str__(self) -> str:
+        return self.op
+
+
+@dataclass(frozen=True)
+class TensorValue:
+    """A tensor passed to a block (`up(64, @enc3)`): the node that computes it."""
+
+    node: int
+
+    def __str__(self) -> str:
+        return "a tensor"
+
+
 @dataclass
 class Env:
     """Variables visible at a point: block arguments over spec params, and `in`."""
@@ -57,6 +80,50 @@ FUNCTIONS = {
 }
 
 
+def regnet_stages(w0: float, wa: float, wm: float, depth: int, gw: int,
+                  bottleneck: float = 1.0) -> list[tuple[int, int, int]]:
+    """(width, depth, group width) per stage of a RegNet from its design parameters
+    (Radosavovic et al. 2020, eq. 2-4), as torchvision's BlockParams.from_init_params
+    computes them: quantised widths, stages where the width changes, and group widths made
+    compatible with the bottleneck width."""
+    if wa < 0 or w0 <= 0 or wm <= 1 or w0 % 8 or depth < 1 or depth > 1000 or gw < 1:
+        raise ValueError("RegNet needs wa >= 0, w0 > 0 a multiple of 8, wm > 1, depth >= 1, "
+                         "gw >= 1")
+    widths = []
+    for i in range(int(depth)):
+        capacity = round(math.log((i * wa + w0) / w0) / math.log(wm))
+        widths.append(int(round(w0 * wm ** capacity / 8) * 8))
+    stages: list[list[int]] = []
+    for w in widths:
+        if stages and stages[-1][0] == w:
+            stages[-1][1] += 1
+        else:
+            stages.append([w, 1])
+    out = []
+    for w, d in stages:
+        w_bot = int(w * bottleneck)
+        g = min(gw, w_bot)
+        out.append((int(_divisible(w_bot, g) / bottleneck), d, int(g)))
+    return out
+
+
+def _regnet(what: int):
+    def fn(w0, wa, wm, depth, gw, stage):
+        stages = regnet_stages(w0, wa, wm, depth, gw)
+        if stage != int(stage) or not 1 <= stage <= len(stages):
+            raise ValueError(f"this RegNet has stages 1 to {len(stages)}")
+        return stages[int(stage) - 1][what]
+    return fn
+
+
+FUNCTIONS.update({
+    "regnet_width": (_regnet(0), 6, 6),
+    "regnet_depth": (_regnet(1), 6, 6),
+    "regnet_group": (_regnet(2), 6, 6),
+    "regnet_stages": (lambda *a: len(regnet_stages(*a)), 5, 5),
+})
+
+
 def evaluate(expr: ast.Expr, env: Env, in_channels: int | None = None) -> Any:
     """The value of `expr`: an int, a float, a string, a size tuple or a list."""
     if isinstance(expr, ast.Num):
@@ -65,6 +132,11 @@ def evaluate(expr: ast.Expr, env: Env, in_channels: int | None = None) -> Any:
         return expr.value
     if isinstance(expr, ast.SizeLit):
         return expr.dims
+    if isinstance(expr, (ast.Compare, ast.BoolOp, ast.IfElse)):
+        return _condition(expr, env, in_channels)
+    if isinstance(expr, ast.Ref):
+        raise CnnValueError(f"`@{expr.id}` is a tensor, not a value", expr.span,
+                            "a tensor can be passed to a block: `up(64, @skip)`")
     if isinstance(expr, ast.Name):
         if expr.id == "in":
             if in_channels is None:
@@ -74,6 +146,8 @@ def evaluate(expr: ast.Expr, env: Env, in_channels: int | None = None) -> Any:
         try:
             return env.lookup(expr.id)
         except KeyError:
+            if _is_layer(expr.id):
+                return LayerValue(expr.id, (), env)
             raise CnnNameError(f"unknown name `{expr.id}`", expr.span,
                                did_you_mean(expr.id, env.names() | {"in"})) from None
     if isinstance(expr, ast.Neg):
@@ -107,7 +181,64 @@ def _binop(expr: ast.BinOp, left, right):
     return left // right
 
 
+def _is_layer(name: str) -> bool:
+    from ..ops import lookup
+
+    spec = lookup(name)
+    return name == "id" or (spec is not None and not spec.internal)
+
+
+def _layer_value(expr: ast.FnCall, env: Env) -> LayerValue:
+    """`leaky(0.1)` as a value: the layer with its options."""
+    from ..ops import lookup
+
+    spec = lookup(expr.name)
+    options = []
+    for arg in expr.args:
+        if arg.name is not None:
+            options.append(ast.Option("keyword", arg.name, arg.value, arg.span))
+        elif isinstance(arg.value, ast.Name) and spec is not None and \
+                spec.flag(arg.value.id) is not None:
+            options.append(ast.Option("flag", arg.value.id, None, arg.span))
+        else:
+            options.append(ast.Option("positional", None, arg.value, arg.span))
+    return LayerValue(expr.name, tuple(options), env)
+
+
+_COMPARE = {"==": lambda a, b: a == b, "!=": lambda a, b: a != b,
+            "<=": lambda a, b: a <= b, ">=": lambda a, b: a >= b}
+
+
+def _condition(expr, env: Env, in_channels):
+    if isinstance(expr, ast.IfElse):
+        cond = evaluate(expr.cond, env, in_channels)
+        return evaluate(expr.then if _bool(cond, expr.cond) else expr.orelse, env, in_channels)
+    if isinstance(expr, ast.BoolOp):
+        if expr.op == "not":
+            return not _bool(evaluate(expr.operands[0], env, in_channels), expr.operands[0])
+        left = _bool(evaluate(expr.operands[0], env, in_channels), expr.operands[0])
+        if (expr.op == "and" and not left) or (expr.op == "or" and left):
+            return left
+        return _bool(evaluate(expr.operands[1], env, in_channels), expr.operands[1])
+    left = evaluate(expr.left, env, in_channels)
+    right = evaluate(expr.right, env, in_channels)
+    if expr.op in ("<=", ">="):
+        left, right = _number(left, expr.left), _number(right, expr.right)
+    elif isinstance(left, LayerValue) or isinstance(right, LayerValue):
+        left, right = str(left), str(right)
+    return _COMPARE[expr.op](left, right)
+
+
+def _bool(value, expr) -> bool:
+    if isinstance(value, bool) or value in (0, 1):
+        return bool(value)
+    raise CnnValueError(f"`{expr.span.text}` is not a condition (true or false)", expr.span,
+                        "compare with `==`, `!=`, `<=` or `>=`")
+
+
 def _call(expr: ast.FnCall, env: Env, in_channels):
+    if expr.name not in FUNCTIONS and _is_layer(expr.name):
+        return _layer_value(expr, env)
     if expr.name not in FUNCTIONS:
         raise CnnNameError(f"unknown function `{expr.name}`", expr.span,
                            did_you_mean(expr.name, FUNCTIONS))
@@ -124,8 +255,10 @@ def _call(expr: ast.FnCall, env: Env, in_channels):
                             f"{args[1]:g}", expr.args[1].value.span)
     try:
         return _check(fn(*args), expr)
-    except (OverflowError, ValueError):  # round/ceil/floor of inf or nan
-        raise CnnValueError(f"`{expr.span.text}` is not a finite number", expr.span) from None
+    except (OverflowError, ValueError) as exc:  # round/ceil/floor of inf or nan, regnet
+        message = str(exc) if expr.name.startswith("regnet") else "is not a finite number"
+        raise CnnValueError(f"`{expr.span.text}`: {message}" if expr.name.startswith("regnet")
+                            else f"`{expr.span.text}` {message}", expr.span) from None
 
 
 def _number(value, expr) -> int | float:

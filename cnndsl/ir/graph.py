@@ -60,6 +60,8 @@ class Network:
     input_shape: tuple[int, ...]
     output: int
     aux_outputs: list[int] = field(default_factory=list)
+    extra_outputs: list[int] = field(default_factory=list)  # `output @a @b`: taps after the first
+    output_names: list[str] = field(default_factory=list)  # as `output` names them
     contracts: list[Contract] = field(default_factory=list)
     params: dict[str, Any] = field(default_factory=dict)
     blocks: dict[str, Any] = field(default_factory=dict)
@@ -104,9 +106,17 @@ class Network:
     def input(self) -> int:
         return 0
 
+    @property
+    def outputs(self) -> list[int]:
+        """What the network returns in eval mode: its output, then any further taps."""
+        return [self.output, *self.extra_outputs]
+
     def main_nodes(self) -> set[int]:
-        """Nodes the main output depends on (what runs in eval mode)."""
-        return nx.ancestors(self.graph, self.output) | {self.output}
+        """Nodes the outputs depend on (what runs in eval mode)."""
+        found = set(self.outputs)
+        for out in self.outputs:
+            found |= nx.ancestors(self.graph, out)
+        return found
 
     def _repr_svg_(self) -> str:
         """In a notebook, a network shows as its architecture diagram."""

@@ -13,9 +13,15 @@ Shapes are computed as nodes are added, with the same per-node rule that the
 # `downsample` and an explicit shortcut `shortcut`; inception/add branches are `branch1`,
 # `branch2`, ...; a dense block is `dense{n}` with layers `denselayer1`, ...; an aux head
 # is `aux{n}`. Merge nodes (add, concat, mul) are named like layers but have no module.
+# In a `seq< >` (and a block whose body is one `seq< >`) every child is numbered instead,
+# 0, 1, 2, ... as nn.Sequential numbers its children: a layer, a block call, a composite
+# (lowered inside a scope of its own) or a nested seq is one child; a group adds no level,
+# an item left out by `if` takes no number, a labelled item keeps its label. A residual's
+# projection is such a sequence: `downsample.0` (conv), `downsample.1` (bn), as torchvision.
 """
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -35,17 +41,18 @@ from ..ops.geometry import fmt_shape
 from ..passes.infer_shapes import node_shape
 from ..syntax import ast, parse
 from ..syntax.group import COMPOSITES
-from .evaluate import Env, as_int, evaluate
+from .evaluate import Env, LayerValue, TensorValue, as_int, evaluate
 from .graph import Contract, Network, Scope
 from .library import BlockInfo, collect_blocks, spec_params
 from .names import attribute_name
-from .options import build_options
+from .options import build_options, given_options
 
 MAX_LAYERS = 50_000  # see the NOTE on limits in syntax/layout.py
 MAX_CALL_DEPTH = 64
 METRICS = ("shape", "rf", "params", "macs", "flops", "channels")
 
-_DENSE_DEFAULT = parse("block dense_layer(k): bn relu conv k1 4*k bn relu conv k3 p1 k nobias\n",
+_DENSE_DEFAULT = parse("block dense_layer(k): (norm1: bn) (relu1: relu) (conv1: conv k1 4*k) "
+                       "(norm2: bn) (relu2: relu) (conv2: conv k3 p1 k nobias)\n",
                        "<DenseNet-B layer>").blocks[0].body
 
 
@@ -59,11 +66,14 @@ class Frame:
     used: set = field(default_factory=set)
     labels: dict = field(default_factory=dict)
     parent: Frame | None = None
+    numbered: bool = False  # a `seq< >`: children are 0, 1, 2, ... (see NOTE: default names)
 
     def path(self, local: str) -> str:
         return ".".join([s.name for s in self.scope] + [local])
 
     def fresh(self, stem: str, start: int = 1, sep: str = "") -> str:
+        if self.numbered:
+            stem, start, sep = "", 0, ""
         while True:
             n = self.counters[stem] + start
             self.counters[stem] += 1
@@ -88,8 +98,8 @@ class Frame:
         self.used.add(name)
         return name
 
-    def child(self, scope: Scope, kind: str) -> Frame:
-        return Frame(self.scope + (scope,), kind, parent=self)
+    def child(self, scope: Scope, kind: str, numbered: bool = False) -> Frame:
+        return Frame(self.scope + (scope,), kind, parent=self, numbered=numbered)
 
     def find_label(self, name: str):
         frame = self
@@ -127,6 +137,7 @@ class Lowering:
         self.contracts: list[Contract] = []
         self.aux: list[int] = []
         self.calls: list[str] = []
+        self.presets: dict[str, dict] = {}  # op -> option values from `default` lines
         self.graph.add_node(0, op="input", opts={}, span=spec.input_shape.span
                             if spec.input_shape else None, scope=(), name="input",
                             meta={"shape": shape})
@@ -134,9 +145,15 @@ class Lowering:
     def run(self) -> Network:
         root = Frame((), "block")
         out = self.sequence(self.spec.body, 0, root, self.globals)
+        taps = [self.tap(ref, root) for ref in self.spec.outputs]
+        if taps:
+            out, taps = taps[0], taps[1:]
+            if len(set([out, *taps])) < len(self.spec.outputs):
+                raise CnnNameError("an output is listed twice", self.spec.outputs[0].span)
         self._resolve_bias()
         return Network(self.graph, self.spec.network or _stem(self.spec), self.shape(0), out,
-                       aux_outputs=self.aux, contracts=self.contracts,
+                       extra_outputs=taps, aux_outputs=self.aux, contracts=self.contracts,
+                       output_names=[r.id for r in self.spec.outputs],
                        params=dict(self.globals.values),
                        blocks={k: v.definition for k, v in self.blocks.items()},
                        source=self.spec.source)
@@ -166,7 +183,32 @@ class Lowering:
         return n
 
     # --- items --------------------------------------------------------------------------
+    def tap(self, ref: ast.Name, root: Frame) -> int:
+        """An `output @ref`: a label of the network's top level, or a module path."""
+        if ref.id in root.labels:
+            return root.labels[ref.id]
+        prefix = ref.id + "."
+        found = [n for n in self.graph.nodes if n and (
+            self.graph.nodes[n]["name"] == ref.id or
+            self.graph.nodes[n]["name"].startswith(prefix))]
+        if not found:
+            raise CnnNameError(f"`output @{ref.id}`: no label or module `{ref.id}`", ref.span,
+                               did_you_mean(ref.id, list(root.labels)) or
+                               "name a top-level label or a module path such as `features.6`")
+        inside = set(found)
+        ends = [n for n in found if not any(v not in inside
+                                            for v in self.graph.successors(n))]
+        leaving = [n for n in found if any(v not in inside for v in self.graph.successors(n))]
+        return max(leaving) if leaving else max(ends)
+
     def sequence(self, seq: ast.Sequence, x: int, frame: Frame, env: Env) -> int:
+        saved = self.presets
+        try:
+            return self._sequence(seq, x, frame, env)
+        finally:
+            self.presets = saved
+
+    def _sequence(self, seq: ast.Sequence, x: int, frame: Frame, env: Env) -> int:
         items = seq.items
         for index, item in enumerate(items):
             try:
@@ -184,6 +226,20 @@ class Lowering:
     def item(self, item, x: int, frame: Frame, env: Env, name: str | None = None) -> int:
         if isinstance(item, ast.Layer):
             return self.layer(item, x, frame, env, name)
+        if isinstance(item, ast.LayerVar):
+            return self.layer_var(item, x, frame, env, name)
+        if isinstance(item, ast.Conditional):
+            cond = evaluate(item.cond, env, self.shape(x)[0])
+            return self.item(item.item, x, frame, env, name) if _truth(cond, item.cond) else x
+        if isinstance(item, ast.Defaults):
+            self.defaults(item, x, env)
+            return x
+        if isinstance(item, ast.Composite) and frame.numbered and item.kind != "repeat":
+            if item.kind == "seq":
+                return self.composite(item, x, frame, env, name)
+            local = frame.claim(name, item.span) if name else frame.fresh("")
+            inner = frame.child(Scope(local, "label", span=item.span), "label")
+            return self.composite(item, x, inner, env, None)
         if isinstance(item, ast.Call):
             return self.call(item, x, frame, env, name)
         if isinstance(item, ast.Composite):
@@ -203,11 +259,39 @@ class Lowering:
     def layer(self, layer: ast.Layer, x: int, frame: Frame, env: Env, name: str | None) -> int:
         if layer.op == "id":
             return x
-        spec = lookup(layer.op)
+        return self.make_layer(layer.op, layer.options, layer.span, x, frame, env, name)
+
+    def make_layer(self, op: str, options, span, x: int, frame: Frame, env: Env,
+                   name: str | None, preset: dict | None = None) -> int:
+        spec = lookup(op)
         in_shape = self.shape(x)
-        opts = build_options(spec, layer.options, env, in_shape[0], layer.span)
-        local = frame.claim(name, layer.span) if name else frame.fresh(layer.op)
-        return self.add(layer.op, opts, [x], layer.span, frame, local)
+        preset = {**self.presets.get(op, {}), **(preset or {})}
+        opts = build_options(spec, options, env, in_shape[0], span, preset)
+        local = frame.claim(name, span) if name else frame.fresh(op)
+        return self.add(op, opts, [x], span, frame, local)
+
+    def layer_var(self, item: ast.LayerVar, x: int, frame: Frame, env: Env,
+                  name: str | None) -> int:
+        """`act` in `block b(c, act=relu)`: the layer the parameter holds."""
+        value = evaluate(ast.Name(item.name, item.span), env, self.shape(x)[0])
+        if not isinstance(value, LayerValue):
+            raise CnnValueError(f"`{item.name}` is used as a layer, but its value is "
+                                f"`{value}`", item.span,
+                                f"pass a layer: `{item.name}=relu` (or `id` for none)")
+        if value.op == "id":
+            if item.options:
+                raise CnnValueError(f"`{item.name}` is `id` here, which takes no options",
+                                    item.options[0].span)
+            return x
+        spec = lookup(value.op)
+        preset = given_options(spec, value.options, value.env, self.shape(x)[0])
+        return self.make_layer(value.op, item.options, item.span, x, frame, env, name, preset)
+
+    def defaults(self, item: ast.Defaults, x: int, env: Env) -> None:
+        """`default bn eps=1e-3`: later `bn`s in this sequence and what it calls."""
+        op = item.layer.op
+        values = given_options(lookup(op), item.layer.options, env, self.shape(x)[0])
+        self.presets = {**self.presets, op: {**self.presets.get(op, {}), **values}}
 
     def call(self, call: ast.Call, x: int, frame: Frame, env: Env, name: str | None) -> int:
         info = self.blocks.get(call.name)
@@ -224,17 +308,51 @@ class Lowering:
                                 "a block cannot contain a call of itself")
         if len(self.calls) >= MAX_CALL_DEPTH:
             raise CnnLimitError(f"block calls nest more than {MAX_CALL_DEPTH} deep", call.span)
-        args = self.bind(info.definition, call, env, self.shape(x)[0])
+        args = self.bind(info.definition, call, env, self.shape(x)[0], frame)
         local = frame.claim(name, call.span) if name else frame.fresh("", start=0)
         scope = Scope(local, "block", call.name, tuple(args.items()), call.span)
-        inner = frame.child(scope, "block")
+        body = info.definition.body
+        # A block whose body is one `seq< >` is itself the sequence (no extra level).
+        only = body.items[0] if len(body.items) == 1 else None
+        numbered = isinstance(only, ast.Composite) and only.kind == "seq"
+        if numbered:
+            body = only.branches[0].body
+        inner = frame.child(scope, "block", numbered=numbered)
         self.calls.append(call.name)
         try:
-            return self.sequence(info.definition.body, x, inner, info.globals.child(args))
+            return self.sequence(body, x, inner, info.globals.child(args))
         finally:
             self.calls.pop()
 
-    def bind(self, block: ast.BlockDef, call: ast.Call, env: Env, in_ch: int) -> dict:
+    def argument(self, expr, env: Env, in_ch: int, frame: Frame):
+        """A call argument's value: a number, a layer, or a tensor (`@label`)."""
+        if isinstance(expr, ast.Ref):
+            return TensorValue(self.resolve_ref(expr, frame, env))
+        return evaluate(expr, env, in_ch)
+
+    def resolve_ref(self, ref, frame: Frame, env: Env) -> int:
+        """The node `@name` stands for: a label in scope, or a block's tensor parameter."""
+        found = frame.find_label(ref.id)
+        if found is not None:
+            return found
+        try:
+            value = env.lookup(ref.id)
+        except KeyError:
+            value = None
+        if isinstance(value, TensorValue):
+            return value.node
+        known = _visible_labels(frame) + sorted(
+            n for n in env.names() if isinstance(env.lookup(n), TensorValue))
+        inside = frame.kind != "block" or frame.parent is not None
+        raise CnnNameError(f"no label `{ref.id}` before this point", ref.span,
+                           did_you_mean(ref.id, known) or (
+                               "a block sees only its own labels: pass the tensor as an "
+                               f"argument, `b(..., @{ref.id})`, and name the parameter"
+                               if inside and frame.scope else
+                               "label a layer earlier: `enc1: conv k3 64`"))
+
+    def bind(self, block: ast.BlockDef, call: ast.Call, env: Env, in_ch: int,
+             frame: Frame) -> dict:
         params = block.params
         values: dict = {}
         positional = [a for a in call.args if a.name is None]
@@ -242,7 +360,7 @@ class Lowering:
             raise CnnValueError(f"block `{block.name}` takes {len(params)} arguments, got "
                                 f"{len(positional)}", call.span, _signature(block))
         for param, arg in zip(params, positional):
-            values[param.name] = evaluate(arg.value, env, in_ch)
+            values[param.name] = self.argument(arg.value, env, in_ch, frame)
         for arg in call.args:
             if arg.name is None:
                 continue
@@ -252,7 +370,7 @@ class Lowering:
                                    or _signature(block))
             if arg.name in values:
                 raise CnnValueError(f"parameter `{arg.name}` is given twice", arg.span)
-            values[arg.name] = evaluate(arg.value, env, in_ch)
+            values[arg.name] = self.argument(arg.value, env, in_ch, frame)
         local = Env(values, self.blocks[block.name].globals)
         for param in params:
             if param.name in values:
@@ -282,15 +400,16 @@ class Lowering:
         return x
 
     def labelled(self, item: ast.Labelled, x: int, frame: Frame, env: Env) -> int:
-        name = attribute_name(item.label)
+        name = quoted_name(item, env) if item.quoted else attribute_name(item.label)
         items = item.body.items
         if len(items) == 1 and not isinstance(items[0], (ast.Assert, ast.Repeat)):
             out = self.item(items[0], x, frame, env, name=name)
         else:
             out = self.scoped(item.body, x, frame, env, name, "label", item.span)
-        if item.label in frame.labels:
-            raise CnnNameError(f"label `{item.label}` is used twice", item.span)
-        frame.labels[item.label] = out
+        label = name if item.quoted else item.label
+        if label in frame.labels:
+            raise CnnNameError(f"label `{label}` is used twice", item.span)
+        frame.labels[label] = out
         return out
 
     def scoped(self, body: ast.Sequence, x: int, frame: Frame, env: Env, name: str,
@@ -319,6 +438,12 @@ class Lowering:
     def composite(self, item: ast.Composite, x: int, frame: Frame, env: Env,
                   name: str | None) -> int:
         options = self.composite_options(item, env, self.shape(x)[0])
+        if item.kind == "seq":
+            return self.seq(item, x, frame, env, name)
+        if item.kind == "repeat":
+            return self.repeat_indexed(item, options, x, frame, env)
+        if item.kind == "residual" and not options.get("when", True):
+            return self.sequence(item.branches[0].body, x, frame, env)
         if item.kind == "residual":
             return self.residual(item, options, x, frame, env)
         if item.kind in ("inception", "concat", "add"):
@@ -330,22 +455,36 @@ class Lowering:
         return self.aux_head(item, x, frame, env, name)
 
     def composite_options(self, item: ast.Composite, env: Env, in_ch: int) -> dict:
-        allowed = {"residual": ("proj",), "dense": ("n", "k")}.get(item.kind, ())
+        allowed = {"residual": ("proj", "when"), "dense": ("n", "k"),
+                   "repeat": ("n", "i")}.get(item.kind, ())
         values: dict = {}
         for index, option in enumerate(item.options):
             key = option.name if option.kind != "positional" else (
                 allowed[index] if index < len(allowed) else None)
+            if item.kind == "repeat" and option.kind == "flag" and "i" not in values:
+                key = "i"
             if key not in allowed:
                 what = option.span.text
                 raise CnnNameError(f"`{item.kind}` has no option `{what}`", option.span,
                                    "it takes " + ", ".join(f"`{a}`" for a in allowed)
                                    if allowed else f"`{item.kind}` takes no options")
-            values[key] = True if option.kind == "flag" else \
-                as_int(evaluate(option.value, env, in_ch), option.value, f"`{key}`")
+            if key in values:
+                raise CnnValueError(f"`{item.kind}` option `{key}` is given twice",
+                                    option.span)
+            if key == "i":
+                if option.kind != "flag":
+                    raise CnnSyntaxError("the index of `repeat(n, i)` is a name",
+                                         option.span, "e.g. `repeat(4, i)< ... >`")
+                values[key] = option.name
+            elif key == "when":
+                values[key] = _truth(evaluate(option.value, env, in_ch), option.value)
+            else:
+                values[key] = True if option.kind == "flag" else \
+                    as_int(evaluate(option.value, env, in_ch), option.value, f"`{key}`")
         if item.kind == "residual" and len(item.branches) > 2:
             raise CnnSyntaxError("`residual< body | shortcut >` has at most two parts",
                                  item.branches[2].span)
-        if item.kind in ("gate", "aux", "dense") and len(item.branches) > 1:
+        if item.kind in ("gate", "aux", "dense", "seq", "repeat") and len(item.branches) > 1:
             raise CnnSyntaxError(f"`{item.kind}< >` has one body, not branches",
                                  item.branches[1].span)
         for branch in item.branches[:1] if item.kind not in ("inception", "concat", "add") \
@@ -354,6 +493,35 @@ class Lowering:
                 raise CnnSyntaxError(f"`@{branch.ref.id}` can only start a branch of "
                                      "inception, concat or add", branch.ref.span)
         return values
+
+    def seq(self, item, x: int, frame: Frame, env: Env, name: str | None) -> int:
+        """`seq< ... >`: a scope whose children are numbered (see NOTE: default names)."""
+        local = frame.claim(name, item.span) if name else frame.fresh("seq")
+        inner = frame.child(Scope(local, "seq", span=item.span), "label", numbered=True)
+        return self.sequence(item.branches[0].body, x, inner, env)
+
+    def repeat_indexed(self, item, options, x: int, frame: Frame, env: Env) -> int:
+        """`repeat(n, i)< body >`: the body n times, `i` counting 0 .. n-1."""
+        if "n" not in options:
+            raise CnnValueError("`repeat` needs a count", item.span,
+                                "e.g. `repeat(4, i)< conv k3 p1 16*(i+1) >`")
+        count, index = options["n"], options.get("i")
+        if count < 0:
+            raise CnnValueError(f"a repeat count cannot be negative, got {count}", item.span)
+        if count > MAX_LAYERS:
+            raise CnnLimitError(f"repeating {count:,} times gives more than {MAX_LAYERS:,} "
+                                "layers", item.span, "check the repeat count")
+        body = item.branches[0].body
+        before = self.graph.number_of_nodes()
+        for done in range(count):
+            inner_env = env.child({index: done}) if index else env
+            x = self.sequence(body, x, frame, inner_env)
+            grown = self.graph.number_of_nodes() - before
+            if done == 0 and before + grown * count > MAX_LAYERS + 1:
+                raise CnnLimitError(f"repeating {count:,} times gives more than "
+                                    f"{MAX_LAYERS:,} layers", item.span,
+                                    "check the repeat counts")
+        return x
 
     def residual(self, item, options, x, frame, env) -> int:
         body = item.branches[0]
@@ -397,7 +565,7 @@ class Lowering:
                     "give the shortcut explicitly: `residual< ... | shortcut layers >`")
             strides.append(s)
         inner = frame.child(Scope(frame.claim(frame.default("downsample"), item.span), "shortcut",
-                                  span=item.span), "shortcut")
+                                  span=item.span), "shortcut", numbered=True)
         conv_opts = dict(lookup("conv").defaults(), k=(1, 1), s=tuple(strides), c=c_out)
         y = self.add("conv", conv_opts, [x], item.span, inner, inner.fresh("conv"))
         return self.add("bn", lookup("bn").defaults(), [y], item.span, inner, inner.fresh("bn"))
@@ -407,12 +575,7 @@ class Lowering:
         """Lower one branch into its own scope (or as one named item)."""
         start = x
         if branch.ref is not None:
-            start = frame.find_label(branch.ref.id)
-            if start is None:
-                known = _visible_labels(frame)
-                raise CnnNameError(f"no label `{branch.ref.id}` before this point",
-                                   branch.ref.span, did_you_mean(branch.ref.id, known) or
-                                   "label a layer earlier: `enc1: conv k3 64`")
+            start = self.resolve_ref(branch.ref, frame, env)
         items = branch.body.items
         if not items:
             return start
@@ -506,6 +669,40 @@ class Lowering:
             if "bias" in opts and opts["bias"] is None:
                 succ = list(g.successors(n))
                 opts["bias"] = not (len(succ) == 1 and g.nodes[succ[0]]["op"] == "bn")
+
+
+def _truth(value, expr) -> bool:
+    if isinstance(value, bool) or value in (0, 1):
+        return bool(value)
+    raise CnnValueError(f"a condition must be true or false, not `{value}`", expr.span,
+                        "compare with `==`, `!=`, `<=` or `>=`, e.g. `if t != 1`")
+
+
+_FIELD = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def quoted_name(item: ast.Labelled, env: Env) -> str:
+    """`"block{s}-{i}":` with the integer variables filled in, checked as a module name."""
+    def fill(match) -> str:
+        try:
+            value = env.lookup(match.group(1))
+        except KeyError:
+            raise CnnNameError(f"unknown name `{match.group(1)}` in the label", item.span,
+                               did_you_mean(match.group(1), env.names())) from None
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise CnnValueError(f"`{{{match.group(1)}}}` in a label must be a whole number, "
+                                f"not `{value}`", item.span)
+        return str(value)
+    name = _FIELD.sub(fill, item.label)
+    if not name or "." in name or any(not ch.isprintable() or ch.isspace() or ch in "{}'\"\\"
+                                      for ch in name):
+        raise CnnNameError(f"`{name}` cannot name a module", item.span,
+                           "a quoted label is a non-empty name without `.`, spaces, quotes "
+                           "or braces")
+    if name != attribute_name(name) and name.isidentifier():
+        raise CnnNameError(f"`{name}` would hide a Python or nn.Module name", item.span,
+                           f"use `{attribute_name(name)}`")
+    return name
 
 
 def _fresh_branch(frame: Frame, branch: ast.Branch) -> str:

@@ -8,8 +8,19 @@ from .evaluate import Env, as_int, evaluate
 
 
 def build_options(spec: OpSpec, written: tuple[ast.Option, ...], env: Env,
-                  in_channels: int | None, span) -> dict:
+                  in_channels: int | None, span, preset: dict | None = None) -> dict:
+    """The option values of a layer: the op's defaults, then `preset` (from `default` lines
+    and layer parameters), then what is written."""
     opts = spec.defaults()
+    opts.update(preset or {})
+    opts.update(given_options(spec, written, env, in_channels))
+    return opts
+
+
+def given_options(spec: OpSpec, written: tuple[ast.Option, ...], env: Env,
+                  in_channels: int | None) -> dict:
+    """The values of the options written, by option name (a name given twice is an error)."""
+    opts: dict = {}
     given: dict[str, ast.Option] = {}
     for option in written:
         ospec, value = _one(spec, option, env, in_channels)

@@ -1,5 +1,5 @@
 """The ops table. Importing this package registers every built-in layer."""
-from . import activation, conv, merge, norm, pool, tensor  # noqa: F401  (registration)
+from . import activation, channels, conv, merge, norm, pool, tensor  # noqa: F401 (registration)
 from .registry import (
     RESERVED,
     OpSpec,

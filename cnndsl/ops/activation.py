@@ -8,6 +8,8 @@ for _name, _doc in (
         ("elu", "exponential linear unit"), ("sigmoid", "logistic sigmoid"),
         ("tanh", "hyperbolic tangent"), ("gelu", "Gaussian error linear unit"),
         ("silu", "sigmoid-weighted linear unit (swish)"),
+        ("hardswish", "x * relu6(x + 3) / 6 (MobileNetV3)"),
+        ("hardsigmoid", "relu6(x + 3) / 6 (MobileNetV3's gates)"),
         ("softmax", "softmax over the channels")):
     # These four compute their gradient from their result, the rest from their input.
     _saves = ("output",) if _name in ("relu", "sigmoid", "tanh", "softmax") else ("input",)

@@ -1,4 +1,14 @@
-"""Convolutions: `conv` (with groups, depthwise and LeCun connection tables) and `deconv`."""
+"""Convolutions: `conv` (with groups, depthwise and LeCun connection tables) and `deconv`.
+
+# NOTE: p=same
+# `p=same` is TensorFlow's SAME: the output has ceil(n/s) positions, and the padding needed
+# for that, total = max((ceil(n/s) - 1)·s + (k-1)·d + 1 - n, 0), goes total//2 before and
+# the rest after, so an odd total pads one more at the end (bottom, right), as TF does.
+# For stride 1 and an odd kernel this is the symmetric d·(k-1)/2 of a plain Conv2d. Uneven
+# padding is kept as `p` (the leading pads, which place the field) and `p_after`, and the
+# conv becomes a Conv2d subclass that pads in its forward (cnndsl/ops/torch_emit.py), so
+# its parameters keep a plain Conv2d's names. The pads are those of the spec's input size.
+"""
 from __future__ import annotations
 
 from .geometry import fmt_pair, slide, spatial
@@ -8,7 +18,7 @@ _WINDOW = (
     OptionSpec("k", "pair", None, compact="k", minimum=1, doc="kernel size, `k3` or `k1x7`"),
     OptionSpec("s", "pair", (1, 1), compact="s", minimum=1, doc="stride"),
     OptionSpec("p", "padding", (0, 0), compact="p", minimum=0,
-               doc="zero padding, or `p=same` (stride 1)"),
+               doc="zero padding, or `p=same` (TensorFlow's SAME, any stride)"),
     OptionSpec("d", "pair", (1, 1), compact="d", minimum=1, doc="dilation"),
     OptionSpec("g", "int", 1, compact="g", minimum=1, doc="groups"),
     OptionSpec("c", "int", None, minimum=1, doc="output channels (a bare number)"),
@@ -47,13 +57,22 @@ def _resolve_conv(opts: dict, ins: list[Shape]) -> dict:
         raise ShapeProblem("`conv` needs its number of output channels",
                            "add it as a bare number, e.g. `conv k3 64`")
     if opts["p"] == "same":
-        if opts["s"] != (1, 1):
-            raise ShapeProblem("`p=same` needs stride 1", "give the padding as a number")
-        pads = tuple(d * (k - 1) for k, d in zip(opts["k"], opts["d"]))
-        if any(v % 2 for v in pads):
-            raise ShapeProblem(f"`p=same` needs an odd kernel, got {fmt_pair(opts['k'])}")
-        opts["p"] = tuple(v // 2 for v in pads)
+        opts.update(same_padding(ins[0][1:], opts["k"], opts["s"], opts["d"]))
     return opts
+
+
+def same_padding(hw, k, s, d) -> dict:
+    """TensorFlow's SAME padding (see the NOTE): {"p": leading pads, "p_after": trailing
+    pads}, "p_after" only where some axis pads unevenly."""
+    before, after = [], []
+    for n, k_, s_, d_ in zip(hw, k, s, d):
+        total = max((-(-n // s_) - 1) * s_ + (k_ - 1) * d_ + 1 - n, 0)
+        before.append(total // 2)
+        after.append(total - total // 2)
+    padding = {"p": tuple(before)}
+    if after != before:
+        padding["p_after"] = tuple(after)
+    return padding
 
 
 def _conv_shape(opts: dict, ins: list[Shape]) -> Shape:
@@ -63,7 +82,8 @@ def _conv_shape(opts: dict, ins: list[Shape]) -> Shape:
         raise ShapeProblem(f"groups={g} must divide both the input channels ({in_ch}) and "
                            f"the output channels ({c})",
                            "choose groups that divide both, or `dw` for depthwise")
-    return (c, *slide("conv", (h, w), opts["k"], opts["s"], opts["p"], opts["d"]))
+    return (c, *slide("conv", (h, w), opts["k"], opts["s"], opts["p"], opts["d"],
+                      p_after=opts.get("p_after")))
 
 
 def _conv_weights(opts: dict, ins: list[Shape]) -> int:

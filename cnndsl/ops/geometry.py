@@ -6,9 +6,11 @@ import math
 from .registry import Shape, ShapeProblem
 
 
-def window_out(n: int, k: int, s: int, p: int, d: int = 1, ceil: bool = False) -> int:
-    """n_out = floor((n + 2p - d(k-1) - 1)/s) + 1 (or ceil, as pooling's ceil_mode does)."""
-    span = n + 2 * p - d * (k - 1) - 1
+def window_out(n: int, k: int, s: int, p: int, d: int = 1, ceil: bool = False,
+               p_after: int | None = None) -> int:
+    """n_out = floor((n + 2p - d(k-1) - 1)/s) + 1 (or ceil, as pooling's ceil_mode does);
+    `p_after` pads the end differently from the start (TensorFlow's SAME)."""
+    span = n + p + (p if p_after is None else p_after) - d * (k - 1) - 1
     if ceil:
         out = math.ceil(span / s) + 1
         if (out - 1) * s >= n + p:  # torch: the last window must start inside the input
@@ -27,19 +29,21 @@ def spatial(ins: list[Shape], op: str) -> tuple[int, int, int]:
     return shape
 
 
-def slide(op: str, hw: tuple[int, int], k, s, p, d=(1, 1), ceil=False) -> tuple[int, int]:
+def slide(op: str, hw: tuple[int, int], k, s, p, d=(1, 1), ceil=False,
+          p_after=None) -> tuple[int, int]:
     """Output (H, W) of a sliding window, with the errors a user can cause."""
     out = []
+    after = p if p_after is None else p_after
     for axis, n in enumerate(hw):
         reach = d[axis] * (k[axis] - 1) + 1
-        padded = n + 2 * p[axis]
+        padded = n + p[axis] + after[axis]
         if reach > padded:
             raise ShapeProblem(
                 f"`{op}` kernel {fmt_pair(k)}"
                 f"{' (dilated to ' + str(reach) + ')' if d[axis] > 1 else ''} is larger than "
                 f"its padded input {fmt_pair(tuple(x + 2 * q for x, q in zip(hw, p)))}",
                 "use a smaller kernel, add padding, or remove a downsampling layer before it")
-        out.append(window_out(n, k[axis], s[axis], p[axis], d[axis], ceil))
+        out.append(window_out(n, k[axis], s[axis], p[axis], d[axis], ceil, after[axis]))
     if min(out) <= 0:
         raise ShapeProblem(f"`{op}` gives an empty output ({fmt_pair(tuple(out))})",
                            "use a smaller stride or kernel")

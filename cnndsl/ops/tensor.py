@@ -44,8 +44,35 @@ register_layer(OpSpec(
 
 register_layer(OpSpec(
     name="dropout", family="tensor", doc="dropout with probability p (a bare number)",
-    options=(OptionSpec("p", "float", 0.5, minimum=0, below=1, doc="drop probability"),),
+    options=(OptionSpec("p", "float", 0.5, minimum=0, below=1, doc="drop probability"),
+             OptionSpec("inplace", "flag", False,
+                        doc="torch's inplace=True (as torchvision's classifiers): the same "
+                            "function, written over its input in training")),
     positional="p", saves=("mask",)))
+
+
+def _resolve_droppath(opts: dict, ins: list[Shape]) -> dict:
+    if opts["p"] > 1:
+        raise ShapeProblem(f"`droppath` drops a sample with probability p, at most 1, not "
+                           f"{opts['p']:g}")
+    return opts
+
+
+register_layer(OpSpec(
+    name="droppath", family="tensor",
+    doc="stochastic depth (torchvision's StochasticDepth(p, 'row')): the identity in eval; in "
+        "training each sample is zeroed with probability p, the rest scaled by 1/(1-p)",
+    options=(OptionSpec("p", "float", None, minimum=0, doc="drop probability (a bare number)"),
+             OptionSpec("mode", "choice", "row", choices=("row", "batch"),
+                        doc="`row`: per sample; `batch`: the whole batch at once")),
+    positional="p", resolve=lambda opts, ins: _resolve_droppath(_needs_p(opts), ins),
+    saves=()))  # the noise it multiplies by is one value per sample
+
+
+def _needs_p(opts: dict) -> dict:
+    if opts["p"] is None:
+        raise ShapeProblem("`droppath` needs its drop probability", "e.g. `droppath 0.1`")
+    return opts
 
 
 def _upsample_shape(opts: dict, ins: list[Shape]) -> Shape:

@@ -2,9 +2,11 @@
 
 Each rule takes the resolved options, the input shapes and the output shape and returns a
 constructor expression as source text. Only numbers and fixed words go into that text, never
-a string from a spec. Layers that torch lacks name a small class whose source is in the
-op's `extras["torch_helpers"]` ({class name: source}); the backend writes each used helper
-into the generated file once.
+a string from a spec. A layer without a module (`chunk`, `shuffle`) has instead an
+`extras["torch_inline"]` rule, (opts, argument variables) -> an expression that the
+forward writes in place of a module call. Layers that torch lacks name a small class (or
+function) whose source is in the op's `extras["torch_helpers"]` ({name: source}); the
+backend writes each used helper into the generated file once.
 """
 from __future__ import annotations
 
@@ -44,6 +46,13 @@ def _conv(opts: dict, ins: list[Shape], out: Shape) -> str:
         rows = tuple(tuple(sorted(set(row))) for row in opts["table"])
         return f"TableConv2d({ins[0][0]}, {rows!r}, {_pair(opts['k'])}{common}{bias})"
     groups = _kwargs(groups=_non_default(opts["g"], 1))
+    if opts.get("p_after"):
+        # uneven TensorFlow SAME padding (the NOTE in cnndsl/ops/conv.py): F.pad's order
+        (top, left), (bottom, right) = opts["p"], opts["p_after"]
+        common = _kwargs(stride=_non_default(_pair(opts["s"]), "1"),
+                         dilation=_non_default(_pair(opts["d"]), "1"))
+        return (f"SamePadConv2d({ins[0][0]}, {opts['c']}, {_pair(opts['k'])}{common}{groups}"
+                f"{bias}, pad=({left}, {right}, {top}, {bottom}))")
     return f"nn.Conv2d({ins[0][0]}, {opts['c']}, {_pair(opts['k'])}{common}{groups}{bias})"
 
 
@@ -92,6 +101,7 @@ def _activation_table() -> dict:
         "elu": _simple("nn.ELU()"), "sigmoid": _simple("nn.Sigmoid()"),
         "tanh": _simple("nn.Tanh()"), "gelu": _simple("nn.GELU()"),
         "silu": _simple("nn.SiLU()"), "softmax": _simple("nn.Softmax(dim=1)"),
+        "hardswish": _simple("nn.Hardswish()"), "hardsigmoid": _simple("nn.Hardsigmoid()"),
         "leaky": lambda opts, ins, out: f"nn.LeakyReLU({opts['slope']!r})",
         "prelu": lambda opts, ins, out: f"nn.PReLU({opts['n']})",
     }
@@ -128,6 +138,19 @@ class TableConv2d(nn.Module):
     def forward(self, x):
         return F.conv2d(x, self.full_weight(), self.bias, self.stride, self.padding,
                         self.dilation)
+'''
+
+SAME_PAD_CONV_SOURCE = '''
+class SamePadConv2d(nn.Conv2d):
+    """A Conv2d after TensorFlow's SAME padding where it is uneven: `pad` is (left, right,
+    top, bottom) as F.pad takes it. Its parameters are a plain Conv2d's."""
+
+    def __init__(self, *args, pad, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.pad = pad
+
+    def forward(self, x):
+        return super().forward(F.pad(x, self.pad))
 '''
 
 SUBSAMPLE_SOURCE = '''
@@ -173,6 +196,27 @@ class Scale(nn.Module):
         return x * self.factor
 '''
 
+STOCHASTIC_DEPTH_SOURCE = '''
+class StochasticDepth(nn.Module):
+    """Stochastic depth, as torchvision.ops.StochasticDepth: the identity in eval; in
+    training it zeroes each sample ("row") or the whole batch ("batch") with probability
+    p and scales what survives by 1 / (1 - p)."""
+
+    def __init__(self, p, mode):
+        super().__init__()
+        self.p, self.mode = p, mode
+
+    def forward(self, x):
+        if not self.training or self.p == 0.0:
+            return x
+        survival = 1.0 - self.p
+        size = [x.shape[0]] + [1] * (x.ndim - 1) if self.mode == "row" else [1] * x.ndim
+        noise = torch.empty(size, dtype=x.dtype, device=x.device).bernoulli_(survival)
+        if survival > 0.0:
+            noise.div_(survival)
+        return x * noise
+'''
+
 CHANNEL_LAYER_NORM_SOURCE = '''
 class ChannelLayerNorm(nn.LayerNorm):
     """Layer normalisation over the channels at each position of a feature map."""
@@ -182,6 +226,26 @@ class ChannelLayerNorm(nn.LayerNorm):
 '''
 
 
+CHANNEL_SHUFFLE_SOURCE = '''
+def channel_shuffle(x, groups):
+    """ShuffleNet's channel shuffle, as torchvision writes it: channel j*groups + i takes
+    channel i*(C/groups) + j."""
+    batch, channels, height, width = x.size()
+    x = x.view(batch, groups, channels // groups, height, width)
+    x = torch.transpose(x, 1, 2).contiguous()
+    return x.view(batch, channels, height, width)
+'''
+
+
+def _inline_rules() -> dict:
+    """{op: (inline rule, helpers)} for the built-in layers without a module."""
+    return {
+        "chunk": (lambda o, args: f"{args[0]}.chunk({o['n']}, dim=1)[{o['i']}]", {}),
+        "shuffle": (lambda o, args: f"channel_shuffle({args[0]}, {o['g']})",
+                    {"channel_shuffle": CHANNEL_SHUFFLE_SOURCE}),
+    }
+
+
 def _subsample(opts: dict, ins: list[Shape], out: Shape) -> str:
     return f"Subsample({ins[0][0]}, {tuple(opts['k'])!r}, {tuple(opts['s'])!r})"
 
@@ -189,7 +253,8 @@ def _subsample(opts: dict, ins: list[Shape], out: Shape) -> str:
 def _rules() -> dict:
     """{op: (torch rule, helper classes)} for every built-in layer with a module."""
     rules = {
-        "conv": (_conv, {"TableConv2d": TABLE_CONV_SOURCE}),
+        "conv": (_conv, {"TableConv2d": TABLE_CONV_SOURCE,
+                         "SamePadConv2d": SAME_PAD_CONV_SOURCE}),
         "deconv": (_deconv, {}),
         "maxpool": (_pool("MaxPool2d"), {}), "avgpool": (_pool("AvgPool2d"), {}),
         "gap": (_simple("nn.AdaptiveAvgPool2d(1)"), {}),
@@ -205,8 +270,11 @@ def _rules() -> dict:
         "flatten": (_simple("nn.Flatten()"), {}),
         "fc": (lambda o, i, out: f"nn.Linear({i[0][0]}, {out[0]}"
                                  f"{'' if o['bias'] else ', bias=False'})", {}),
-        "dropout": (lambda o, i, _: f"nn.Dropout({o['p']!r})", {}),
+        "dropout": (lambda o, i, _: f"nn.Dropout({o['p']!r}"
+                                    f"{', inplace=True' if o.get('inplace') else ''})", {}),
         "upsample": (_upsample, {}),
+        "droppath": (lambda o, i, _: f"StochasticDepth({float(o['p'])!r}, {o['mode']!r})",
+                     {"StochasticDepth": STOCHASTIC_DEPTH_SOURCE}),
         "rbf": (lambda o, i, out: f"RBF({i[0][0]}, {out[0]})", {"RBF": RBF_SOURCE}),
         "scale": (lambda o, i, _: f"Scale({float(o['factor'])!r})", {"Scale": SCALE_SOURCE}),
     }
@@ -224,3 +292,11 @@ def install() -> None:
         if helpers:
             extras["torch_helpers"] = helpers
         register_layer(dataclasses.replace(spec, torch=rule, extras=extras), replace=True)
+    for name, (rule, helpers) in _inline_rules().items():
+        spec = lookup(name)
+        if spec is None or "torch_inline" in spec.extras:
+            continue
+        extras = dict(spec.extras, torch_inline=rule)
+        if helpers:
+            extras["torch_helpers"] = helpers
+        register_layer(dataclasses.replace(spec, extras=extras), replace=True)

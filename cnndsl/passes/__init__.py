@@ -9,6 +9,7 @@ Meta keys, per node (`network.node(n)["meta"]`):
     shape   tuple: output shape, (C, H, W) or (F,)               lowering / infer_shapes
     rf      (RfAxis, RfAxis): (size, jump, start) for H and W    receptive_field
     rf_global  bool: some path saw the whole input               receptive_field
+    rf_global_branch  bool: a spatial map a global branch fed    receptive_field
     params, macs, connections  int                               count
     activation_bytes  int: the output tensor, fp32, one example  count
     saved_bytes  int: what autograd keeps of it for backward     memory

@@ -18,7 +18,7 @@ FOLDS_AFTER = ("conv", "deconv", "fc")
 
 def fold_plan(network: Network) -> list[tuple[int, int, str]]:
     """(layer, bn, "after" | "before") for every bn that folds, in node order."""
-    ends = {network.output, *network.aux_outputs}
+    ends = {*network.outputs, *network.aux_outputs}
     plan, used = [], set()
     for bn in network.nodes():
         if network.node(bn)["op"] != "bn":
@@ -40,8 +40,8 @@ def fold_plan(network: Network) -> list[tuple[int, int, str]]:
 def _takes_bn_before(network: Network, n: int) -> bool:
     attrs = network.node(n)
     opts = attrs["opts"]
-    return (attrs["op"] == "conv" and opts["p"] == (0, 0) and opts["g"] == 1
-            and opts.get("table") is None)
+    return (attrs["op"] == "conv" and opts["p"] == (0, 0) and not opts.get("p_after")
+            and opts["g"] == 1 and opts.get("table") is None)
 
 
 def fold_batchnorm(network: Network, **opts) -> Network:
@@ -70,5 +70,6 @@ def _redirect(network: Network, old: int, new: int) -> None:
     if network.output == old:
         network.output = new
     network.aux_outputs = [new if a == old else a for a in network.aux_outputs]
+    network.extra_outputs = [new if a == old else a for a in network.extra_outputs]
     network.contracts = [dataclasses.replace(c, node=new) if c.node == old else c
                          for c in network.contracts]

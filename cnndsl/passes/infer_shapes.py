@@ -51,7 +51,8 @@ def infer_shapes(network, *, inplace: bool = False, **_opts):
 def dropped_note(attrs: dict, ins: list[tuple[int, ...]]) -> Diagnostic | None:
     """A note where a sliding window never reaches the last rows or columns of its input."""
     spec = lookup(attrs["op"])
-    if spec.rf is None or len(ins) != 1 or len(ins[0]) != 3 or attrs["opts"].get("ceil"):
+    if spec.rf is None or len(ins) != 1 or len(ins[0]) != 3 or attrs["opts"].get("ceil") \
+            or attrs["opts"].get("p_after"):  # TensorFlow's SAME reads every row
         return None
     steps = spec.rf(attrs["opts"], ins)
     if not isinstance(steps, tuple) or len(steps) != 1 or not isinstance(steps[0], RfWindow):

@@ -1,7 +1,10 @@
 """receptive_field: where in the input each node's first output pixel looks, per axis.
 
 Result: `meta["rf"]`, a pair (H axis, W axis) of `RfAxis(size, jump, start)` in input
-pixels; `meta["rf_global"]`, true where some path saw the whole input (gap, flatten, fc).
+pixels; `meta["rf_global"]`, true where some path saw the whole input (gap, flatten, fc);
+`meta["rf_global_branch"]`, true where the output is still a spatial map whose `rf` is that
+of its spatial path, but a global branch (the `gap` of a squeeze-and-excitation gate) also
+feeds it, so each output pixel depends on the whole input too.
 Warnings: misaligned merges, and holes in the receptive field (gridding).
 
 # NOTE: receptive fields on graphs
@@ -13,8 +16,15 @@ Warnings: misaligned merges, and holes in the receptive field (gridding).
 # input position and the padding reached before it.
 # At a merge we follow Araujo et al. (Distill 2019): the paths are aligned when they share
 # jump and start (centre); the merged size is then the largest. Otherwise the field has
-# no single centre: we warn, naming the branches, and keep the union of the windows. Paths
-# that saw the whole input (a squeeze-and-excitation gate) take part by size only.
+# no single centre: we warn, naming the branches, and keep the union of the windows.
+# Global paths: a path through a global op (gap, flatten, fc) is "collapsed": its value no
+# longer varies with position in a way a window describes. At a merge with spatial paths
+# (a squeeze-and-excitation gate's `mul`, an image-pooling branch concatenated back) the
+# collapsed paths do not enter the field: size, jump and start are the spatial paths'
+# alone, so a jump stays the product of the strides along the spatial path. That a global
+# branch fed in is kept as a flag (`rf_global_branch`) that follows the path onwards,
+# rather than as a size that would describe no window. A merge of collapsed paths only
+# (two heads added) is collapsed itself.
 # Gridding: besides (r, j, start) we follow the set of input positions one output pixel
 # actually reaches (exact for integer strides), and warn where stacked dilated convs leave
 # holes in it. A solid window is kept as a `range` rather than a set: its bounds and
@@ -38,9 +48,10 @@ class RfAxis(NamedTuple):
 
 class _Field(NamedTuple):
     axes: tuple[RfAxis, RfAxis]
-    is_global: bool
+    is_global: bool  # collapsed: a global op (gap, flatten, fc) lies on every path
     reach: tuple  # per axis: the reached input positions (a range or frozenset), or None
     dilated: int  # dilated convs along the deepest path
+    global_branch: bool = False  # spatial, but a collapsed path merged in (see the NOTE)
 
 
 def receptive_field(network, *, inplace: bool = False, **_opts):
@@ -59,7 +70,8 @@ def receptive_field(network, *, inplace: bool = False, **_opts):
             _warn_gridding(net, n, ins, field)
         fields[n] = field
         attrs["meta"]["rf"] = _tidy(field.axes)
-        attrs["meta"]["rf_global"] = field.is_global
+        attrs["meta"]["rf_global"] = field.is_global or field.global_branch
+        attrs["meta"]["rf_global_branch"] = field.global_branch and not field.is_global
     return net
 
 
@@ -84,7 +96,8 @@ def _apply(net, n, field: _Field, in_shapes: list[tuple[int, ...]]) -> _Field:
         for a in (0, 1):
             axes[a], reach[a] = _step(axes[a], reach[a], step.k[a], step.s[a], step.p[a],
                                       step.d[a])
-    return _Field(tuple(axes), field.is_global or is_global, tuple(reach), dilated)
+    return _Field(tuple(axes), field.is_global or is_global, tuple(reach), dilated,
+                  field.global_branch)
 
 
 def _step(axis: RfAxis, reach, k, s, p, d):
@@ -119,7 +132,7 @@ def _bounds(reach) -> tuple[int, int]:
 
 
 def _merge(net, n, ins: list[_Field]) -> _Field:
-    spatial = [f for f in ins if not f.is_global] or ins
+    spatial = [f for f in ins if not f.is_global] or ins  # see the NOTE on global paths
     axes = []
     aligned = True
     for a in (0, 1):
@@ -128,15 +141,16 @@ def _merge(net, n, ins: list[_Field]) -> _Field:
             aligned = False
             lo = min(p.start - p.size / 2 for p in paths)
             hi = max(p.start + p.size / 2 for p in paths)
-            size = max([hi - lo] + [f.axes[a].size for f in ins])
-            axes.append(RfAxis(size, max(p.jump for p in paths), (lo + hi) / 2))
+            axes.append(RfAxis(hi - lo, max(p.jump for p in paths), (lo + hi) / 2))
         else:
-            axes.append(paths[0]._replace(size=max(f.axes[a].size for f in ins)))
+            axes.append(paths[0]._replace(size=max(p.size for p in paths)))
     if not aligned:
         _warn_misaligned(net, n)
-    reach = tuple(_union([f.reach[a] for f in ins]) if aligned else None for a in (0, 1))
-    return _Field(tuple(axes), any(f.is_global for f in ins), reach,
-                  max(f.dilated for f in ins))
+    reach = tuple(_union([f.reach[a] for f in spatial]) if aligned else None for a in (0, 1))
+    collapsed = all(f.is_global for f in ins)
+    global_branch = not collapsed and any(f.is_global or f.global_branch for f in ins)
+    return _Field(tuple(axes), collapsed, reach, max(f.dilated for f in spatial),
+                  global_branch)
 
 
 def _union(sets):

@@ -83,7 +83,45 @@ class Paren:
     span: Span
 
 
-Expr = Num | Name | SizeLit | Str | BinOp | Neg | FnCall | ListLit | Paren
+@dataclass(frozen=True)
+class Compare:
+    """`a == b`, `a != b`, `a <= b`, `a >= b`: a condition."""
+
+    op: str
+    left: Expr
+    right: Expr
+    span: Span
+
+
+@dataclass(frozen=True)
+class BoolOp:
+    """`a and b`, `a or b`, `not a` (`op` is and, or, not; `not` has one operand)."""
+
+    op: str
+    operands: tuple[Expr, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class IfElse:
+    """`a if cond else b`."""
+
+    cond: Expr
+    then: Expr
+    orelse: Expr
+    span: Span
+
+
+@dataclass(frozen=True)
+class Ref:
+    """`@label` as a call argument: a tensor passed to a block."""
+
+    id: str
+    span: Span
+
+
+Expr = Num | Name | SizeLit | Str | BinOp | Neg | FnCall | ListLit | Paren | Compare | BoolOp \
+    | IfElse | Ref
 
 # --- words: the parser's view of a sequence ---------------------------------------------
 
@@ -114,6 +152,22 @@ class RepeatWord:
 class LabelWord:
     name: str
     span: Span
+    quoted: bool = False  # `"block{i}-0":`: any module name, `{var}` filled in
+
+
+@dataclass(frozen=True)
+class IfWord:
+    """`if COND` after an item: the item is there only when COND holds."""
+
+    cond: Expr
+    span: Span
+
+
+@dataclass(frozen=True)
+class DefaultWord:
+    """`default`: the layer after it states option defaults, it is not a layer."""
+
+    span: Span
 
 
 @dataclass(frozen=True)
@@ -138,7 +192,8 @@ class Assert:
     span: Span
 
 
-Word = Expr | CompactWord | KeywordWord | RepeatWord | LabelWord | CompositeWord | Assert
+Word = Expr | CompactWord | KeywordWord | RepeatWord | LabelWord | CompositeWord | Assert \
+    | IfWord | DefaultWord
 
 # --- items: what the lowering sees ------------------------------------------------------
 
@@ -204,9 +259,38 @@ class Labelled:
     label: str
     body: Sequence
     span: Span
+    quoted: bool = False
 
 
-Item = Layer | Call | Composite | Group | Repeat | Labelled | Assert
+@dataclass(frozen=True)
+class LayerVar:
+    """A layer given by a layer-valued parameter (`act` in `block b(c, act=relu)`)."""
+
+    name: str
+    options: tuple[Option, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class Conditional:
+    """`X if COND`: X where COND holds, else nothing (the identity)."""
+
+    item: Item
+    cond: Expr
+    span: Span
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """`default bn eps=1e-3`: options for the later layers of that op in this sequence and
+    the blocks it calls."""
+
+    layer: Layer
+    span: Span
+
+
+Item = Layer | Call | Composite | Group | Repeat | Labelled | Assert | LayerVar | Conditional \
+    | Defaults
 
 
 @dataclass(frozen=True)
@@ -251,3 +335,4 @@ class Spec:
     blocks: tuple[BlockDef, ...]
     body: Sequence | None
     span: Span
+    outputs: tuple[Name, ...] = ()  # `output @a @b`: the tensors the network returns

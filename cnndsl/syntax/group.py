@@ -17,14 +17,18 @@ from ..errors import CnnNameError, CnnSyntaxError, did_you_mean
 from ..ops import layer_names, lookup
 from . import ast
 
-COMPOSITES = ("residual", "inception", "concat", "add", "gate", "dense", "aux")
-FUNCTIONS = ("min", "max", "round", "ceil", "floor", "divisible")
+COMPOSITES = ("residual", "inception", "concat", "add", "gate", "dense", "aux", "seq",
+              "repeat")
+FUNCTIONS = ("min", "max", "round", "ceil", "floor", "divisible", "regnet_width",
+             "regnet_depth", "regnet_group", "regnet_stages")
 _NEED_BODY = tuple(c for c in COMPOSITES if c != "dense")
 
 
 class Grouper:
-    def __init__(self, variables: frozenset[str]) -> None:
-        self.variables = variables | {"in"}
+    def __init__(self, variables: frozenset[str],
+                 layer_vars: frozenset[str] = frozenset()) -> None:
+        self.variables = (variables | {"in"}) - layer_vars
+        self.layer_vars = layer_vars
         # Whether a word is a value, by id; without it `((((x))))` is grouped 2**depth times.
         self._values: dict[int, tuple[ast.Expr, bool]] = {}
 
@@ -46,8 +50,23 @@ class Grouper:
                     raise CnnSyntaxError(f"label `{word.name}` names nothing",
                                          word.span, "write the layers it names after it")
                 body = self.sequence(rest, rest[0].span.to(rest[-1].span))
-                items.append(ast.Labelled(word.name, body, word.span.to(body.span)))
+                items.append(ast.Labelled(word.name, body, word.span.to(body.span),
+                                          word.quoted))
                 break
+            if isinstance(word, ast.DefaultWord):
+                finish()
+                items.extend(self.defaults(word, words[index + 1:]))
+                break
+            if isinstance(word, ast.IfWord):
+                finish()
+                if not items or isinstance(items[-1], (ast.Assert, ast.Labelled,
+                                                       ast.Defaults)):
+                    raise CnnSyntaxError("`if` has nothing before it to make conditional",
+                                         word.span, "put it after a layer, a call or "
+                                         "`( ... )`: `(conv k1 64 bn relu) if t != 1`")
+                last = items.pop()
+                items.append(ast.Conditional(last, word.cond, last.span.to(word.span)))
+                continue
             if isinstance(word, (ast.CompactWord, ast.KeywordWord)):
                 if current is None:
                     _unknown_before_option(items, word)
@@ -69,7 +88,7 @@ class Grouper:
                 finish()
                 items.append(self.composite(word))
             elif current is not None and isinstance(word, ast.Name) \
-                    and current.spec.flag(word.id) is not None:
+                    and current.flag(word.id):
                 current.value(word, self.variables)
             else:
                 item = self.item(word)
@@ -89,8 +108,29 @@ class Grouper:
         finish()
         return ast.Sequence(tuple(items), span)
 
+    def defaults(self, word: ast.DefaultWord, rest) -> list[ast.Defaults]:
+        if not rest:
+            raise CnnSyntaxError("`default` names no layer", word.span,
+                                 "e.g. `default bn eps=1e-3 momentum=0.01`")
+        body = self.sequence(rest, rest[0].span.to(rest[-1].span))
+        out = []
+        for item in body.items:
+            if not isinstance(item, ast.Layer) or item.op == "id":
+                raise CnnSyntaxError("`default` sets options of layers, not of "
+                                     f"`{item.span.text}`", item.span,
+                                     "e.g. `default bn eps=1e-3 momentum=0.01`")
+            out.append(ast.Defaults(item, word.span.to(item.span)))
+        return out
+
     def item(self, word: ast.Expr):
         """The item a word starts, or None when the word is a value."""
+        if isinstance(word, ast.Name) and word.id in self.layer_vars:
+            return _LayerBuilder(word.id, word.span, variable=True)
+        if isinstance(word, ast.FnCall) and word.name in self.layer_vars:
+            builder = _LayerBuilder(word.name, word.span, variable=True)
+            for arg in word.args:
+                builder.argument(arg, self.variables)
+            return builder
         if isinstance(word, ast.Name):
             if lookup(word.id) is not None and not lookup(word.id).internal:
                 return _LayerBuilder(word.id, word.span)
@@ -147,8 +187,13 @@ class Grouper:
         options = ()
         if isinstance(head, ast.FnCall):
             options = tuple(_argument_option(arg, self.variables) for arg in head.args)
-        # In a dense body `k` is the growth rate.
-        grouper = Grouper(self.variables | {"k"}) if kind == "dense" else self
+        # In a dense body `k` is the growth rate; `repeat(n, i)` names its index.
+        grouper = self
+        if kind == "dense":
+            grouper = Grouper(self.variables | {"k"}, self.layer_vars)
+        elif kind == "repeat":
+            index = [o.name for o in options if o.kind == "flag"]
+            grouper = Grouper(self.variables | set(index), self.layer_vars)
         branches = tuple(grouper.branch(b) for b in word.branches)
         return ast.Composite(kind, options, branches, word.span)
 
@@ -177,11 +222,15 @@ def _argument_option(arg: ast.Argument, variables: frozenset[str]) -> ast.Option
 class _LayerBuilder:
     """A layer whose options are still being read."""
 
-    def __init__(self, op: str, span) -> None:
+    def __init__(self, op: str, span, variable: bool = False) -> None:
         self.op = op
         self.span = span
         self.options: list[ast.Option] = []
-        self.spec = lookup(op)
+        self.variable = variable  # a layer parameter: the op is known when lowering
+        self.spec = None if variable else lookup(op)
+
+    def flag(self, word: str) -> bool:
+        return self.spec is not None and self.spec.flag(word) is not None
 
     def option(self, word) -> None:
         if isinstance(word, ast.CompactWord):
@@ -191,7 +240,7 @@ class _LayerBuilder:
         self.span = self.span.to(word.span)
 
     def value(self, word: ast.Expr, variables) -> None:
-        if isinstance(word, ast.Name) and self.spec.flag(word.id) is not None:
+        if isinstance(word, ast.Name) and self.flag(word.id):
             self.options.append(ast.Option("flag", word.id, None, word.span))
         else:
             self.options.append(ast.Option("positional", None, word, word.span))
@@ -200,11 +249,13 @@ class _LayerBuilder:
     def argument(self, arg: ast.Argument, variables) -> None:
         if arg.name is not None:
             self.options.append(ast.Option("keyword", arg.name, arg.value, arg.span))
-        elif isinstance(arg.value, ast.Name) and self.spec.flag(arg.value.id) is not None:
+        elif isinstance(arg.value, ast.Name) and self.flag(arg.value.id):
             self.options.append(ast.Option("flag", arg.value.id, None, arg.span))
         else:
             self.options.append(ast.Option("positional", None, arg.value, arg.span))
 
-    def build(self) -> ast.Layer:
+    def build(self) -> ast.Layer | ast.LayerVar:
+        if self.variable:
+            return ast.LayerVar(self.op, tuple(self.options), self.span)
         return ast.Layer(self.op, tuple(self.options), self.span)
 

@@ -9,6 +9,7 @@ from lark import Lark, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from ..errors import CnnError, CnnLimitError, CnnNameError, CnnSyntaxError
+from ..ops import lookup
 from . import ast
 from .group import Grouper
 from .layout import Layout
@@ -93,6 +94,7 @@ def _assemble(source: Source, statements: list) -> ast.Spec:
     params: list[ast.Param] = []
     uses: list[ast.Use] = []
     raw_blocks: list[RawBlock] = []
+    outputs: list[ast.Name] = []
     lines: list[RawLine] = []
     for kind, value in statements:
         if kind == "network":
@@ -112,6 +114,11 @@ def _assemble(source: Source, statements: list) -> ast.Spec:
             params.append(value)
         elif kind == "use":
             uses.append(value)
+        elif kind == "output":
+            if outputs:
+                raise CnnSyntaxError("the outputs are declared twice", value[0].span,
+                                     "list every output on one `output` line")
+            outputs.extend(value)
         elif kind == "block":
             raw_blocks.append(value)
         else:
@@ -119,19 +126,34 @@ def _assemble(source: Source, statements: list) -> ast.Spec:
     _check_unique(params, "param")
     _check_unique(raw_blocks, "block")
     spec_vars = frozenset(p.name for p in params)
-    blocks = tuple(_block(b, spec_vars) for b in raw_blocks)
+    spec_layers = layer_params(params)
+    blocks = tuple(_block(b, spec_vars, spec_layers) for b in raw_blocks)
     body = None
     if lines:
-        grouper = Grouper(spec_vars)
+        grouper = Grouper(spec_vars - spec_layers, spec_layers)
         items = tuple(item for line in lines
                       for item in grouper.sequence(line.words, line.span).items)
         body = ast.Sequence(items, lines[0].span.to(lines[-1].span))
     whole = source.span(0, len(source.text))
     return ast.Spec(source, network.id if network else None, input_shape, tuple(params),
-                    tuple(uses), blocks, body, whole)
+                    tuple(uses), blocks, body, whole, tuple(outputs))
 
 
-def _block(raw: RawBlock, spec_vars: frozenset[str]) -> ast.BlockDef:
+def layer_params(params) -> frozenset[str]:
+    """The parameters whose default is a layer (`act=relu`, `act=id`, `act=leaky(0.1)`):
+    in a body their name is a layer, not a value."""
+    def is_layer(expr) -> bool:
+        name = expr.id if isinstance(expr, ast.Name) else \
+            expr.name if isinstance(expr, ast.FnCall) else None
+        if name == "id":
+            return True
+        spec = lookup(name) if name is not None else None
+        return spec is not None and not spec.internal
+    return frozenset(p.name for p in params if p.default is not None and is_layer(p.default))
+
+
+def _block(raw: RawBlock, spec_vars: frozenset[str],
+           spec_layers: frozenset[str] = frozenset()) -> ast.BlockDef:
     _check_unique(raw.params, "parameter")
     seen_default = False
     for p in raw.params:
@@ -140,7 +162,10 @@ def _block(raw: RawBlock, spec_vars: frozenset[str]) -> ast.BlockDef:
         elif seen_default:
             raise CnnSyntaxError(f"parameter `{p.name}` without a default follows one with a "
                                  "default", p.span, "put parameters with defaults last")
-    grouper = Grouper(spec_vars | {p.name for p in raw.params})
+    own_layers = layer_params(raw.params)
+    names = {p.name for p in raw.params}
+    layers = (spec_layers - names) | own_layers
+    grouper = Grouper((spec_vars | names) - layers, layers)
     items = tuple(item for words, span in raw.lines
                   for item in grouper.sequence(words, span).items)
     body = ast.Sequence(items, raw.lines[0][1].to(raw.lines[-1][1]))
@@ -166,7 +191,8 @@ _TOKEN_WORDS = {
     "NAME": "a name", "NUMBER": "a number", "SIZE": "a size", "STRING": "a string",
     "LABEL": "a label", "KWNAME": "an option `name=`", "COMPACT": "an option like `k3`",
     "REPEAT_LIT": "a repeat like `x3`", "REF": "a reference `@label`", "LT": "`<`", "GT": "`>`",
-    "ASSERT": "`assert`", "BLOCK": "`block`", "STAR": "`*`", "SLASH": "`/`",
+    "ASSERT": "`assert`", "IF": "`if`", "ELSE": "`else`", "CMP": "a comparison",
+    "QLABEL": "a label", "DEFAULT": "`default`", "OUTPUT": "`output`", "BLOCK": "`block`", "STAR": "`*`", "SLASH": "`/`",
     "PLUS": "`+`", "MINUS": "`-`",
 }
 

@@ -93,6 +93,10 @@ class ToAst(Transformer):
         keyword, name_tok, value = children
         return ("param", ast.Param(_kwname(name_tok), value, self._span(keyword, value)))
 
+    def outputs(self, children):
+        _keyword, *refs = children
+        return ("output", tuple(ast.Name(r.value[1:], self._tok_span(r)) for r in refs))
+
     def use(self, children):
         tok = children[0]
         return ("use", ast.Use(tok.value[1:-1], self._tok_span(tok)))
@@ -140,6 +144,18 @@ class ToAst(Transformer):
         tok = children[0]
         return ast.LabelWord(tok.value.rstrip(": \t"), self._tok_span(tok))
 
+    def quoted_label(self, children):
+        tok = children[0]
+        text = tok.value.rstrip(": \t")[1:-1]
+        return ast.LabelWord(text, self._tok_span(tok), quoted=True)
+
+    def if_word(self, children):
+        keyword, cond = children
+        return ast.IfWord(cond, self._span(keyword, cond))
+
+    def default_word(self, children):
+        return ast.DefaultWord(self._tok_span(children[0]))
+
     def keyword_option(self, children):
         name_tok, value = children
         return ast.KeywordWord(_kwname(name_tok), value, self._span(name_tok, value))
@@ -175,6 +191,28 @@ class ToAst(Transformer):
 
     def comparison(self, children):
         return str(children[0])
+
+    # conditions
+    def compare(self, children):
+        left, op, right = children
+        return ast.Compare(str(op), left, right, self._span(left, right))
+
+    def _boolop(op):
+        def method(self, children):
+            left, _keyword, right = children
+            return ast.BoolOp(op, (left, right), self._span(left, right))
+        return method
+
+    or_ = _boolop("or")
+    and_ = _boolop("and")
+
+    def not_(self, children):
+        keyword, operand = children
+        return ast.BoolOp("not", (operand,), self._span(keyword, operand))
+
+    def if_else(self, children):
+        then, _if, cond, _else, orelse = children
+        return ast.IfElse(cond, then, orelse, self._span(then, orelse))
 
     # expressions
     def _binop(op):
@@ -220,6 +258,9 @@ class ToAst(Transformer):
         opener, *words, closer = children
         return ast.Paren(tuple(words), self._span(opener, closer))
 
+    def paren_condition(self, children):
+        return children[1]
+
     def list(self, children):
         opener, *items, closer = children
         return ast.ListLit(tuple(c for c in items if c is not None), self._span(opener, closer))
@@ -229,6 +270,11 @@ class ToAst(Transformer):
         args = tuple(a if isinstance(a, ast.Argument) else ast.Argument(None, a, _expr_span(a))
                      for a in args if a is not None)
         return ast.FnCall(str(name), args, self._span(name, closer))
+
+    def ref_argument(self, children):
+        tok = children[0]
+        ref = ast.Ref(tok.value[1:], self._tok_span(tok))
+        return ast.Argument(None, ref, ref.span)
 
     def keyword_argument(self, children):
         name_tok, value = children

@@ -19,18 +19,6 @@ class Stem(nn.Module):
         return x
 
 
-class Downsample(nn.Module):
-    def __init__(self, in_channels, c, s):
-        super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, c, 1, stride=s, bias=False)
-        self.bn1 = nn.BatchNorm2d(c)
-
-    def forward(self, x):
-        x = self.conv1(x)
-        x = self.bn1(x)
-        return x
-
-
 class Basic(nn.Module):
     def __init__(self, in_channels, c, s=1):
         super().__init__()
@@ -39,7 +27,10 @@ class Basic(nn.Module):
         self.relu1 = nn.ReLU()
         self.conv2 = nn.Conv2d(c, c, 3, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(c)
-        self.downsample = Downsample(in_channels, c, s) if s != 1 or in_channels != c else None
+        self.downsample = nn.Sequential(
+            nn.Conv2d(in_channels, c, 1, stride=s, bias=False),
+            nn.BatchNorm2d(c),
+        ) if s != 1 or in_channels != c else None
         self.relu2 = nn.ReLU()
 
     def forward(self, x):
@@ -86,7 +77,7 @@ class MiniResNet(nn.Module):
         ('layer1.1.conv2', 'layer1.1.bn2', 'after'),
         ('layer2.0.conv1', 'layer2.0.bn1', 'after'),
         ('layer2.0.conv2', 'layer2.0.bn2', 'after'),
-        ('layer2.0.downsample.conv1', 'layer2.0.downsample.bn1', 'after'),
+        ('layer2.0.downsample.0', 'layer2.0.downsample.1', 'after'),
         ('layer2.1.conv1', 'layer2.1.bn1', 'after'),
         ('layer2.1.conv2', 'layer2.1.bn2', 'after'),
     )
