@@ -4,11 +4,11 @@
     net = cnndsl.build("zoo_specs/resnet50.cnn")      # parse, lower, check
 """
 from . import ops as _ops  # noqa: F401  (registers the built-in layers)
-from .api import Summary, build, parse, read_spec, summary
-from .backends.graphviz import render
+from .api import Summary, build, parse, read_spec, render, summary
 from .errors import (
     CnnContractError,
     CnnError,
+    CnnFileError,
     CnnLimitError,
     CnnNameError,
     CnnShapeError,
@@ -23,6 +23,7 @@ from .ops import OpSpec, OptionSpec, RfWindow, ShapeProblem, register_layer, unr
 __all__ = [
     "CnnContractError",
     "CnnError",
+    "CnnFileError",
     "CnnLimitError",
     "CnnNameError",
     "CnnShapeError",

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import CnnError, CnnUsageError, Diagnostic
+from .errors import CnnError, CnnFileError, CnnUsageError, Diagnostic
 from .ir import Network, lower
 from .passes import PIPELINE
 from .syntax import ast
@@ -18,34 +18,58 @@ def parse(text: str | bytes, path: str | Path | None = None) -> ast.Spec:
 
 
 def read_spec(src: SpecSource | ast.Spec) -> ast.Spec:
-    """A spec from a path, from spec text, or an already parsed spec."""
+    """A spec from a path, from spec text, or an already parsed spec.
+
+    A `Path`, or a string of one line, names a file (see `locate_spec`); a string holding
+    a newline is spec text."""
     if isinstance(src, ast.Spec):
         return src
-    if isinstance(src, Path) or (isinstance(src, str) and _looks_like_path(src)):
-        path = Path(src)
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise CnnUsageError(f"{path}: no such file") from None
-        except IsADirectoryError:
-            raise CnnUsageError(f"{path}: is a folder, not a spec") from None
-        except OSError as exc:
-            raise CnnUsageError(f"{path}: cannot read it ({exc.strerror})") from None
-        return _parse(data, path)
+    if isinstance(src, Path):
+        return read_spec_file(src)
     if not isinstance(src, str):
         raise CnnUsageError(f"expected a path or spec text, got {type(src).__name__}")
-    return _parse(src, None)
+    if "\n" in src or "\r" in src:
+        return _parse(src, None)
+    return read_spec_file(locate_spec(src))
 
 
-def _looks_like_path(text: str) -> bool:
-    if "\n" in text:
-        return False
-    if text.endswith(".cnn"):
-        return True
+# NOTE: naming a spec
+# A spec named on the command line (or as a one-line string in the API) is always a file:
+# cnndsl never guesses that a name which is not a file is spec text (`cnndsl check resnet50`
+# once said "the spec does not say its input shape"). Spec text comes through `-`, stdin.
+# `locate_spec` is the one place a name becomes a file, where other ways to name a spec
+# (a network of the zoo, say) belong.
+STDIN = "-"
+
+
+def locate_spec(name: str | Path) -> Path:
+    """The spec file that `name` (a command-line argument) stands for."""
+    return Path(name)
+
+
+def read_spec_file(path: str | Path) -> ast.Spec:
+    """Parse the spec file at `path`; a `CnnFileError` when it cannot be read (missing, a
+    folder, a FIFO or device: anything but a regular file)."""
+    from .syntax.files import UnreadableFile, read_spec_bytes, shown_path
+
     try:
-        return Path(text).is_file()
-    except (OSError, ValueError):  # one line of spec text: too long a name, or a NUL byte
-        return False
+        data = read_spec_bytes(path)
+    except UnreadableFile as exc:
+        raise CnnFileError(f"{shown_path(path)}: {exc}") from None
+    return _parse(data, path)
+
+
+def open_spec(argument: str, stdin=None) -> ast.Spec:
+    """The spec a command-line argument names: `-` reads spec text from `stdin` (a binary
+    stream, sys.stdin's by default); anything else is a file (see NOTE: naming a spec)."""
+    if argument == STDIN:
+        import sys
+
+        from .syntax.parser import MAX_FILE_BYTES
+
+        stream = stdin if stdin is not None else sys.stdin.buffer
+        return _parse(stream.read(MAX_FILE_BYTES + 1), None, name="<stdin>")
+    return read_spec_file(locate_spec(argument))
 
 
 def build(src: SpecSource | ast.Spec, *, params: dict | None = None,
@@ -82,10 +106,13 @@ def _once(warnings: list[Diagnostic]) -> list[Diagnostic]:
 
 
 def summary(src: SpecSource | ast.Spec | Network, *, depth: int | None = None,
-            batch: int = 1, optimizer: str = "sgd", params: dict | None = None,
+            batch: int = 1, optimizer: str = "sgd", dtype: str = "fp32",
+            params: dict | None = None,
             input_shape: tuple[int, ...] | str | None = None) -> Summary:
     """The per-layer table and totals of a spec (or a built network); see docs/analysis.md.
 
+    `depth` folds deeper rows into their scope's (0: totals only); `batch`, `optimizer`
+    and `dtype` are those of the training-memory estimate (passes/memory.py).
     `str(result)` is the table, `result.json()` the JSON document, `result.data` the dict.
     """
     from .backends.summary import summary_data
@@ -93,7 +120,10 @@ def summary(src: SpecSource | ast.Spec | Network, *, depth: int | None = None,
 
     network = src if isinstance(src, Network) else \
         build(src, params=params, input_shape=input_shape)
-    network = memory(network, batch=batch, optimizer=optimizer)
+    if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int)
+                              or depth < 0):
+        raise CnnUsageError(f"depth must be a whole number, 0 or more, got {depth!r}")
+    network = memory(network, batch=batch, optimizer=optimizer, dtype=dtype)
     return Summary(summary_data(network, depth), network.warnings)
 
 
@@ -118,6 +148,39 @@ class Summary:
     def __str__(self) -> str:
         return self.text()
 
+    def __repr__(self) -> str:
+        """The table: what a notebook or a REPL shows for a summary."""
+        return self.text()
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        return f"<pre>{escape(self.text())}</pre>"
+
+
+def render(src: SpecSource | ast.Spec | Network, *, depth: int | None = None,
+           rankdir: str | None = None, shapes: bool = True, params: dict | None = None,
+           input_shape: tuple[int, ...] | str | None = None):
+    """The architecture diagram (a graphviz `Digraph`) of a spec or a built network; see
+    cnndsl/backends/graphviz.py for `depth`, `rankdir` and `shapes`."""
+    from .backends.graphviz import render as draw
+
+    network = src if isinstance(src, Network) else \
+        build(src, params=params, input_shape=input_shape)
+    return draw(network, depth=depth, rankdir=rankdir, shapes=shapes)
+
+
+# NOTE: notebook display
+# The IR imports no backend (the layers run one way: tests/test_architecture.py), so the
+# API, which knows both, teaches a `Network` to show itself as its diagram in a notebook.
+def _network_svg(network: Network) -> str:
+    from .backends.graphviz import pipe
+
+    return pipe(render(network), "svg").decode("utf-8")
+
+
+Network._repr_svg_ = _network_svg
+
 
 def parse_shape(text: str) -> tuple[int, ...]:
     """`3x224x224` -> (3, 224, 224)."""
@@ -132,19 +195,28 @@ def parse_shape(text: str) -> tuple[int, ...]:
 
 
 def parse_assignment(text: str) -> tuple[str, int | float]:
-    """`width=32` -> ("width", 32): a --set value."""
+    """`width=32` -> ("width", 32): a --set value, written as a number is in a spec (no
+    `1_6`, no full-width digits, nothing infinite), with an optional leading `-`."""
+    import math
+
+    from .ir.evaluate import MAX_MAGNITUDE
+    from .syntax.parser import number_pattern
     from .syntax.transform import number_value
 
     name, sep, value = text.partition("=")
     name, value = name.strip(), value.strip()
-    if not sep or not name.isidentifier():
+    if not sep or not name.isidentifier() or not name.isascii():
         raise CnnUsageError(f"bad --set {text!r}", hint="write it as name=value, e.g. width=32")
-    try:
-        number = number_value(value)
-    except (ValueError, IndexError):
-        raise CnnUsageError(f"bad --set {text!r}: {value!r} is not a number") from None
-    return name, number
+    digits = value.removeprefix("-")
+    if not number_pattern().fullmatch(digits):
+        raise CnnUsageError(f"bad --set {text!r}: {value!r} is not a number",
+                            hint="write it as in a spec: 32, 0.5, 1e-3, 30M")
+    number = number_value(digits)
+    if not math.isfinite(number) or abs(number) > MAX_MAGNITUDE:
+        raise CnnUsageError(f"bad --set {text!r}: {value!r} is too large")
+    return name, -number if value.startswith("-") else number
 
 
-__all__ = ["CnnError", "Summary", "build", "parse", "parse_assignment", "parse_shape",
-           "read_spec", "summary"]
+__all__ = ["CnnError", "STDIN", "Summary", "build", "locate_spec", "open_spec", "parse",
+           "parse_assignment", "parse_shape", "read_spec", "read_spec_file", "render",
+           "summary"]

@@ -29,12 +29,12 @@ class Diagnostic:
     severity: str = "error"
 
     def render(self) -> str:
-        where = f"{self.span.location}: " if self.span is not None else ""
-        lines = [f"{where}{self.severity}: {self.message}"]
+        where = f"{printable(self.span.location)}: " if self.span is not None else ""
+        lines = [f"{where}{self.severity}: {printable(self.message)}"]
         if self.span is not None:
             lines.extend(_excerpt(self.span))
         if self.hint:
-            lines.append(f"hint: {self.hint}")
+            lines.append(f"hint: {printable(self.hint)}")
         return "\n".join(lines)
 
     def as_json(self) -> dict:
@@ -48,14 +48,54 @@ class Diagnostic:
         }
 
 
+# NOTE: echoing source lines
+# A diagnostic quotes the line it is about, so what the line holds reaches a terminal. A
+# character that is not printable (a control character, a bidirectional override such as
+# U+202E that would reorder the text shown) is written as its escape (`\u202e`), and a
+# line longer than EXCERPT_WIDTH is quoted only around the span, with `...` for the rest:
+# a 1 MB line gives a line of about a hundred characters, not a megabyte and its caret.
+EXCERPT_WIDTH = 100
+_CONTEXT = 20  # characters kept before the span in a long line
+
+
 def _excerpt(span: Span) -> list[str]:
     text = span.source.line_text(span.line)
     if not text.strip():
         return []
-    shown = text.expandtabs(1)
-    line_end = len(text) + 1
-    width = max(1, min(span.end - span.start, line_end - span.col))
-    return ["    " + shown, "    " + " " * (span.col - 1) + "^" * width]
+    start = span.col - 1
+    width = max(1, min(span.end - span.start, len(text) + 1 - span.col))
+    left, right = 0, len(text)
+    if len(text) > EXCERPT_WIDTH:
+        left = max(0, min(start - _CONTEXT, len(text) - EXCERPT_WIDTH))
+        right = min(len(text), left + EXCERPT_WIDTH)
+        width = max(1, min(width, right - start))
+    shown, caret_at, caret_width = "...", 3, 0
+    if left == 0:
+        shown, caret_at = "", 0
+    for i in range(left, right):
+        piece = _shown_char(text[i])
+        if i < start:
+            caret_at += len(piece)
+        elif i < start + width:
+            caret_width += len(piece)
+        shown += piece
+    if right < len(text):
+        shown += "..."
+    return ["    " + shown, "    " + " " * caret_at + "^" * max(1, caret_width)]
+
+
+def _shown_char(ch: str) -> str:
+    if ch == "\t":
+        return " "
+    return ch if ch.isprintable() else ascii(ch)[1:-1]
+
+
+def printable(text: str) -> str:
+    """`text` with every character that is not printable escaped, newlines kept."""
+    if text.isprintable():
+        return text
+    return "\n".join("".join(_shown_char(ch) if ch != "\t" else ch for ch in line)
+                     for line in text.split("\n"))
 
 
 class CnnError(Exception):
@@ -113,6 +153,10 @@ class CnnContractError(CnnError):
 
 class CnnLimitError(CnnError):
     """The spec is larger or deeper than cnndsl accepts."""
+
+
+class CnnFileError(CnnError):
+    """A spec file that cannot be read: missing, a folder, a FIFO or device, unreadable."""
 
 
 class CnnUsageError(CnnError):

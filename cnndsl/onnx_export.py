@@ -21,9 +21,10 @@ def export_onnx(src, path: str | Path, *, params: dict | None = None, input_shap
     from .backends.torch_source import torch_source
     from .ir.names import class_name
     from .outputs import write_atomic
-    from .torch_api import module_class
+    from .torch_api import module_class, require_torch_rules
 
     network = build(read_spec(src), params=params, input_shape=input_shape, fuse_bn=fuse_bn)
+    require_torch_rules(network)
     model = module_class(torch_source(network), class_name(network.name))().eval()
     example = torch.randn(1, *network.input_shape)
     program = torch.onnx.export(model, (example,), dynamo=True, opset_version=opset,

@@ -21,9 +21,27 @@ def compile_source(src: SpecSource | ast.Spec, *, params: dict | None = None,
     """The standalone PyTorch module (Python source text) for a spec."""
     spec = read_spec(src)
     network = build(spec, params=params, input_shape=input_shape, fuse_bn=fuse_bn)
+    require_torch_rules(network)
     path = spec.source.path
     return torch_source(network, class_name=class_name,
                         spec_name=str(path) if path else None)
+
+
+def require_torch_rules(network) -> None:
+    """Every layer of `network` must say which torch module it becomes: a custom layer
+    registered without `torch=` can be checked and summarised, not run."""
+    from .ops import lookup
+
+    for n in network.layers():
+        attrs = network.node(n)
+        spec = lookup(attrs["op"])
+        if spec is not None and spec.torch is None and not spec.internal:
+            raise CnnUsageError(
+                f"layer `{attrs['op']}` (`{attrs['name']}`, at {attrs['span'].location}) has "
+                "no PyTorch module: it was registered without `torch=`",
+                hint="give its OpSpec `torch=`, a rule (opts, ins, out) -> a constructor "
+                     "expression, and any class it needs as `extras={\"torch_helpers\": "
+                     "{name: source}}` (docs/torch_backend.md)")
 
 
 def module_class(source: str, class_name: str):
@@ -43,9 +61,11 @@ def module_class(source: str, class_name: str):
 
 
 def load(src: SpecSource | ast.Spec, *, params: dict | None = None, fuse_bn: bool = False,
-         device=None, channels_last: bool = False, compile: bool | str = False):
+         input_shape: tuple[int, ...] | str | None = None, device=None,
+         channels_last: bool = False, compile: bool | str = False):
     """An `nn.Module` for the spec, built from the same source `cnndsl compile` writes.
 
+    `params` and `input_shape` override the spec's params and input, as in `build`.
     `fuse_bn=True` gives the folded architecture (no foldable bn layers, biases instead);
     fold trained weights with `cnndsl.fuse_bn(module)`. `compile=True` or a mode name
     wraps the module in `torch.compile`.
@@ -53,7 +73,8 @@ def load(src: SpecSource | ast.Spec, *, params: dict | None = None, fuse_bn: boo
     import torch
 
     spec = read_spec(src)
-    network = build(spec, params=params, fuse_bn=fuse_bn)
+    network = build(spec, params=params, input_shape=input_shape, fuse_bn=fuse_bn)
+    require_torch_rules(network)
     source = torch_source(network)
     from .ir.names import class_name
 

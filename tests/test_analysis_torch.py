@@ -239,3 +239,48 @@ def test_gated_field_is_the_spatial_paths_footprint():
     assert not net.warnings
     whole = gradient_footprint(Gated(detach=False), size, pixel)
     assert meta["rf_global_branch"] and whole == (list(range(size)), list(range(size)))
+
+
+DTYPES = {"fp64": torch.float64, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+@pytest.mark.parametrize("dtype", sorted(DTYPES))
+@pytest.mark.parametrize("text, model", MEMORY)
+def test_saved_activations_match_torch_in_each_dtype(text, model, dtype):
+    batch = 4
+    net = cnndsl.build(text)
+    module = model().train().to(DTYPES[dtype])
+    measured = saved_bytes(module, torch.randn(batch, *net.input_shape, dtype=DTYPES[dtype]))
+    memory = cnndsl.summary(net, batch=batch, dtype=dtype).data["memory"]
+    assert measured == pytest.approx(batch * memory["saved_bytes"], rel=0.02)
+    fp32 = cnndsl.summary(net, batch=batch).data["memory"]
+    assert memory["params_bytes"] * 4 == fp32["params_bytes"] * DTYPES[dtype].itemsize
+
+
+OPTIMIZERS = {
+    "sgd": lambda p: torch.optim.SGD(p, lr=0.1),
+    "momentum": lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9),
+    "rmsprop": lambda p: torch.optim.RMSprop(p),
+    "adagrad": lambda p: torch.optim.Adagrad(p),
+    "adam": lambda p: torch.optim.Adam(p),
+    "adamw": lambda p: torch.optim.AdamW(p),
+}
+
+
+@pytest.mark.parametrize("dtype", ["fp32", "fp64"])
+@pytest.mark.parametrize("optimizer", sorted(OPTIMIZERS))
+def test_optimizer_state_matches_torch_optim(optimizer, dtype):
+    """training_bytes counts parameters x (2 + m): m copies of them in the optimizer's
+    state, as much as torch.optim keeps after a step (scalar step counters aside)."""
+    text = MEMORY[0][0]
+    module = cnndsl.load(text).train().to({"fp32": torch.float32, "fp64": torch.float64}[dtype])
+    step = OPTIMIZERS[optimizer](module.parameters())
+    module(torch.randn(2, 3, 32, 32, dtype=next(module.parameters()).dtype)).sum().backward()
+    step.step()
+    state = sum(t.numel() * t.element_size() for s in step.state.values() for t in s.values()
+                if torch.is_tensor(t) and t.dim() > 0)
+    param_bytes = sum(p.numel() * p.element_size() for p in module.parameters())
+    memory = cnndsl.summary(text, batch=2, optimizer=optimizer, dtype=dtype).data["memory"]
+    assert memory["params_bytes"] == param_bytes
+    saved = 2 * memory["saved_bytes"]
+    assert memory["training_bytes"] - saved == 2 * param_bytes + state

@@ -45,3 +45,13 @@ def test_registration_is_checked():
         cnndsl.register_layer(OpSpec(name="residual", family="custom"))
     with pytest.raises(cnndsl.CnnUsageError, match="identifier"):
         cnndsl.register_layer(OpSpec(name="my-layer", family="custom"))
+
+
+def test_a_layer_without_a_torch_rule_is_checked_but_not_loaded(s2d):
+    spec = "input 3x32x32\nconv k1 4 s2d 4\n"
+    assert cnndsl.build(spec).output
+    for make in (cnndsl.load, cnndsl.compile_source):
+        with pytest.raises(cnndsl.CnnUsageError) as info:
+            make(spec)
+        assert "`s2d` (`s2d1`, at <string>:2:11) has no PyTorch module" in info.value.message
+        assert "torch=" in info.value.hint

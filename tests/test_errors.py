@@ -90,3 +90,47 @@ def test_errors_in_the_default_dense_layer_are_located_at_the_dense():
     # A body the user wrote is theirs: its errors stay where they wrote them.
     own = error_of("input 3x8x8\nflatten\ndense(n=2, k=4)< bn conv k1 4 >\n")
     assert (own.span.line, own.span.col) == (3, 21) and "DenseNet-B" not in (own.hint or "")
+
+
+def test_a_long_line_is_quoted_around_the_span_only():
+    line = "conv k1 4 " + "relu " * 200_000 + "cnv 3"
+    error = error_of(f"input 3x8x8\n{line}\n")
+    quoted, caret = str(error).splitlines()[1:3]
+    assert len(quoted) < 120 and quoted.startswith("    ...") and quoted.endswith("cnv 3")
+    assert caret.index("^") == quoted.index("cnv") and caret.count("^") == 3
+
+
+@pytest.mark.parametrize("bad", ["\u202e", "\u2066", "\x1b[31m", "\x00", "\u200f"])
+def test_control_and_bidi_characters_are_escaped_in_what_is_echoed(bad):
+    error = error_of(f'input 3x8x8\nconv k1 "{bad}x" 4\n')
+    text = str(error)
+    assert bad not in text and ascii(bad)[1:-1] in text
+    quoted, caret = text.splitlines()[1:3]
+    assert caret.index("^") == quoted.index('"')
+    assert caret.count("^") == len(f'"{ascii(bad)[1:-1]}x"')
+
+
+@pytest.mark.parametrize("text, hint", [
+    ("frobnicate 2", "neither a layer nor a block of this file"),
+    ("conv k1 4 shufle2x 2", "neither a layer nor a block of this file"),
+    ('use "blocks.cnn"\nfrobnicate 2', "if it is a block of a used file, call it with "
+                                       "parentheses: `frobnicate(2)`"),
+])
+def test_an_unknown_word_before_a_value_gets_no_block_syntax_hint_unless_it_may_be_one(
+        text, hint):
+    with pytest.raises(cnndsl.CnnNameError) as info:
+        cnndsl.build(cnndsl.parse(f"input 3x8x8\n{text}\n"))
+    assert hint in info.value.hint
+
+
+def test_a_block_called_without_parentheses_is_named_as_such():
+    error = error_of("input 3x8x8\nblock frob(c): conv k1 c\nfrob 4\n")
+    assert error.message == "block `frob` is called without parentheses"
+    assert error.hint == "blocks take their arguments in parentheses: `frob(4)`"
+
+
+def test_an_unindented_block_body_says_so():
+    error = error_of("input 3x8x8\nblock b(c):\nconv k1 c\nb(3)\n")
+    assert error.message.startswith("block `b` has no body: the lines after `block b(c):` "
+                                    "are not indented")
+    assert "indent" in error.hint and "unexpected" not in str(error)

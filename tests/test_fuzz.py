@@ -18,7 +18,7 @@ SECONDS_PER_SPEC = 2.0  # generous for a 2-core CI box; a hang would take far lo
 def build_or_located_error(text):
     started = time.perf_counter()
     try:
-        network = cnndsl.build(text)
+        network = cnndsl.build(cnndsl.parse(text))  # text, even on one line
     except cnndsl.CnnError as error:
         assert error.span is not None, f"no location: {error}"
         network = None

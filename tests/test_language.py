@@ -157,6 +157,39 @@ def test_use_brings_blocks(tmp_path):
     assert net.node(net.output)["meta"]["shape"] == (5, 8, 8)
 
 
+def test_blocks_of_indirectly_used_files_are_visible(tmp_path):
+    """docs/language.md, `use`: one namespace of blocks, whichever file brought them."""
+    (tmp_path / "blocks.cnn").write_text('use "more.cnn"\nblock two(c): one(c) one(c)\n')
+    (tmp_path / "more.cnn").write_text("block one(c): conv k1 c relu\n")
+    (tmp_path / "net.cnn").write_text('use "blocks.cnn"\ninput 3x8x8\none(5)\n')
+    net = cnndsl.build(tmp_path / "net.cnn")
+    assert net.node(net.output)["meta"]["shape"] == (5, 8, 8)
+
+
+@pytest.mark.parametrize("uses", [
+    ('use "one.cnn"\nuse "one.cnn"\n'),                    # the same file twice
+    ('use "one.cnn"\nuse "./sub/../one.cnn"\n'),           # twice, spelt differently
+    ('use "left.cnn"\nuse "right.cnn"\n'),                 # a diamond
+    ('use "one.cnn"\nuse "left.cnn"\n'),                   # directly and through another
+])
+def test_a_file_reached_twice_is_read_once(tmp_path, uses):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "one.cnn").write_text("block one(c): conv k1 c relu\n")
+    (tmp_path / "left.cnn").write_text('use "one.cnn"\nblock left: one(4)\n')
+    (tmp_path / "right.cnn").write_text('use "one.cnn"\nblock right: one(6)\n')
+    (tmp_path / "net.cnn").write_text(uses + "input 3x8x8\none(5)\n")
+    net = cnndsl.build(tmp_path / "net.cnn")
+    assert net.node(net.output)["meta"]["shape"] == (5, 8, 8)
+
+
+def test_a_block_defined_in_two_files_is_still_an_error(tmp_path):
+    (tmp_path / "a.cnn").write_text("block one: relu\n")
+    (tmp_path / "b.cnn").write_text("block one: relu\n")
+    (tmp_path / "net.cnn").write_text('use "a.cnn"\nuse "b.cnn"\ninput 3x8x8\none\n')
+    with pytest.raises(cnndsl.CnnNameError, match="defined twice"):
+        cnndsl.build(tmp_path / "net.cnn")
+
+
 def test_use_cycle_is_an_error(tmp_path):
     (tmp_path / "a.cnn").write_text('use "b.cnn"\nblock a: relu\n')
     (tmp_path / "b.cnn").write_text('use "a.cnn"\nblock b: relu\n')

@@ -175,7 +175,7 @@ def test_custom_layers_get_the_custom_colour_and_a_legend_entry():
 
     cnndsl.register_layer(OpSpec(name="swish2", family="custom", doc="a test activation"))
     try:
-        source = render("input 3x8x8\nconv k3 4 swish2\n", depth=9).source
+        source = cnndsl.render("input 3x8x8\nconv k3 4 swish2\n", depth=9).source
     finally:
         cnndsl.unregister_layer("swish2")
     assert "swish2" in source

@@ -71,7 +71,8 @@ def test_cli_summary(capsys):
     assert main(["summary", spec, "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert (data["params"], data["connections"]) == (60_000, 340_908)
-    for bad in (["--batch", "0"], ["--optimizer", "rmsprop"], ["--depth", "x"]):
+    for bad in (["--batch", "0"], ["--optimizer", "lbfgs"], ["--depth", "x"],
+                ["--depth", "-1"], ["--dtype", "fp8"]):
         with pytest.raises(SystemExit):
             main(["summary", spec, *bad])
 
@@ -141,3 +142,39 @@ def test_layers_and_notes_from_a_used_file_name_it(tmp_path, capsys):
     assert [(w["file"], w["line"]) for w in data["warnings"]] == [("lib/blocks.cnn", 3)]
     assert main(["summary", str(spec)]) == 0
     assert "lib/blocks.cnn:2" in capsys.readouterr().out
+
+
+def test_a_stride_equal_to_the_kernel_is_shown_unless_it_is_the_default():
+    data = cnndsl.summary("input 3x8x8\nconv k2 s2 4\ndeconv k2 s2 4\nmaxpool k2\n"
+                          "maxpool k2 s1\n").data
+    assert [row["op"] for row in data["layers"]] == \
+        ["conv k2 s2 4", "deconv k2 s2 4", "maxpool k2", "maxpool k2 s1"]
+
+
+def test_a_folded_row_shows_the_line_of_the_call():
+    text = ("input 3x8x8\nblock b(c):\n    conv k1 c\n    relu\n"
+            "first: b(4)\nsecond: b(5)\n")
+    rows = cnndsl.summary(text, depth=1).data["layers"]
+    assert [(r["name"], r["line"], r.get("layers")) for r in rows] == \
+        [("first", 5, 2), ("second", 6, 2)]
+
+
+def test_depth_0_gives_the_totals_alone(capsys):
+    spec = str(SPECS / "analysis" / "lenet5.cnn")
+    assert main(["summary", spec, "--depth", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "name" not in out and "params" in out and "340,908" in out
+    assert cnndsl.summary(spec, depth=0).data["layers"] == []
+    with pytest.raises(cnndsl.CnnUsageError):
+        cnndsl.summary(spec, depth=-1)
+
+
+def test_a_summary_shows_itself_in_a_notebook():
+    result = cnndsl.summary("input 3x8x8\nconv k1 4\n")
+    assert repr(result) == result.text()
+    assert result._repr_html_().startswith("<pre>") and "conv k1 4" in result._repr_html_()
+
+
+def test_a_network_repr_is_one_line():
+    net = cnndsl.build("input 3x8x8\nconv k1 4 relu\naux< gap flatten fc 2 >\n")
+    assert repr(net) == "<Network Network: 3x8x8 -> 4x8x8, 5 layers, 1 aux heads>"

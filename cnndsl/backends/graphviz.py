@@ -13,7 +13,7 @@ import graphviz
 import networkx as nx
 
 from ..errors import CnnUsageError
-from ..ir.graph import Scope
+from ..ir.graph import Network, Scope
 from ..ops import lookup
 from ..outputs import write_atomic
 from .diagram import Box, Cluster, Diagram, ScopeNode, contents, is_light, is_merge, layout
@@ -32,20 +32,17 @@ MAX_ROWS = 7
 BRIEF_LAYERS = 3  # a collapsed sub-scope with more heavy layers is summarised by count
 
 
-def render(src, *, depth: int | None = None, rankdir: str | None = None,
-           shapes: bool = True, params: dict | None = None,
-           input_shape=None) -> graphviz.Digraph:
-    """The architecture diagram of a spec (path, text, AST) or a built `Network`.
+def render(network: Network, *, depth: int | None = None, rankdir: str | None = None,
+           shapes: bool = True) -> graphviz.Digraph:
+    """The architecture diagram of a built `Network` (`cnndsl.render` takes a spec too).
 
     depth: scope levels drawn as clusters (None: the deepest that stays readable; a large
     number: every layer). rankdir: "TB" or "LR" (None: chosen for the network's shape).
     shapes: label edges with tensor shapes.
     """
-    from ..api import build
-    from ..ir import Network
-
-    network = src if isinstance(src, Network) else build(src, params=params,
-                                                         input_shape=input_shape)
+    if not isinstance(network, Network):
+        raise CnnUsageError(f"expected a built Network, got {type(network).__name__}",
+                            hint="cnndsl.render takes a spec's path or text too")
     if depth is not None and depth < 0:
         raise CnnUsageError(f"--depth must be 0 or more, got {depth}")
     if rankdir is not None and rankdir not in ("TB", "LR"):

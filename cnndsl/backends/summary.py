@@ -20,8 +20,8 @@ CONVENTIONS = {
     "rf": "receptive field in input pixels (size, jump, start), Araujo et al. on merges; "
           "global_branch: a global branch (an SE gate's gap) also feeds the layer, rf is "
           "its spatial path's",
-    "bytes": "fp32, one example; training = params x (2 + optimizer state) + batch x "
-             "tensors saved for backward",
+    "bytes": "in the memory dtype (fp32 unless chosen), one example; training = params x "
+             "(2 + optimizer state) + batch x tensors saved for backward",
     "units": "decimal: k = 1e3, M = 1e6, G = 1e9",
 }
 
@@ -45,11 +45,12 @@ def summary_data(net, depth: int | None = None) -> dict:
         "connections": meta["connections"],
         "memory": {k: meta["memory"][k] for k in (
             "params_bytes", "activations_bytes", "saved_bytes", "training_bytes", "batch",
-            "optimizer")},
+            "optimizer", "dtype")},
         "rf": _rf(out),
         "aux": dict(meta["aux"]),
         "conventions": dict(CONVENTIONS),
-        "layers": _fold([_layer(net, n, main) for n in net.layers()], depth),
+        "layers": _fold([_layer(net, n, main) for n in net.layers()], depth,
+                        _scope_places(net) if depth is not None else {}),
         "warnings": [_warning(net, w) for w in net.warnings],
     }
 
@@ -81,7 +82,7 @@ def describe(op: str, opts: dict) -> str:
     for option in spec.options:
         value = opts.get(option.name)
         if value is None or value == option.default or option.kind == "table" \
-                or _implied(option.name, value, opts):
+                or _implied(option, value, opts):
             continue
         if option.kind == "flag":
             words.append(option.name if value else f"no{option.name}")
@@ -98,10 +99,13 @@ def describe(op: str, opts: dict) -> str:
     return " ".join(words)
 
 
-def _implied(name: str, value, opts: dict) -> bool:
-    """Values a spec would not write: a bias that is on, a pool's stride equal to its
-    window, the groups of a depthwise conv."""
-    return (name == "bias" and value) or (name == "s" and value == opts.get("k")) \
+def _implied(option, value, opts: dict) -> bool:
+    """Values a spec would not write: a bias that is on, the stride of a layer whose
+    stride defaults to its window (a pool's) when it equals the window, the groups of a
+    depthwise conv. A conv's stride defaults to 1, so `deconv k2 s2` keeps its `s2`."""
+    name = option.name
+    return (name == "bias" and value) \
+        or (name == "s" and option.default is None and value == opts.get("k")) \
         or (name == "g" and opts.get("dw"))
 
 
@@ -121,10 +125,27 @@ def _rf(meta: dict) -> dict:
     return rf
 
 
-def _fold(layers: list[dict], depth: int | None) -> list[dict]:
-    """Rows deeper than `depth` dotted levels merged into their scope's row."""
+def _scope_places(net) -> dict[str, tuple[str | None, int]]:
+    """{dotted scope name: (file, line)} where each scope was written: a block call's
+    line, a label's, a branch's."""
+    places: dict[str, tuple[str | None, int]] = {}
+    for n in net.layers():
+        path = ""
+        for scope in net.node(n)["scope"]:
+            path = f"{path}.{scope.name}" if path else scope.name
+            if path not in places and scope.span is not None:
+                places[path] = (_file(net, scope.span), scope.span.line)
+    return places
+
+
+def _fold(layers: list[dict], depth: int | None,
+          places: dict[str, tuple[str | None, int]]) -> list[dict]:
+    """Rows deeper than `depth` dotted levels merged into their scope's row, which shows
+    where the scope was written (the call's line, not its body's)."""
     if depth is None:
         return layers
+    if depth == 0:
+        return []
     rows: list[dict] = []
     for layer in layers:
         parts = layer["name"].split(".")
@@ -139,7 +160,9 @@ def _fold(layers: list[dict], depth: int | None) -> list[dict]:
                 row[key] += layer[key]
             row["shape"], row["rf"] = layer["shape"], layer["rf"]
         else:
-            rows.append(layer | {"name": scope, "op": "", "module": True, "layers": 1})
+            file, line = places.get(scope, (layer["file"], layer["line"]))
+            rows.append(layer | {"name": scope, "op": "", "module": True, "layers": 1,
+                                 "file": file, "line": line})
     for row in rows:
         if row.get("layers"):
             row["op"] = f"({row['layers']} layers)"
@@ -182,6 +205,8 @@ def summary_text(data: dict) -> str:
     ]
     columns = ("name", "op", "line", "output", "params", "MACs", "rf", "jump")
     rows = [_row(layer) for layer in data["layers"]]
+    if not rows:  # --depth 0: the totals alone
+        return "\n".join(header + _totals(data)) + "\n"
     widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(columns)]
     right = {2, 4, 5, 6, 7}
 
@@ -224,7 +249,8 @@ def _totals(data: dict) -> list[str]:
            if rf.get("global_branch") else ""),
         f"memory       params {decimal(mem['params_bytes'])}B, activations "
         f"{decimal(mem['activations_bytes'])}B per example, training "
-        f"{decimal(mem['training_bytes'])}B (batch {mem['batch']}, {mem['optimizer']})",
+        f"{decimal(mem['training_bytes'])}B (batch {mem['batch']}, {mem['optimizer']}, "
+        f"{mem['dtype']})",
     ]
     if data["aux"]["params"] or data["aux"]["macs"]:
         lines.append(f"aux heads    params {decimal(data['aux']['params'])}, "

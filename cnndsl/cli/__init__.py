@@ -1,7 +1,10 @@
 """The `cnndsl` command: a thin layer over the public API.
 
 Each subcommand is a module here with `add_parser(subparsers)` that sets `run(args) -> int`
-as the parser's default. Exit status: 0 success, 1 an error in a spec, 2 bad usage.
+as the parser's default. Exit status: 0 success, 1 an error in a spec or a spec file that
+cannot be read (missing, a folder, a FIFO), 2 bad usage (options, output paths), 3 an
+internal error (a bug).
+A FILE argument is always a path (see NOTE: naming a spec in cnndsl/api.py); `-` is stdin.
 """
 from __future__ import annotations
 
@@ -63,12 +66,9 @@ def _main(argv: list[str] | None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except CnnUsageError as exc:
-        print(f"cnndsl: {exc}", file=sys.stderr)
-        return 2
     except CnnError as exc:
-        print(exc, file=sys.stderr)
-        return 1
+        report(exc)
+        return exit_status(exc)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
@@ -81,6 +81,18 @@ def _main(argv: list[str] | None) -> int:
                   "(this is a bug in cnndsl; rerun with --debug for the traceback)",
                   file=sys.stderr)
         return 3
+
+
+def exit_status(exc: CnnError) -> int:
+    return 2 if isinstance(exc, CnnUsageError) else 1
+
+
+def report(exc: CnnError) -> None:
+    """An error on stderr; one not located in a spec says it comes from `cnndsl`."""
+    print(f"cnndsl: {exc}" if exc.span is None else exc, file=sys.stderr)
+
+
+FILE_HELP = "the spec file (`-`: read the spec from stdin)"
 
 
 def build_options(args) -> dict:

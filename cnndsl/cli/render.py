@@ -1,14 +1,16 @@
 """`cnndsl render FILE -o out.svg`: the architecture diagram (svg, png, pdf or dot)."""
 from __future__ import annotations
 
-from ..api import build
+from ..api import build, open_spec
 
 
 def add_parser(sub, parent) -> None:
+    from . import FILE_HELP
+
     p = sub.add_parser("render", parents=[parent], help="draw the architecture diagram",
                        description="Draw a spec's architecture: blocks as clusters, repeated "
                                    "blocks collapsed, tensor shapes on the edges.")
-    p.add_argument("file", metavar="FILE")
+    p.add_argument("file", metavar="FILE", help=FILE_HELP)
     p.add_argument("-o", "--output", required=True, metavar="OUT",
                    help="the diagram file; its extension picks the format: "
                         ".svg, .png, .pdf (rendered by graphviz's dot) or .dot (the source)")
@@ -23,10 +25,11 @@ def add_parser(sub, parent) -> None:
 
 
 def run(args) -> int:
-    from ..backends.graphviz import render, save
+    from ..api import render
+    from ..backends.graphviz import save
     from . import build_options
 
-    network = build(args.file, **build_options(args))
+    network = build(open_spec(args.file), **build_options(args))
     save(render(network, depth=args.depth, rankdir=args.rankdir, shapes=args.shapes),
          args.output)
     return 0

@@ -127,7 +127,7 @@ FUNCTIONS.update({
 def evaluate(expr: ast.Expr, env: Env, in_channels: int | None = None) -> Any:
     """The value of `expr`: an int, a float, a string, a size tuple or a list."""
     if isinstance(expr, ast.Num):
-        return expr.value
+        return _check(expr.value, expr)
     if isinstance(expr, ast.Str):
         return expr.value
     if isinstance(expr, ast.SizeLit):
@@ -268,6 +268,8 @@ def _number(value, expr) -> int | float:
 
 
 def _check(value, expr):
+    """`value`, unless it is infinite, NaN or beyond MAX_MAGNITUDE: no number read from a
+    spec (literal, `--set`, or computed) is ever one of those."""
     if isinstance(value, float) and not math.isfinite(value) or abs(value) > MAX_MAGNITUDE:
         raise CnnValueError(f"`{expr.span.text}` is too large ({value:g})", expr.span)
     return value

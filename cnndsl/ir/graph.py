@@ -51,9 +51,10 @@ class Contract:
     span: Span
 
 
-@dataclass
+@dataclass(repr=False)
 class Network:
-    """A lowered network: the graph plus what the passes add."""
+    """A lowered network: the graph plus what the passes add. (In a notebook it shows as
+    its diagram: cnndsl/api.py gives it `_repr_svg_`, since the IR imports no backend.)"""
 
     graph: nx.MultiDiGraph
     name: str
@@ -118,11 +119,13 @@ class Network:
             found |= nx.ancestors(self.graph, out)
         return found
 
-    def _repr_svg_(self) -> str:
-        """In a notebook, a network shows as its architecture diagram."""
-        from ..backends.graphviz import pipe, render
-
-        return pipe(render(self), "svg").decode("utf-8")
+    def __repr__(self) -> str:
+        layers = sum(1 for _ in self.layers())
+        out = "x".join(map(str, self.graph.nodes[self.output]["meta"]["shape"])) \
+            if self.output in self.graph else "?"
+        aux = f", {len(self.aux_outputs)} aux heads" if self.aux_outputs else ""
+        return (f"<Network {self.name}: {'x'.join(map(str, self.input_shape))} -> {out}, "
+                f"{layers} layer{'s' if layers != 1 else ''}{aux}>")
 
     # --- writing (passes work on a copy) --------------------------------------------------
     def for_pass(self, inplace: bool) -> Network:

@@ -2,8 +2,10 @@
 
 `use "path.cnn"` is resolved relative to the including file and must stay inside that
 file's folder tree (checked on the real path, so neither `..` nor a symlink can leave it).
-Only the used file's blocks come in; its params keep their defaults and are seen by its own
-blocks only; its `network`, `input` and body are ignored.
+Only the used file's blocks come in, together with the blocks of the files it uses in turn
+(all blocks share one namespace); its params keep their defaults and are seen by its own
+blocks only; its `network`, `input` and body are ignored. A file reached twice (used twice,
+or through two files that both use it: a diamond) is read once, by its resolved path.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from pathlib import Path
 
 from ..errors import CnnError, CnnNameError, CnnUsageError, Diagnostic, did_you_mean
 from ..syntax import ast, parse
+from ..syntax.files import UnreadableFile, read_spec_bytes, shown_path
 from .evaluate import Env, evaluate
 
 
@@ -44,7 +47,7 @@ def collect_blocks(spec: ast.Spec, globals_: Env) -> dict[str, BlockInfo]:
     blocks: dict[str, BlockInfo] = {}
     _add(blocks, spec, globals_)
     base = _base_dir(spec)
-    _load_uses(spec, base, blocks, stack=[_identity(spec)])
+    _load_uses(spec, base, blocks, stack=[_identity(spec)], loaded={_identity(spec)})
     return blocks
 
 
@@ -67,24 +70,26 @@ def _identity(spec: ast.Spec) -> str:
     return str(path.resolve()) if path is not None else "<string>"
 
 
-def _load_uses(spec: ast.Spec, base: Path, blocks: dict, stack: list[str]) -> None:
+def _load_uses(spec: ast.Spec, base: Path, blocks: dict, stack: list[str],
+               loaded: set[str]) -> None:
     for use in spec.uses:
-        target = (base / use.path).resolve()
-        if not target.is_relative_to(base):
-            raise CnnNameError(f"`use \"{use.path}\"` reaches outside the spec's folder "
-                               f"({base})", use.span,
-                               "used files must be in the spec's folder or below it")
+        target = _resolve(use, base)
         if str(target) in stack:
             chain = " -> ".join(Path(p).name for p in stack[stack.index(str(target)):])
             raise CnnNameError(f"`use` cycle: {chain} -> {target.name}", use.span,
                                "a file cannot use itself, directly or through others")
-        if not target.is_file():
-            raise CnnNameError(f"cannot find `{use.path}`", use.span,
-                               f"looked for {target}")
+        if str(target) in loaded:
+            continue  # its blocks are in already
         try:
-            data = target.read_bytes()
-        except OSError as exc:
-            raise CnnNameError(f"cannot read `{use.path}`: {exc.strerror}", use.span) from None
+            data = read_spec_bytes(target)
+        except UnreadableFile as exc:
+            shown = shown_path(use.path)
+            if str(exc) == "no such file":
+                raise CnnNameError(f"cannot find `{shown}`", use.span,
+                                   f"looked for {shown_path(target)}") from None
+            raise CnnNameError(f"cannot use `{shown}`: it {exc}" if str(exc).startswith("is")
+                               else f"cannot use `{shown}`: {exc}", use.span) from None
+        loaded.add(str(target))
         try:
             used = parse(data, target)
             env = spec_params(used, None)
@@ -93,4 +98,22 @@ def _load_uses(spec: ast.Spec, base: Path, blocks: dict, stack: list[str]) -> No
                                               severity="note"))
             raise
         _add(blocks, used, env)
-        _load_uses(used, target.parent, blocks, stack + [str(target)])
+        _load_uses(used, target.parent, blocks, stack + [str(target)], loaded)
+
+
+def _resolve(use: ast.Use, base: Path) -> Path:
+    """The real path `use` names, which must lie under `base`."""
+    shown = shown_path(use.path)
+    if "\0" in use.path:
+        raise CnnNameError(f"cannot use `{shown}`: the path contains a NUL character",
+                           use.span)
+    try:
+        target = (base / use.path).resolve()
+    except (OSError, ValueError, RuntimeError) as exc:  # too long a name, a symlink loop
+        raise CnnNameError(f"cannot use `{shown}`: {getattr(exc, 'strerror', None) or exc}",
+                           use.span) from None
+    if not target.is_relative_to(base):
+        raise CnnNameError(f"`use \"{shown}\"` reaches outside the spec's folder "
+                           f"({shown_path(base)})", use.span,
+                           "used files must be in the spec's folder or below it")
+    return target

@@ -1,7 +1,7 @@
 """Lowering: a parsed spec to the IR graph, with blocks and repeats expanded.
 
-Shapes are computed as nodes are added, with the same per-node rule that the
-`infer_shapes` pass uses, because options may depend on them (`in`, `dw`,
+Shapes are computed as nodes are added, with the same per-node rule (`ops.node_shape`)
+that the `infer_shapes` pass uses, because options may depend on them (`in`, `dw`,
 `residual(proj)`).
 
 # NOTE: default names
@@ -34,11 +34,11 @@ from ..errors import (
     CnnShapeError,
     CnnSyntaxError,
     CnnValueError,
+    Diagnostic,
     did_you_mean,
 )
-from ..ops import ShapeProblem, layer_names, lookup
+from ..ops import ShapeProblem, layer_names, lookup, node_shape
 from ..ops.geometry import fmt_shape
-from ..passes.infer_shapes import node_shape
 from ..syntax import ast, parse
 from ..syntax.group import COMPOSITES
 from .evaluate import Env, LayerValue, TensorValue, as_int, evaluate
@@ -138,6 +138,8 @@ class Lowering:
         self.aux: list[int] = []
         self.calls: list[str] = []
         self.presets: dict[str, dict] = {}  # op -> option values from `default` lines
+        self.warnings: list[Diagnostic] = []
+        self._warned: set[tuple[int, int]] = set()
         self.graph.add_node(0, op="input", opts={}, span=spec.input_shape.span
                             if spec.input_shape else None, scope=(), name="input",
                             meta={"shape": shape})
@@ -150,13 +152,21 @@ class Lowering:
             out, taps = taps[0], taps[1:]
             if len(set([out, *taps])) < len(self.spec.outputs):
                 raise CnnNameError("an output is listed twice", self.spec.outputs[0].span)
+        check_outputs_used(self.graph, [out, *taps], self.aux)
         self._resolve_bias()
         return Network(self.graph, self.spec.network or _stem(self.spec), self.shape(0), out,
                        extra_outputs=taps, aux_outputs=self.aux, contracts=self.contracts,
                        output_names=[r.id for r in self.spec.outputs],
                        params=dict(self.globals.values),
                        blocks={k: v.definition for k, v in self.blocks.items()},
-                       source=self.spec.source)
+                       warnings=self.warnings, source=self.spec.source)
+
+    def warn(self, message: str, span, hint: str | None = None) -> None:
+        """A warning, once per place in the spec (a block body is lowered once per call)."""
+        key = (id(span.source), span.start)
+        if key not in self._warned:
+            self._warned.add(key)
+            self.warnings.append(Diagnostic(message, span, hint, severity="warning"))
 
     # --- the graph ----------------------------------------------------------------------
     def shape(self, node: int) -> tuple[int, ...]:
@@ -186,7 +196,7 @@ class Lowering:
     def tap(self, ref: ast.Name, root: Frame) -> int:
         """An `output @ref`: a label of the network's top level, or a module path."""
         if ref.id in root.labels:
-            return root.labels[ref.id]
+            return self.labelled_tensor(ref, root)
         prefix = ref.id + "."
         found = [n for n in self.graph.nodes if n and (
             self.graph.nodes[n]["name"] == ref.id or
@@ -211,6 +221,9 @@ class Lowering:
     def _sequence(self, seq: ast.Sequence, x: int, frame: Frame, env: Env) -> int:
         items = seq.items
         for index, item in enumerate(items):
+            if index and _repeats_one_bare_layer(item, items[index - 1]):
+                self.warn_repeat(item, [i for i in items[:index]
+                                        if i.span.line == item.span.line])
             try:
                 x = self.item(item, x, frame, env)
             except CnnError:
@@ -222,6 +235,15 @@ class Lowering:
                     self.call(following, x, frame, env, None)
                 raise
         return x
+
+    def warn_repeat(self, item: ast.Repeat, line_before: list) -> None:
+        """`conv k3 p1 64 bn relu x3` repeats `relu` alone, which is rarely what was meant."""
+        layer = item.item.op
+        start = line_before[0].span.text.split(None, 1)[0]
+        self.warn(f"`{item.span.text}` repeats only `{layer}`, not the layers before it on "
+                  "the line", item.span,
+                  f"to repeat them all, group them: `({start} ... {layer}) x N`; to repeat "
+                  f"`{layer}` alone, write it on a line of its own")
 
     def item(self, item, x: int, frame: Frame, env: Env, name: str | None = None) -> int:
         if isinstance(item, ast.Layer):
@@ -332,24 +354,25 @@ class Lowering:
 
     def resolve_ref(self, ref, frame: Frame, env: Env) -> int:
         """The node `@name` stands for: a label in scope, or a block's tensor parameter."""
-        found = frame.find_label(ref.id)
-        if found is not None:
-            return found
+        if frame.find_label(ref.id) is not None:
+            return self.labelled_tensor(ref, frame)
         try:
             value = env.lookup(ref.id)
         except KeyError:
             value = None
         if isinstance(value, TensorValue):
             return value.node
+        outer = _label_outside_block(frame, ref.id)
+        if outer is not None:
+            raise CnnNameError(f"label `{ref.id}` is outside block `{outer}`: a block body "
+                               "sees only its own labels", ref.span,
+                               f"pass the tensor as an argument, `{outer}(..., @{ref.id})`, "
+                               "to a parameter of the block")
         known = _visible_labels(frame) + sorted(
             n for n in env.names() if isinstance(env.lookup(n), TensorValue))
-        inside = frame.kind != "block" or frame.parent is not None
         raise CnnNameError(f"no label `{ref.id}` before this point", ref.span,
-                           did_you_mean(ref.id, known) or (
-                               "a block sees only its own labels: pass the tensor as an "
-                               f"argument, `b(..., @{ref.id})`, and name the parameter"
-                               if inside and frame.scope else
-                               "label a layer earlier: `enc1: conv k3 64`"))
+                           did_you_mean(ref.id, known) or
+                           "label a layer earlier: `enc1: conv k3 64`")
 
     def bind(self, block: ast.BlockDef, call: ast.Call, env: Env, in_ch: int,
              frame: Frame) -> dict:
@@ -402,6 +425,7 @@ class Lowering:
     def labelled(self, item: ast.Labelled, x: int, frame: Frame, env: Env) -> int:
         name = quoted_name(item, env) if item.quoted else attribute_name(item.label)
         items = item.body.items
+        before = self.graph.number_of_nodes()
         if len(items) == 1 and not isinstance(items[0], (ast.Assert, ast.Repeat)):
             out = self.item(items[0], x, frame, env, name=name)
         else:
@@ -409,7 +433,9 @@ class Lowering:
         label = name if item.quoted else item.label
         if label in frame.labels:
             raise CnnNameError(f"label `{label}` is used twice", item.span)
-        frame.labels[label] = out
+        made_nothing = self.graph.number_of_nodes() == before and not all(
+            isinstance(i, ast.Layer) and i.op == "id" for i in items)
+        frame.labels[label] = EmptyLabel(item) if made_nothing else out
         return out
 
     def scoped(self, body: ast.Sequence, x: int, frame: Frame, env: Env, name: str,
@@ -587,6 +613,22 @@ class Lowering:
             return out
         return self.scoped_or_item(branch.body, start, frame, env, default, kind, branch.span)
 
+    def labelled_tensor(self, ref: ast.Name, frame: Frame) -> int:
+        """The tensor `@label` names, or an error saying why there is none."""
+        found = frame.find_label(ref.id)
+        if isinstance(found, EmptyLabel):
+            where = found.item.span
+            raise CnnValueError(f"label `{ref.id}` (line {where.line}) covers no layer, so "
+                                f"`@{ref.id}` would quietly be the tensor before it",
+                                ref.span, "check its repeat count; to name the tensor at a "
+                                f"point on purpose, write `{ref.id}: id`")
+        if found is not None:
+            return found
+        outer = _label_outside_block(frame, ref.id)
+        raise CnnNameError(f"no label `{ref.id}` before this point", ref.span,
+                           did_you_mean(ref.id, _visible_labels(frame)) or
+                           "label a layer earlier: `enc1: conv k3 64`")
+
     def scoped_or_item(self, body, x, frame, env, name, kind, span) -> int:
         items = body.items
         if len(items) == 1 and isinstance(items[0], (ast.Layer, ast.Call, ast.Composite)) \
@@ -703,6 +745,77 @@ def quoted_name(item: ast.Labelled, env: Env) -> str:
         raise CnnNameError(f"`{name}` would hide a Python or nn.Module name", item.span,
                            f"use `{attribute_name(name)}`")
     return name
+
+
+@dataclass(frozen=True)
+class EmptyLabel:
+    """What a label names when its layers made no node (`a: (conv k1 4) * 0`)."""
+
+    item: ast.Labelled
+
+
+def _repeats_one_bare_layer(item, before) -> bool:
+    """`... bn relu x3`: a repeat of one layer written without options, after another item
+    on the same line."""
+    return isinstance(item, ast.Repeat) and isinstance(item.item, ast.Layer) \
+        and not item.item.options and item.item.op != "id" \
+        and isinstance(before, (ast.Layer, ast.Call, ast.Composite, ast.Group, ast.Repeat)) \
+        and before.span.source is item.span.source and before.span.line == item.span.line
+
+
+def check_outputs_used(graph: nx.MultiDiGraph, outputs: list[int], aux: list[int]) -> None:
+    """Every tensor feeds an output or an `aux< >` head; report what feeds neither, once
+    per run of unused items (a call, label or branch none of whose layers is used counts
+    as one item, reported where it is written)."""
+    live = {*outputs, *aux}
+    for end in (*outputs, *aux):
+        live |= nx.ancestors(graph, end)
+    if len(live) == graph.number_of_nodes():
+        return
+    alive: dict[tuple[int, ...], bool] = {}
+    for n, scope in graph.nodes(data="scope"):
+        for depth in range(1, len(scope) + 1):
+            key = tuple(id(s) for s in scope[:depth])
+            alive[key] = alive.get(key, False) or n in live
+
+    def written_at(n: int):
+        """Where the unused node `n` was written: its outermost wholly unused scope."""
+        scope = graph.nodes[n]["scope"]
+        for depth in range(1, len(scope) + 1):
+            if not alive[tuple(id(s) for s in scope[:depth])] and scope[depth - 1].span:
+                return scope[depth - 1].span
+        return graph.nodes[n]["span"]
+
+    dead = graph.subgraph(n for n in graph.nodes if n not in live)
+    errors = []
+    for nodes in sorted(nx.weakly_connected_components(dead), key=min):
+        last = written_at(max(nodes))
+        spans = [s for s in map(written_at, nodes) if s is not None and last is not None
+                 and s.source is last.source]
+        if not spans:
+            continue
+        span = last.source.span(min(s.start for s in spans), max(s.end for s in spans))
+        text = span.text.split("\n", 1)[0]
+        shown = text if len(text) <= 40 else text[:37] + "..."
+        errors.append(CnnValueError(
+            f"the output of `{shown}` is never used", span,
+            "nothing reads it (what follows starts from a `@label`): remove it, or label "
+            "it and use it (`x: ...`, then `@x`); a head that only trains is written "
+            "`aux< ... >`"))
+    if errors:
+        raise CnnError.collect(errors)
+
+
+def _label_outside_block(frame: Frame, name: str) -> str | None:
+    """The block whose body `frame` is in, when `name` is a label outside that block."""
+    inner = None
+    while frame is not None:
+        if inner is not None and name in frame.labels:
+            return inner
+        if frame.kind == "block" and frame.scope:
+            inner = inner or frame.scope[-1].block
+        frame = frame.parent
+    return None
 
 
 def _fresh_branch(frame: Frame, branch: ast.Branch) -> str:

@@ -1,6 +1,7 @@
 """The ops table. Importing this package registers every built-in layer."""
 from . import activation, channels, conv, merge, norm, pool, tensor  # noqa: F401 (registration)
 from .registry import (
+    MAX_ELEMENTS,
     RESERVED,
     OpSpec,
     OptionSpec,
@@ -10,6 +11,7 @@ from .registry import (
     all_ops,
     layer_names,
     lookup,
+    node_shape,
     register_layer,
     unregister_layer,
 )
@@ -18,6 +20,7 @@ from .torch_emit import install as _install_torch
 _install_torch()
 
 __all__ = [
+    "MAX_ELEMENTS",
     "RESERVED",
     "OpSpec",
     "OptionSpec",
@@ -27,6 +30,7 @@ __all__ = [
     "all_ops",
     "layer_names",
     "lookup",
+    "node_shape",
     "register_layer",
     "unregister_layer",
 ]

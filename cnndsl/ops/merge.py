@@ -29,9 +29,21 @@ def _mul_shape(opts: dict, ins: list[Shape]) -> Shape:
     x, gate = ins
     if len(gate) != len(x) or any(g not in (1, v) for g, v in zip(gate, x)):
         raise ShapeProblem(f"the gate's output {fmt_shape(gate)} cannot scale an input of "
-                           f"{fmt_shape(x)}", "the gate must end with the input's channels "
-                           "(e.g. `conv k1 in sigmoid`) and a size of 1x1 or the input's")
+                           f"{fmt_shape(x)}", _gate_hint(x, gate))
     return x
+
+
+def _gate_hint(x: Shape, gate: Shape) -> str:
+    """Only what is wrong: the gate's kind of tensor, its channels, or its size."""
+    if len(gate) != len(x):
+        kind = "a feature map" if len(x) == 3 else "a flat vector"
+        return f"the gate must give {kind}, as its input is"
+    if gate[0] not in (1, x[0]):
+        return (f"the gate must end with {x[0]} channels (the input's, as in "
+                f"squeeze-and-excitation) or 1 (one weight per position, as in CBAM's "
+                f"spatial attention), not {gate[0]}")
+    return (f"the gate's size must be 1x1 (one weight per channel) or the input's "
+            f"{fmt_shape(x[1:])}, not {fmt_shape(gate[1:])}")
 
 
 register_layer(OpSpec(name="add", family="merge", doc="element-wise sum", shape=_add_shape,

@@ -131,6 +131,27 @@ class OpSpec:
         return {opt.name: opt.default for opt in self.options}
 
 
+MAX_ELEMENTS = 2**34  # one activation this large (64 GiB in fp32) is certainly a mistake
+
+
+def node_shape(spec: OpSpec, opts: dict, ins: list[Shape]) -> Shape:
+    """The output shape of one layer by its op's rule, checked: positive whole sizes, and
+    no more than MAX_ELEMENTS per example. Raises `ShapeProblem`."""
+    from .geometry import fmt_shape
+
+    out = tuple(spec.shape(opts, ins))
+    if not out or any(not isinstance(v, int) or v <= 0 for v in out):
+        raise ShapeProblem(f"`{spec.name}` gives an invalid shape {out}")
+    size = 1
+    for v in out:
+        size *= v
+    if size > MAX_ELEMENTS:
+        raise ShapeProblem(f"`{spec.name}` output {fmt_shape(out)} has {size:,} elements per "
+                           "example, more than any memory holds",
+                           "check the channel counts and the input size")
+    return out
+
+
 _REGISTRY: dict[str, OpSpec] = {}
 
 # Names with a meaning of their own in the language; no layer may take them.

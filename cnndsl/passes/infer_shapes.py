@@ -1,31 +1,18 @@
 """infer_shapes: the output shape of every node, from the ops table, without torch.
 
-Lowering calls `node_shape` as it adds each node (options may depend on shapes);
-`infer_shapes` recomputes all shapes of a graph, e.g. after a rewriting pass.
+Lowering calls `node_shape` (cnndsl/ops/registry.py) as it adds each node (options may
+depend on shapes); `infer_shapes` recomputes all shapes of a graph, e.g. after a rewriting
+pass.
 Result: `meta["shape"]`, a tuple (C, H, W) or (F,). Notes (severity "note") where a
 window's floor division leaves input rows or columns unread.
 """
 from __future__ import annotations
 
 from ..errors import CnnShapeError, Diagnostic
-from ..ops import OpSpec, RfWindow, ShapeProblem, lookup
+from ..ops import MAX_ELEMENTS, RfWindow, ShapeProblem, lookup, node_shape
 from ..ops.geometry import dropped, fmt_shape
 
-MAX_ELEMENTS = 2**34  # one activation this large (64 GiB in fp32) is certainly a mistake
-
-
-def node_shape(spec: OpSpec, opts: dict, ins: list[tuple[int, ...]]) -> tuple[int, ...]:
-    out = tuple(spec.shape(opts, ins))
-    if not out or any(not isinstance(v, int) or v <= 0 for v in out):
-        raise ShapeProblem(f"`{spec.name}` gives an invalid shape {out}")
-    size = 1
-    for v in out:
-        size *= v
-    if size > MAX_ELEMENTS:
-        raise ShapeProblem(f"`{spec.name}` output {fmt_shape(out)} has {size:,} elements per "
-                           "example, more than any memory holds",
-                           "check the channel counts and the input size")
-    return out
+__all__ = ["MAX_ELEMENTS", "dropped_note", "infer_shapes", "node_shape"]
 
 
 def infer_shapes(network, *, inplace: bool = False, **_opts):

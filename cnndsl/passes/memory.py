@@ -1,20 +1,26 @@
 """memory: an estimate of the memory one training step needs.
 
-Options: `batch` (default 1), `optimizer` (`sgd`, `momentum` or `adam`; default `sgd`).
+Options: `batch` (default 1), `optimizer` (`sgd`, `momentum`, `rmsprop`, `adagrad`,
+`adam` or `adamw`; default `sgd`), `dtype` (`fp32`, `fp16`, `bf16` or `fp64`: the dtype
+the whole module and its inputs are in, as after `model.half()`; default `fp32`).
 Per node: `meta["saved_bytes"]`, what autograd keeps of this node for backward (one
 example). Network: `network.meta["memory"]` with `params_bytes`, `activations_bytes`,
-`saved_bytes` (per example), `training_bytes`, `batch` and `optimizer`.
+`saved_bytes` (per example), `training_bytes`, `batch`, `optimizer` and `dtype`.
 
 # NOTE: training memory
 # training_bytes = P·(2 + m) + B·S, with P the parameter bytes (weights, and as much again
-# for their gradients), m the optimizer's state per parameter (sgd 0, momentum 1, adam 2),
+# for their gradients), m the optimizer's state per parameter in torch.optim with its
+# defaults (sgd 0; momentum 1, its buffer; rmsprop 1, square_avg; adagrad 1, sum; adam and
+# adamw 2, exp_avg and exp_avg_sq; each state tensor in the parameters' dtype),
 # B the batch size and S the bytes autograd saves for backward per example: each tensor
 # that some op keeps (the op's `saves` rule: its inputs, its output, int64 pooling indices,
 # a byte-per-element dropout mask, an intermediate), counted once however many ops keep it
 # (a view such as `flatten` is its input's tensor). Aux heads are included: they run in
 # training. Left out: parameters saved by reference, per-channel statistics (batchnorm
-# mean and inverse std), gradients in flight and the allocator's slack;
-# tests/test_analysis_torch.py checks S against torch's saved tensors within 2%.
+# mean and inverse std), gradients in flight and the allocator's slack. Values take the
+# dtype's bytes (fp32 4, fp16 and bf16 2, fp64 8); pooling indices stay int64 and dropout
+# masks one byte. tests/test_analysis_torch.py checks S against torch's saved tensors
+# within 2%, in each dtype, and m against the state torch.optim keeps.
 """
 from __future__ import annotations
 
@@ -24,36 +30,43 @@ from ..errors import CnnUsageError
 from ..ops import lookup
 from .count import BYTES_PER_VALUE
 
-OPTIMIZER_STATE = {"sgd": 0, "momentum": 1, "adam": 2}  # copies of the parameters
+# copies of the parameters each optimizer keeps (see NOTE: training memory)
+OPTIMIZER_STATE = {"sgd": 0, "momentum": 1, "rmsprop": 1, "adagrad": 1, "adam": 2, "adamw": 2}
+DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "fp64": 8}
 
 
-def memory(network, *, batch: int = 1, optimizer: str = "sgd", inplace: bool = False,
-           **_opts):
+def memory(network, *, batch: int = 1, optimizer: str = "sgd", dtype: str = "fp32",
+           inplace: bool = False, **_opts):
     if optimizer not in OPTIMIZER_STATE:
         raise CnnUsageError(f"unknown optimizer {optimizer!r}",
                             hint="choose one of " + ", ".join(OPTIMIZER_STATE))
-    if not isinstance(batch, int) or batch < 1:
+    if dtype not in DTYPE_BYTES:
+        raise CnnUsageError(f"unknown dtype {dtype!r}",
+                            hint="choose one of " + ", ".join(DTYPE_BYTES))
+    if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
         raise CnnUsageError(f"the batch size must be a positive integer, got {batch!r}")
     net = network.for_pass(inplace)
+    width = DTYPE_BYTES[dtype]
     saved: dict = {}  # tensor owner -> bytes; a node's extras keyed by (node, kind)
     for n in net.nodes():
-        mine = _saved_tensors(net, n)
+        mine = _saved_tensors(net, n, width)
         saved.update(mine)
         net.node(n)["meta"]["saved_bytes"] = sum(mine.values())
     per_example = sum(saved.values())
-    params_bytes = BYTES_PER_VALUE * sum(net.node(n)["meta"]["params"] for n in net.nodes())
+    params_bytes = width * sum(net.node(n)["meta"]["params"] for n in net.nodes())
     net.meta["memory"] = {
-        "params_bytes": net.meta["params_bytes"],
-        "activations_bytes": net.meta["activations_bytes"],
+        "params_bytes": net.meta["params_bytes"] // BYTES_PER_VALUE * width,
+        "activations_bytes": net.meta["activations_bytes"] // BYTES_PER_VALUE * width,
         "saved_bytes": per_example,
         "training_bytes": params_bytes * (2 + OPTIMIZER_STATE[optimizer]) + batch * per_example,
         "batch": batch,
         "optimizer": optimizer,
+        "dtype": dtype,
     }
     return net
 
 
-def _saved_tensors(net, n) -> dict:
+def _saved_tensors(net, n, width: int = BYTES_PER_VALUE) -> dict:
     """The tensors node `n` keeps for backward, keyed by the node that owns their memory."""
     attrs = net.node(n)
     spec = lookup(attrs["op"])
@@ -68,17 +81,18 @@ def _saved_tensors(net, n) -> dict:
         if what == "input":
             for i in net.inputs(n):
                 owner = _owner(net, i)
-                kept[owner] = net.node(owner)["meta"]["activation_bytes"]
+                kept[owner] = width * math.prod(net.node(owner)["meta"]["shape"])
         elif what == "output":
-            kept[_owner(net, n)] = net.node(n)["meta"]["activation_bytes"]
+            owner = _owner(net, n)
+            kept[owner] = width * math.prod(net.node(owner)["meta"]["shape"])
         elif what == "indices":
             kept[(n, what)] = 8 * elements
         elif what == "mask":
             kept[(n, what)] = elements
         elif what == "scratch":
-            kept[(n, what)] = BYTES_PER_VALUE * elements
+            kept[(n, what)] = width * elements
         elif isinstance(what, tuple) and what[0] == "scratch":
-            kept[(n, what)] = BYTES_PER_VALUE * what[1]
+            kept[(n, what)] = width * what[1]
     return kept
 
 

@@ -25,12 +25,18 @@ _NEED_BODY = tuple(c for c in COMPOSITES if c != "dense")
 
 
 class Grouper:
-    def __init__(self, variables: frozenset[str],
-                 layer_vars: frozenset[str] = frozenset()) -> None:
+    def __init__(self, variables: frozenset[str], blocks: frozenset[str] = frozenset(),
+                 uses: bool = False, layer_vars: frozenset[str] = frozenset()) -> None:
         self.variables = (variables | {"in"}) - layer_vars
         self.layer_vars = layer_vars
+        # For hints only: the blocks this file defines, and whether it `use`s others.
+        self.blocks = blocks
+        self.uses = uses
         # Whether a word is a value, by id; without it `((((x))))` is grouped 2**depth times.
         self._values: dict[int, tuple[ast.Expr, bool]] = {}
+
+    def with_variables(self, names: set[str]) -> Grouper:
+        return Grouper(self.variables | names, self.blocks, self.uses, self.layer_vars)
 
     def sequence(self, words: tuple[ast.Word, ...], span) -> ast.Sequence:
         items: list[ast.Item] = []
@@ -69,7 +75,7 @@ class Grouper:
                 continue
             if isinstance(word, (ast.CompactWord, ast.KeywordWord)):
                 if current is None:
-                    _unknown_before_option(items, word)
+                    self._unknown_before_option(items, word)
                     raise CnnSyntaxError(f"option `{word.span.text}` has no layer before it",
                                          word.span, "options follow their layer: `conv k3 64`")
                 current.option(word)
@@ -94,7 +100,7 @@ class Grouper:
                 item = self.item(word)
                 if item is None:
                     if current is None:
-                        _unknown_before_option(items, word)
+                        self._unknown_before_option(items, word)
                         raise CnnSyntaxError(
                             f"value `{word.span.text}` has no layer before it", word.span,
                             "values are options of the layer before them: `conv k3 64`")
@@ -121,6 +127,16 @@ class Grouper:
                                      "e.g. `default bn eps=1e-3 momentum=0.01`")
             out.append(ast.Defaults(item, word.span.to(item.span)))
         return out
+
+    def _unknown_before_option(self, items: list, word) -> None:
+        """`cnv k3 64`: the misspelt layer is the error, not the options after it."""
+        if items and isinstance(items[-1], ast.Call) and not items[-1].args:
+            call = items[-1]
+            first = word.span.text if len(word.span.text) <= 20 else "..."
+            what = f"block `{call.name}` is called without parentheses" \
+                if call.name in self.blocks else f"unknown layer `{call.name}`"
+            raise CnnNameError(what, call.span,
+                               _unknown_call_hint(call.name, first, self.blocks, self.uses))
 
     def item(self, word: ast.Expr):
         """The item a word starts, or None when the word is a value."""
@@ -187,13 +203,15 @@ class Grouper:
         options = ()
         if isinstance(head, ast.FnCall):
             options = tuple(_argument_option(arg, self.variables) for arg in head.args)
+        for index, branch in enumerate(word.branches):
+            if branch.ref is None and not branch.words:
+                raise _empty_branch(kind, index, len(word.branches), branch.span)
         # In a dense body `k` is the growth rate; `repeat(n, i)` names its index.
         grouper = self
         if kind == "dense":
-            grouper = Grouper(self.variables | {"k"}, self.layer_vars)
+            grouper = self.with_variables({"k"})
         elif kind == "repeat":
-            index = [o.name for o in options if o.kind == "flag"]
-            grouper = Grouper(self.variables | set(index), self.layer_vars)
+            grouper = self.with_variables({o.name for o in options if o.kind == "flag"})
         branches = tuple(grouper.branch(b) for b in word.branches)
         return ast.Composite(kind, options, branches, word.span)
 
@@ -202,13 +220,38 @@ class Grouper:
         return ast.Branch(words.ref, body, words.span)
 
 
-def _unknown_before_option(items: list, word) -> None:
-    """`cnv k3 64`: the misspelt layer is the error, not the options after it."""
-    if items and isinstance(items[-1], ast.Call) and not items[-1].args:
-        call = items[-1]
-        hint = did_you_mean(call.name, layer_names()) or \
-            "blocks take their arguments in parentheses: `stage(64, 3)`"
-        raise CnnNameError(f"unknown layer `{call.name}`", call.span, hint)
+def _empty_branch(kind: str, index: int, count: int, span) -> CnnSyntaxError:
+    """`residual< >` would add x to itself and `inception< a | | b >` copy x: both are
+    almost always a slip, and `id` says it on purpose."""
+    if kind == "dense":
+        return CnnSyntaxError("`dense< >` has an empty body", span,
+                              "leave out `< >` for the default DenseNet-B layer: "
+                              "`dense(n=6, k=32)`")
+    if kind in ("gate", "aux"):
+        example = "gate< gap conv k1 in sigmoid >" if kind == "gate" else \
+            "aux< gap flatten fc 10 >"
+        return CnnSyntaxError(f"`{kind}< >` has an empty body", span,
+                              f"write the layers it runs: `{example}`")
+    what = "body" if count == 1 or (kind == "residual" and index == 0) else \
+        "shortcut" if kind == "residual" else "branch"
+    return CnnSyntaxError(f"`{kind}< >` has an empty {what}", span,
+                          f"write `id` for a {what} that passes its input on"
+                          + (": `inception< conv k1 64 | id >`" if what == "branch" else ""))
+
+
+def _unknown_call_hint(name: str, first: str, blocks: frozenset[str], uses: bool) -> str:
+    """`frobnicate 2`: a block called without parentheses, a misspelt layer, or neither."""
+    call = f"`{name}({first})`"
+    if name in blocks:
+        return f"blocks take their arguments in parentheses: {call}"
+    close = did_you_mean(name, layer_names() + sorted(blocks))
+    if close:
+        return close
+    if uses:
+        return (f"`{name}` is not a layer; if it is a block of a used file, call it with "
+                f"parentheses: {call}")
+    return f"`{name}` is neither a layer nor a block of this file (docs/language.md lists " \
+        "the layers)"
 
 
 def _argument_option(arg: ast.Argument, variables: frozenset[str]) -> ast.Option:

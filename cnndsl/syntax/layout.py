@@ -13,7 +13,7 @@
 #   counted over the brackets it sits in) is at most MAX_OPERATORS long, so that no later
 #   recursion (evaluation, lowering, grouping) can overflow Python's stack.
 #   Together with MAX_FILE_BYTES (parser.py), MAX_NUMBER_CHARS (transform.py), MAX_LAYERS
-#   and MAX_CALL_DEPTH (ir/lower.py) and MAX_ELEMENTS (passes/infer_shapes.py) these are
+#   and MAX_CALL_DEPTH (ir/lower.py) and MAX_ELEMENTS (ops/registry.py) these are
 #   the limits that turn hostile input into located errors instead of exhaustion.
 """
 from __future__ import annotations

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from importlib import resources
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from ..errors import CnnError, CnnLimitError, CnnNameError, CnnSyntaxError
 from ..ops import lookup
+from ..ops.registry import RESERVED
 from . import ast
 from .group import Grouper
 from .layout import Layout
@@ -36,6 +38,12 @@ def _parser() -> Lark:
                 transformer=ToAst(), maybe_placeholders=True)
 
 
+def number_pattern() -> re.Pattern:
+    """The grammar's NUMBER terminal as a compiled pattern (for numbers read outside a spec,
+    such as `--set width=32`, to follow the spec's own rule)."""
+    return re.compile(_parser().get_terminal("NUMBER").pattern.to_regexp())
+
+
 class _LayoutSlot:
     """Stands in for the Layout of the parse in progress (lark keeps one postlexer)."""
 
@@ -46,9 +54,11 @@ class _LayoutSlot:
         return self.current.process(stream)
 
 
-def parse(text: str | bytes, path: str | Path | None = None) -> ast.Spec:
-    """Parse one spec. Raises `CnnError` with the location of the first problem."""
-    source = make_source(text, path)
+def parse(text: str | bytes, path: str | Path | None = None, *,
+          name: str | None = None) -> ast.Spec:
+    """Parse one spec. Raises `CnnError` with the location of the first problem. Errors
+    name the spec `path`, else `name` (`<stdin>`), else `<string>`."""
+    source = make_source(text, path, name)
     parser = _parser()
     parser.options.postlex.current = Layout(source)
     parser.options.transformer.source = source
@@ -63,9 +73,9 @@ def parse(text: str | bytes, path: str | Path | None = None) -> ast.Spec:
     return _assemble(source, statements)
 
 
-def make_source(text: str | bytes, path: str | Path | None) -> Source:
+def make_source(text: str | bytes, path: str | Path | None, name: str | None = None) -> Source:
     """The spec as a `Source`: UTF-8 (a leading BOM dropped), newlines as `\\n`."""
-    name = str(path) if path is not None else "<string>"
+    name = str(path) if path is not None else name or "<string>"
     where = Path(path) if path is not None else None
     if len(text) > MAX_FILE_BYTES:
         head = Source(_first_line(text), name, where)
@@ -125,12 +135,16 @@ def _assemble(source: Source, statements: list) -> ast.Spec:
             lines.append(value)
     _check_unique(params, "param")
     _check_unique(raw_blocks, "block")
+    for param in params:
+        _check_not_reserved(param, "a `param`")
     spec_vars = frozenset(p.name for p in params)
     spec_layers = layer_params(params)
-    blocks = tuple(_block(b, spec_vars, spec_layers) for b in raw_blocks)
+    block_names = frozenset(b.name for b in raw_blocks)
+    blocks = tuple(_block(b, spec_vars, block_names, bool(uses), spec_layers)
+                   for b in raw_blocks)
     body = None
     if lines:
-        grouper = Grouper(spec_vars - spec_layers, spec_layers)
+        grouper = Grouper(spec_vars, block_names, bool(uses), spec_layers)
         items = tuple(item for line in lines
                       for item in grouper.sequence(line.words, line.span).items)
         body = ast.Sequence(items, lines[0].span.to(lines[-1].span))
@@ -152,9 +166,11 @@ def layer_params(params) -> frozenset[str]:
     return frozenset(p.name for p in params if p.default is not None and is_layer(p.default))
 
 
-def _block(raw: RawBlock, spec_vars: frozenset[str],
-           spec_layers: frozenset[str] = frozenset()) -> ast.BlockDef:
+def _block(raw: RawBlock, spec_vars: frozenset[str], block_names: frozenset[str],
+           uses: bool, spec_layers: frozenset[str] = frozenset()) -> ast.BlockDef:
     _check_unique(raw.params, "parameter")
+    for param in raw.params:
+        _check_not_reserved(param, "a block parameter")
     seen_default = False
     for p in raw.params:
         if p.default is not None:
@@ -162,14 +178,32 @@ def _block(raw: RawBlock, spec_vars: frozenset[str],
         elif seen_default:
             raise CnnSyntaxError(f"parameter `{p.name}` without a default follows one with a "
                                  "default", p.span, "put parameters with defaults last")
-    own_layers = layer_params(raw.params)
     names = {p.name for p in raw.params}
-    layers = (spec_layers - names) | own_layers
-    grouper = Grouper((spec_vars | names) - layers, layers)
+    layers = (spec_layers - names) | layer_params(raw.params)
+    grouper = Grouper(spec_vars | names, block_names, uses, layers)
     items = tuple(item for words, span in raw.lines
                   for item in grouper.sequence(words, span).items)
     body = ast.Sequence(items, raw.lines[0][1].to(raw.lines[-1][1]))
     return ast.BlockDef(raw.name, raw.params, body, raw.span)
+
+
+def _check_not_reserved(param: ast.Param, what: str) -> None:
+    """`param in = 5` would never be read: `in` always means the input's channels."""
+    if param.name not in RESERVED:
+        return
+    meaning = "always means the input's channels" if param.name == "in" else \
+        "is a word of the language"
+    raise CnnNameError(f"`{param.name}` cannot be the name of {what}: it {meaning}",
+                       _name_span(param), "choose another name")
+
+
+def _name_span(param: ast.Param):
+    """The span of a param's name alone (a `param` line's span starts at the keyword)."""
+    span = param.span
+    found = re.compile(rf"\b{re.escape(param.name)}\b").search(span.text, 1 if
+                                                              span.text.startswith("param") else 0)
+    start = span.start + (found.start() if found else 0)
+    return span.source.span(start, start + len(param.name))
 
 
 def _check_unique(things, what: str) -> None:
@@ -198,10 +232,11 @@ _TOKEN_WORDS = {
 
 
 def _describe(tok: Token | None) -> str:
+    """What `unexpected ...` names: `end of the line`, or the token's text."""
     if tok is None or tok.type == "$END":
-        return "the end of the file"
+        return "end of the file"
     if tok.type in ("_NL", "_BLOCK_END"):
-        return "the end of the line"
+        return "end of the line"
     return f"`{tok.value}`"
 
 
@@ -226,9 +261,23 @@ def _syntax_error(source: Source, exc: UnexpectedInput) -> CnnError:
         line = source.text.rfind("\n", 0, start) + 1
         start = end = len(source.text[:start].rstrip())
         start = max(line, start - 1)
+        head = source.text[line:end].strip()
+        if head.startswith("block") and head.endswith(":"):
+            return _block_without_body(source, head, line, start)
     expected = sorted(getattr(exc, "expected", ()) or ())
     return CnnSyntaxError(f"unexpected {_describe(tok)}", source.span(start, max(end, start + 1)),
                           _token_hint(tok, expected))
+
+
+def _block_without_body(source: Source, head: str, line: int, colon: int) -> CnnError:
+    """`block b(c):` and then a line that is not indented: the body is missing, or was
+    meant to be indented."""
+    name = head[len("block"):].strip().rstrip(":").split("(", 1)[0].strip()
+    after = source.text[colon + 1:].lstrip(" \t\f:\n")
+    why = f": the lines after `{head}` are not indented under it" if after.strip() else ""
+    return CnnSyntaxError(f"block `{name}` has no body{why}", source.span(colon, colon + 1),
+                          "indent the body's lines deeper than `block`, or write the body "
+                          "after the `:`")
 
 
 def _character_hint(ch: str, word: str) -> str | None:

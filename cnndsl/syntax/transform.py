@@ -10,6 +10,7 @@
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 from lark import Token, Transformer
@@ -162,10 +163,24 @@ class ToAst(Transformer):
 
     def composite(self, children):
         head, opener, *rest = children
-        at_open = self._tok_span(opener)
-        branches = tuple(c if c.span is not None else replace(c, span=at_open)
-                         for c in rest if isinstance(c, ast.BranchWords))
-        return ast.CompositeWord(head, branches, self._span(head, rest[-1]))
+        written = [c for c in rest if isinstance(c, ast.BranchWords)]
+        branches, after = [], opener.start_pos
+        for branch in written:
+            if branch.span is None:
+                branch = replace(branch, span=self._between_separators(after))
+            branches.append(branch)
+            after = branch.span.end
+        return ast.CompositeWord(head, tuple(branches), self._span(head, rest[-1]))
+
+    def _between_separators(self, after: int) -> Span:
+        """An empty branch has no position of its own: it is the stretch from the `<` or
+        `|` at `after` to the next `|` or `>`, both included (`< >`, `| |`)."""
+        text = self.source.text
+        opening = min((i for i in (text.find("|", after), text.find("<", after)) if i >= 0),
+                      default=after)
+        closing = min((i for i in (text.find("|", opening + 1), text.find(">", opening + 1))
+                       if i >= 0), default=opening)
+        return self.source.span(opening, closing + 1)
 
     def head(self, children):
         return ast.Name(str(children[0]), self._tok_span(children[0]))
@@ -235,7 +250,11 @@ class ToAst(Transformer):
         tok = children[0]
         if len(tok.value) > MAX_NUMBER_CHARS:
             raise self._too_long(tok)
-        return ast.Num(number_value(tok.value), tok.value, self._tok_span(tok))
+        value = number_value(tok.value)
+        if not math.isfinite(value):  # `1e400` is inf as a float
+            raise CnnValueError(f"`{tok.value}` is too large to be a number", self._tok_span(tok),
+                                "no value in a network is that large")
+        return ast.Num(value, tok.value, self._tok_span(tok))
 
     def size(self, children):
         return self._size(children[0])
