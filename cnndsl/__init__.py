@@ -15,6 +15,7 @@ from .errors import (
     CnnSyntaxError,
     CnnUsageError,
     CnnValueError,
+    CnnWeightsError,
     Diagnostic,
 )
 from .ir import Network
@@ -30,6 +31,7 @@ __all__ = [
     "CnnSyntaxError",
     "CnnUsageError",
     "CnnValueError",
+    "CnnWeightsError",
     "Diagnostic",
     "Network",
     "OpSpec",
@@ -47,12 +49,18 @@ __all__ = [
 ]
 
 _TORCH_API = ("compile_source", "fuse_bn", "load")
+_WEIGHTS_API = ("load_weights", "read_checkpoint", "remap_by_structure")
 
 
 def __getattr__(name: str):
-    # The PyTorch side is imported on first use, so `import cnndsl` never loads torch.
+    # The PyTorch side and the diagram backend are imported on first use, so that
+    # `import cnndsl` (and `cnndsl check`) loads neither torch nor graphviz.
     if name in _TORCH_API:
         from . import torch_api
 
         return getattr(torch_api, name)
+    if name in _WEIGHTS_API:
+        from . import weights
+
+        return getattr(weights, name)
     raise AttributeError(f"module 'cnndsl' has no attribute {name!r}")

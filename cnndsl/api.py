@@ -37,13 +37,17 @@ def read_spec(src: SpecSource | ast.Spec) -> ast.Spec:
 # A spec named on the command line (or as a one-line string in the API) is always a file:
 # cnndsl never guesses that a name which is not a file is spec text (`cnndsl check resnet50`
 # once said "the spec does not say its input shape"). Spec text comes through `-`, stdin.
-# `locate_spec` is the one place a name becomes a file, where other ways to name a spec
-# (a network of the zoo, say) belong.
+# `locate_spec` is the one place a name becomes a file: a bare name (no `/`, no `.`) is a
+# network of the zoo (see NOTE: names and paths in cnndsl/zoo.py).
 STDIN = "-"
 
 
 def locate_spec(name: str | Path) -> Path:
     """The spec file that `name` (a command-line argument) stands for."""
+    from .zoo import is_zoo_name, zoo_path
+
+    if isinstance(name, str) and is_zoo_name(name):
+        return zoo_path(name)
     return Path(name)
 
 
@@ -79,7 +83,10 @@ def build(src: SpecSource | ast.Spec, *, params: dict | None = None,
     `fuse_bn=True` then folds BatchNorm layers for inference (passes/fold_batchnorm.py)."""
     if isinstance(input_shape, str):
         input_shape = parse_shape(input_shape)
-    network = lower(read_spec(src), params=params, input_shape=input_shape)
+    spec = read_spec(src)
+    del src  # so that the AST is freed once lowered, unless the caller holds it (check does not)
+    network = lower(spec, params=params, input_shape=input_shape)
+    del spec
     # Nothing else holds the network lowering just made, so the passes annotate it in
     # place instead of copying it once each (a third of `check` on a 10,000-layer spec).
     for run_pass in PIPELINE:

@@ -159,6 +159,10 @@ class CnnFileError(CnnError):
     """A spec file that cannot be read: missing, a folder, a FIFO or device, unreadable."""
 
 
+class CnnWeightsError(CnnError):
+    """A checkpoint that cannot be read, or does not fit the network (cnndsl/weights.py)."""
+
+
 class CnnUsageError(CnnError):
     """A bad call of the API or the command line (not located in a spec)."""
 

@@ -35,7 +35,8 @@ def require_torch_rules(network) -> None:
     for n in network.layers():
         attrs = network.node(n)
         spec = lookup(attrs["op"])
-        if spec is not None and spec.torch is None and not spec.internal:
+        if spec is not None and spec.torch is None and not spec.internal \
+                and "torch_inline" not in spec.extras:  # chunk, shuffle: an expression
             raise CnnUsageError(
                 f"layer `{attrs['op']}` (`{attrs['name']}`, at {attrs['span'].location}) has "
                 "no PyTorch module: it was registered without `torch=`",
@@ -62,23 +63,35 @@ def module_class(source: str, class_name: str):
 
 def load(src: SpecSource | ast.Spec, *, params: dict | None = None, fuse_bn: bool = False,
          input_shape: tuple[int, ...] | str | None = None, device=None,
-         channels_last: bool = False, compile: bool | str = False):
+         channels_last: bool = False, compile: bool | str = False, weights=None,
+         strict: bool = True):
     """An `nn.Module` for the spec, built from the same source `cnndsl compile` writes.
 
+    `src` is a spec file, spec text or a zoo network's name (`"resnet50"`).
     `params` and `input_shape` override the spec's params and input, as in `build`.
-    `fuse_bn=True` gives the folded architecture (no foldable bn layers, biases instead);
-    fold trained weights with `cnndsl.fuse_bn(module)`. `compile=True` or a mode name
-    wraps the module in `torch.compile`.
+    `weights` (a checkpoint path, `.pth`/`.pt`/`.safetensors`, or a state_dict) is loaded
+    by name, `strict` as in `load_state_dict` (see cnndsl/weights.py and
+    docs/weights.md). `fuse_bn=True` gives the folded architecture (no foldable bn
+    layers, biases instead), with `weights` folded in. `compile=True` or a mode name wraps
+    the module in `torch.compile`.
     """
     import torch
 
     spec = read_spec(src)
-    network = build(spec, params=params, input_shape=input_shape, fuse_bn=fuse_bn)
+    fold_after = fuse_bn and weights is not None  # fold the trained numbers, not fresh ones
+    network = build(spec, params=params, input_shape=input_shape,
+                    fuse_bn=fuse_bn and not fold_after)
     require_torch_rules(network)
     source = torch_source(network)
     from .ir.names import class_name
 
     model = module_class(source, class_name(network.name))()
+    if weights is not None:
+        from .weights import load_weights
+
+        load_weights(model, weights, strict=strict)
+    if fold_after:
+        model = fuse_bn_module(model.eval())
     if device is not None:
         model = model.to(device)
     if channels_last:
@@ -107,3 +120,6 @@ def fuse_bn(module):
     folded = copy.deepcopy(inner)
     fold_module(folded, getattr(inner, "bn_folds", ()))
     return folded
+
+
+fuse_bn_module = fuse_bn  # `load` has a parameter of that name

@@ -112,7 +112,7 @@ def test_control_and_bidi_characters_are_escaped_in_what_is_echoed(bad):
 
 @pytest.mark.parametrize("text, hint", [
     ("frobnicate 2", "neither a layer nor a block of this file"),
-    ("conv k1 4 shufle2x 2", "neither a layer nor a block of this file"),
+    ("conv k1 4 wobble2x 2", "neither a layer nor a block of this file"),
     ('use "blocks.cnn"\nfrobnicate 2', "if it is a block of a used file, call it with "
                                        "parentheses: `frobnicate(2)`"),
 ])

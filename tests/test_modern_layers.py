@@ -185,3 +185,161 @@ def test_same_padding_before_bn_is_not_folded_backwards():
 
     net = cnndsl.build("input 3x9x9\nbn conv k2 s2 p=same 4")
     assert fold_plan(net) == []
+
+
+class Permute(nn.Module):
+    def __init__(self, dims):
+        super().__init__()
+        self.dims = dims
+
+    def forward(self, x):
+        return torch.permute(x, self.dims)
+
+
+def convnext_body(c):
+    """torchvision's CNBlock.block."""
+    return nn.Sequential(
+        nn.Conv2d(c, c, 7, padding=3, groups=c), Permute([0, 2, 3, 1]),
+        nn.LayerNorm(c, eps=1e-6), nn.Linear(c, 4 * c), nn.GELU(), nn.Linear(4 * c, c),
+        Permute([0, 3, 1, 2]))
+
+
+def test_channels_last_region_is_convnexts_block():
+    net = same_function("input 8x7x7\nconv k7 p3 dw nhwc ln eps=1e-6 fc 32 gelu fc 8 nchw",
+                        convnext_body(8), atol=1e-5)
+    module = cnndsl.load("input 8x7x7\nconv k7 p3 dw nhwc ln eps=1e-6 fc 32 gelu fc 8 nchw")
+    assert [type(m).__name__ for m in module.children()] == [
+        "Conv2d", "Permute", "LayerNorm", "Linear", "GELU", "Linear", "Permute"]
+    assert module.ln1.eps == 1e-6 and module.ln1.normalized_shape == (8,)
+    by_name = {net.node(n)["name"]: net.node(n)["meta"] for n in net.layers()}
+    assert by_name["fc1"]["shape"] == (32, 7, 7) and by_name["fc1"]["macs"] == 49 * 8 * 32
+    assert by_name["fc2"]["rf"][0].size == 7  # per position: the field passes through
+    assert net.meta["macs"] == 49 * 8 * 49 + 2 * 49 * 8 * 32
+
+
+@pytest.mark.parametrize("text, message", [
+    ("nhwc conv k1 8", "needs a channels-first feature map"),
+    ("nhwc bn nchw", "needs a channels-first feature map"),
+    ("nhwc flatten fc 3", "needs a channels-first feature map"),
+    ("nhwc fc 4", "output is channels-last"),
+    ("nhwc nhwc", "already channels-last"),
+    ("nchw", "already channels-first"),
+    ("residual< nhwc fc 8 >", "body gives 8x4x4 channels-last but the shortcut gives 8x4x4"),
+    ("add< nhwc | id >", "branch 1 gives 8x4x4 channels-last, branch 2 gives 8x4x4"),
+    ("conv k1 8 fc 4", "needs a flat input"),
+])
+def test_channels_last_mistakes(text, message):
+    with pytest.raises(cnndsl.CnnShapeError, match=message):
+        cnndsl.build(f"input 8x4x4\n{text}")
+
+
+class CNBlock(nn.Module):
+    """torchvision's ConvNeXt block (torchvision.models.convnext.CNBlock)."""
+
+    def __init__(self, c, layer_scale, p):
+        super().__init__()
+        self.block = convnext_body(c)
+        self.layer_scale = nn.Parameter(torch.ones(c, 1, 1) * layer_scale)
+        self.p = p
+
+    def forward(self, x):
+        result = self.layer_scale * self.block(x)
+        return torchvision_stochastic_depth(result, self.p, "row", self.training) + x
+
+
+CNBLOCK = """input 8x7x7
+block cnblock(c, p=0.1):
+    residual< (block: conv k7 p3 dw nhwc ln eps=1e-6 fc 4*c gelu fc c nchw)
+              (layer_scale: layerscale 1e-6) (stochastic_depth: droppath p) >
+features: (cnblock(8) cnblock(8, 0.2))
+"""
+
+
+def test_layerscale_is_convnexts_bare_parameter():
+    net, module = generated(CNBLOCK)
+    reference = nn.Sequential(CNBlock(8, 1e-6, 0.1), CNBlock(8, 1e-6, 0.2))
+    keys = list(module.state_dict())
+    assert keys[0] == "features.0.layer_scale" and keys[9] == "features.1.layer_scale"
+    assert [v.shape for v in module.state_dict().values()] == \
+        [v.shape for v in reference.state_dict().values()]
+    assert torch.equal(module.get_parameter("features.0.layer_scale"),
+                       torch.full((8, 1, 1), 1e-6))
+    by_name = {net.node(n)["name"]: net.node(n)["meta"] for n in net.layers()}
+    assert by_name["features.0.layer_scale"]["params"] == 8
+    assert by_name["features.0.layer_scale"]["macs"] == 0  # as torchvision's GFLOPS
+    rows = {row["name"]: row for row in cnndsl.summary(net).data["layers"]}
+    assert not rows["features.0.layer_scale"]["module"]
+    same_function(CNBLOCK, reference, atol=1e-5)
+    module.train()
+    reference.train()
+    with torch.no_grad():
+        for a, b in zip(module.parameters(), reference.parameters()):
+            b.copy_(a)
+    x = torch.randn(16, 8, 7, 7)
+    torch.manual_seed(3)
+    ours = module(x)
+    torch.manual_seed(3)
+    assert torch.allclose(ours, reference(x), atol=1e-5)
+
+
+def test_unlabelled_layerscale_is_named_as_layers_are():
+    text = "input 4x3x3\nstage: (conv k1 4 layerscale 0.5 relu)"
+    _, module = generated(text)
+    assert list(module.state_dict()) == ["stage.layerscale1", "stage.conv1.weight",
+                                         "stage.conv1.bias"]
+    x = torch.randn(2, 4, 3, 3)
+    assert torch.allclose(module(x), torch.relu(0.5 * module.stage.conv1(x)))
+
+
+@pytest.mark.parametrize("text, reference", [
+    ("upsample", nn.Upsample(scale_factor=2.0)),
+    ("upsample 1.5 mode=bilinear", nn.Upsample(scale_factor=1.5, mode="bilinear")),
+    ("upsample size=[7,11]", nn.Upsample(size=(7, 11))),
+    ("upsample size=[9,9] mode=bilinear align_corners",
+     nn.Upsample(size=(9, 9), mode="bilinear", align_corners=True)),
+    ("upsample 2 mode=bilinear align_corners",
+     nn.Upsample(scale_factor=2.0, mode="bilinear", align_corners=True)),
+])
+def test_upsample_by_a_factor_or_to_a_size(text, reference):
+    net, module = generated(f"input 3x4x5\n{text}")
+    x = torch.randn(2, 3, 4, 5)
+    expected = reference(x)
+    assert torch.equal(module(x), expected)
+    assert net.node(net.output)["meta"]["shape"] == tuple(expected.shape[1:])
+
+
+def test_upsample_fields():
+    """To a size, each axis has its own step; with align_corners pixel 0 stays on input 0."""
+    net = cnndsl.build("input 3x4x5\nupsample size=[8,15]")
+    rf = net.node(net.output)["meta"]["rf"]
+    assert (rf[0].jump, rf[1].jump) == (0.5, 1 / 3)
+    net = cnndsl.build("input 3x5x5\nupsample size=[9,9] mode=bilinear align_corners")
+    rf = net.node(net.output)["meta"]["rf"]
+    assert rf[0].jump == 0.5 and rf[0].start == 0.5 and rf[0].size == 2
+
+
+def test_layers_print_as_torchvisions_modules():
+    """The modules torchvision's MobileNetV3, EfficientNet and ConvNeXt are built of, with
+    their options, repr for repr."""
+    text = ("input 8x4x4\nbn eps=1e-3 momentum=0.01 silu relu6 gelu sigmoid hardswish "
+            "hardsigmoid ln eps=1e-6 gap flatten dropout 0.2 inplace ln eps=1e-6")
+    module = cnndsl.load(text)
+    expected = [nn.BatchNorm2d(8, eps=1e-3, momentum=0.01), nn.SiLU(), nn.ReLU6(), nn.GELU(),
+                nn.Sigmoid(), nn.Hardswish(), nn.Hardsigmoid(), nn.LayerNorm(8, eps=1e-6),
+                nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(p=0.2, inplace=True),
+                nn.LayerNorm(8, eps=1e-6)]
+    ours = list(module.children())
+    # over the channels at each position: torchvision's LayerNorm2d is ChannelLayerNorm here
+    assert type(ours[7]).__name__ == "ChannelLayerNorm" and isinstance(ours[7], nn.LayerNorm)
+    assert [m.extra_repr() for m in ours] == [m.extra_repr() for m in expected]
+    assert [type(m) for i, m in enumerate(ours) if i != 7] == \
+        [type(m) for i, m in enumerate(expected) if i != 7]
+
+
+def test_diagrams_draw_the_new_layers():
+    text = ("input 8x6x6\nconv k3 s2 p=same 8 hardswish\n"
+            "concat< chunk 2 i=0 | chunk 2 i=1 conv k1 4 relu > shuffle 2\n"
+            "residual< (body: conv k3 p1 dw nhwc ln fc 16 gelu fc 8 nchw) (scale: layerscale) "
+            "droppath 0.1 >\nupsample size=[7,11] mode=bilinear")
+    source = cnndsl.render(text).source
+    assert "chunk 1/2" in source and "upsample to 7×11" in source and "shuffle 2" in source

@@ -48,7 +48,8 @@ def test_generated_module_matches_the_passes(path):
     assert n_params(model) == expected_params(network)
     # The summary counts the main path and the auxiliary heads apart.
     assert n_params(model) == network.meta["params"] + network.meta["aux"]["params"]
-    names = {name for name, _ in model.named_modules()}
+    names = {name for name, _ in model.named_modules()} | \
+        {name for name, _ in model.named_parameters()}  # a layerscale is a bare parameter
     for n in network.layers():
         attrs = network.node(n)
         if cnndsl.ops.lookup(attrs["op"]).torch is not None:

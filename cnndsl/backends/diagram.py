@@ -27,7 +27,7 @@ from ..ops import lookup
 
 DEFAULT_BOX_LIMIT = 60
 LIGHT_FAMILIES = ("norm", "activation")
-LIGHT_OPS = ("dropout", "flatten")
+LIGHT_OPS = ("dropout", "flatten", "droppath", "nhwc", "nchw")
 RUN_KINDS = ("block", "denselayer")
 
 

@@ -123,7 +123,10 @@ def describe(op: str, opts: dict) -> str:
         return text
     value = opts.get(spec.positional) if spec is not None and spec.positional else None
     if op == "upsample":
-        return f"upsample ×{value:g}"
+        return f"upsample ×{value:g}" if opts.get("size") is None else \
+            f"upsample to {_pair(opts['size'])}"
+    if op == "chunk":
+        return f"chunk {opts['i']}/{opts['n']}"
     return op if value is None else f"{op} {value:g}" if isinstance(value, float) \
         else f"{op} {value}"
 

@@ -45,7 +45,7 @@ import re
 from ..errors import CnnError
 from ..ir import Network
 from ..ir.evaluate import Env
-from ..ir.lower import _DENSE_DEFAULT, Frame
+from ..ir.lower import Frame, _dense_default
 from .torch_params import (
     IN_CHANNELS,
     INDENT,
@@ -158,7 +158,7 @@ def _layer_class(planner, path: str, entry: int, site: DenseSite, concat: bool):
     if concat:
         frame.fresh("concat")  # the layer's own concat took this name
     lowering.calls = [s.block for s in scope if s.kind == "block"]
-    body = site.body if site.body is not None else _DENSE_DEFAULT
+    body = site.body if site.body is not None else _dense_default()
     out = lowering.sequence(body, 0, frame, env)
     network = Network(lowering.graph, "probe", shape, out, aux_outputs=lowering.aux,
                       blocks=real.blocks, source=real.source)

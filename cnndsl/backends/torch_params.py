@@ -45,7 +45,7 @@ from ..ir.library import collect_blocks
 from ..ir.lower import Frame, Lowering
 from ..ir.names import attribute_name
 from ..ir.names import class_name as sanitise_class_name
-from ..ops import lookup
+from ..ops import lookup, same_layout
 from ..syntax import ast, parse
 from .torch_source import TorchSource
 from .torch_symbolic import Sym, plain
@@ -106,7 +106,7 @@ class ProbeLowering(DenseRecorder):
         meta = self.graph.nodes[n]["meta"]
         shape = meta["shape"]
         if len(shape) > 1:  # channels stay symbolic; spatial sizes are this instance's
-            meta["shape"] = (shape[0], *plain(tuple(shape[1:])))
+            meta["shape"] = same_layout(shape, (shape[0], *plain(tuple(shape[1:]))))
         return n
 
     def bind(self, block, call, env, in_ch, frame) -> dict:
@@ -351,6 +351,65 @@ class ParamPlanner:
                 return None
         return probe if self._agrees(path, probe) else None
 
+    # --- the network's own class --------------------------------------------------------
+    def root_probe(self, names: set[str] | None = None) -> Probe | None:
+        """The network lowered again with its `param`s symbolic (those written as a plain
+        number), for a network class whose constructor takes them (`Net(num_classes=10)`);
+        None where that lowering does not reproduce the network. `names`: only these."""
+        spec = getattr(self, "spec", None)
+        if spec is None:
+            spec = self.spec = self._parse_spec()
+        if spec is None or spec.body is None or not spec.params:
+            return None
+        py = _python_names([p.name for p in spec.params])
+        env = Env()
+        for param in spec.params:
+            value = self.network.params.get(param.name)
+            literal = isinstance(param.default, ast.Num) and isinstance(value, int) and \
+                not isinstance(value, bool) and (names is None or param.name in names)
+            env.values[param.name] = Sym(py[param.name], value) if literal else value
+        try:
+            blocks = collect_blocks(spec, env)
+            shape = tuple(self.network.input_shape)
+            lowering = ProbeLowering(spec, blocks, env, shape)
+            frame = Frame((), "block")
+            out = lowering.sequence(spec.body, 0, frame, env)
+            taps = [lowering.tap(ref, frame) for ref in spec.outputs]
+            if taps:
+                out, taps = taps[0], taps[1:]
+            lowering._resolve_bias()
+        except (CnnError, RecursionError, ArithmeticError, TypeError, ValueError):
+            return None
+        network = Network(lowering.graph, self.network.name, shape, out, extra_outputs=taps,
+                          aux_outputs=lowering.aux, blocks=self.network.blocks,
+                          source=self.network.source)
+        entry = Scope("", "block", "\0network",
+                      tuple((p.name, env.values[p.name]) for p in spec.params))
+        probe = Probe("", entry, network, lowering, ModuleTree(network))
+        probe.params = [(py[p.name], env.values[p.name]) for p in spec.params
+                        if isinstance(env.values[p.name], Sym)]
+        self.py_names["\0network"] = py
+        return probe if self._agrees("", probe) else None
+
+    def root_text(self, names: set[str] | None = None) -> tuple[str, list[str]] | None:
+        """The network class's body with its params in the constructor, and their names;
+        None where there are none to take or the probe does not reproduce the network."""
+        probe = self.root_probe(names)
+        if probe is None or not probe.params:
+            return None
+        writer = ProbeSource(self, probe)
+        writer.planner_probe = probe
+        return writer.root_body(), [name for name, _ in probe.params]
+
+    def _parse_spec(self):
+        network = self.network
+        if network.source is None:
+            return None
+        try:
+            return parse(network.source.text, network.source.path)
+        except (CnnError, OSError):
+            return None
+
     def _agrees(self, path: str, probe: Probe, entry: int | None = None) -> bool:
         """The probe has the instance's nodes: names (below the instance), ops, options,
         shapes, inputs, scopes (compared as values), and the same module tree; a projection
@@ -376,7 +435,8 @@ class ParamPlanner:
                 name_of[m] = name_of[stands_for]
         real_name = {n: real.node(n)["name"][here:] for n in box.nodes}
         real_name[entry] = "\0input"
-        depth, probe_depth = path.count(".") + 1, probe.path.count(".") + 1
+        depth = path.count(".") + 1 if path else 0
+        probe_depth = probe.path.count(".") + 1 if probe.path else 0
         for m in layers:
             a = network.node(m)
             n = by_name.get(name_of[m])
@@ -394,8 +454,8 @@ class ParamPlanner:
             if [_scope_key(s) for s in a["scope"][probe_depth:]] != \
                     [_scope_key(s) for s in b["scope"][depth:]]:
                 return False
-        if sorted(name_of[o] for o in [network.output, *network.aux_outputs]) != \
-                sorted(real_name[o] for o in box.outputs):
+        ends = [*network.outputs, *network.aux_outputs]
+        if sorted(name_of[o] for o in ends) != sorted(real_name[o] for o in box.outputs):
             return False
         for sub, other in probe.tree.containers.items():
             if (sub == probe.path or sub.startswith(probe.path + ".")) and \
@@ -418,6 +478,7 @@ class Probe:
         self.path, self.entry, self.network = path, entry, network
         self.lowering, self.tree = lowering, tree
         self.class_name: str | None = None
+        self.params: list[tuple[str, int]] = []  # a network's probe: constructor params
 
 
 def _scope_key(scope: Scope):
@@ -453,6 +514,14 @@ class ProbeSource(TorchSource):
             base = "nn.Module"
             body = self._constructor(self.path, signature) + "\n" + self._forward(self.path)
         return self.register_class(base, body, sanitise_class_name(self.entry.block))
+
+    def root_body(self) -> str:
+        """The network class's body, its constructor taking the symbolic params."""
+        signature = "".join(f", {name}={int(value)}" for name, value in self.params_of_root())
+        return self._constructor("", signature) + "\n" + self._forward("")
+
+    def params_of_root(self) -> list[tuple[str, int]]:
+        return self.planner_probe.params
 
     # --- children -----------------------------------------------------------------------
     def module_expr(self, path: str) -> str:

@@ -84,14 +84,36 @@ class TorchSource:
             self.planner = ParamPlanner(self)
 
     # --- the file ----------------------------------------------------------------------
-    def render(self) -> str:
-        root = self._folds_attribute() + self._class_body("")
+    def render(self, root_params: set[str] | None = None) -> str:
+        """The file; the network class takes the spec's params in `root_params` (all that
+        can be, by default) as constructor arguments (see NOTE: network parameters)."""
+        root, self.root_params = None, []
+        if self.planner is not None and root_params != set():
+            made = self.planner.root_text(root_params)
+            if made is not None:
+                root, self.root_params = self._folds_attribute() + made[0], made[1]
+        if root is None:
+            root = self._folds_attribute() + self._class_body("")
+        root = self._with_init(root)
         classes = "\n\n".join(self.class_text.values())
         top = f"class {self.top_name}(nn.Module):\n{root}"
         helpers = "\n\n".join(text.strip("\n") + "\n" for _, text in
                               sorted(self.helpers.items()))
         body = "\n\n".join(part for part in (helpers, classes, top) if part)
         return self._header() + self._imports(body) + "\n\n" + wrap_lines(body)
+
+    def _with_init(self, root: str) -> str:
+        """The network class's constructor ends by initialising the weights as the spec's
+        `init` line says (see NOTE: initialisation rules in torch_init.py)."""
+        rule = getattr(self.network, "init", "torch")
+        if rule == "torch":
+            return root
+        from .torch_init import init_function
+
+        name, text = init_function(rule)
+        self.helpers[name] = text
+        at = root.index(f"\n{INDENT}def forward(")
+        return root[:at] + f"{INDENT * 2}{name}(self)\n" + root[at:]
 
     def _header(self) -> str:
         total, aux, macs = network_params(self.network)
@@ -182,7 +204,10 @@ class TorchSource:
             return "\n".join(lines) + "\n"
         lines.append(f"{INDENT * 2}super().__init__()")
         for local, expr in exprs:
-            if not local.isidentifier():
+            if not local.isidentifier() and self.tree.is_parameter(join(path, local)):
+                lines.append(f"{INDENT * 2}self.register_parameter({local!r}, "
+                             f"{_indent(expr, 2)})")
+            elif not local.isidentifier():
                 lines.append(f"{INDENT * 2}self.add_module({local!r}, {_indent(expr, 2)})")
             else:
                 lines.append(f"{INDENT * 2}self.{local} = {_indent(expr, 2)}")
@@ -323,6 +348,9 @@ class ForwardWriter:
         if not self.tree.is_container(node_path) and \
                 self.source._op(self.tree.leaf_of[node_path]).torch is None:
             call = self.source.inline_expr(self.tree.leaf_of[node_path], args)
+        elif self.tree.is_parameter(node_path):
+            apply = self.source._op(self.tree.leaf_of[node_path]).extras["torch_apply"]
+            call = apply(self.source.access(self.path, rel), args)
         else:
             call = f"{self.source.access(self.path, rel)}({', '.join(args)})"
         # A chain reuses its variable; a step that reads `x` while `x` is still needed
@@ -385,7 +413,55 @@ def _indent(text: str, levels: int = 1) -> str:
     return text.replace("\n", "\n" + INDENT * levels)
 
 
+# NOTE: network parameters
+# The network class takes the spec's `param`s that are written as plain numbers as
+# constructor arguments with the spec's values as defaults (`ResNet50(num_classes=1000)`).
+# Its body comes from lowering the spec again with those params symbolic (torch_params.py).
+# A param stays in the signature only if the file is the same text when the network is
+# built with another value of it (bar the default in the signature): then one class is
+# checked, node by node, at two values of the param; a param whose other values do not
+# build, or change the text, is left out and its value is fixed in the class.
 def torch_source(network: Network, *, class_name: str | None = None,
                  spec_name: str | None = None) -> str:
     """The text of a standalone Python module defining the network as an nn.Module."""
-    return TorchSource(network, class_name, spec_name).render()
+    source = TorchSource(network, class_name, spec_name)
+    text = source.render()
+    names = list(source.root_params)
+    if not names:
+        return text
+    spec = source.planner.spec
+    kept = {name for name in names
+            if _honours(network, spec, source.planner.py_names["\0network"], name, text,
+                        class_name, spec_name)}
+    if kept == set(names):
+        return text
+    return TorchSource(network, class_name, spec_name).render(
+        {p for p, py in source.planner.py_names["\0network"].items() if py in kept})
+
+
+def _honours(network: Network, spec, py_names: dict, name: str, text: str, class_name,
+             spec_name) -> bool:
+    """Whether the file for another value of param `name` (Python name) is this text."""
+    from ..errors import CnnError
+    from ..ir import lower
+    from ..passes import PIPELINE
+
+    param = next(p for p, py in py_names.items() if py == name)
+    value = network.params[param]
+    for other in (value + 1, 2 * value, value + 8):
+        try:
+            changed = lower(spec, params={**network.params, param: other},
+                            input_shape=tuple(network.input_shape))
+            for run_pass in PIPELINE:
+                changed = run_pass(changed, inplace=True)
+        except CnnError:
+            continue
+        other_text = TorchSource(changed, class_name, spec_name).render()
+        return _body(other_text).replace(f"{name}={other}", f"{name}={value}", 1) == \
+            _body(text)
+    return False
+
+
+def _body(text: str) -> str:
+    """The file without its header comment (which states this instance's numbers)."""
+    return text.split("\n\n", 1)[1] if "\n\n" in text else text

@@ -93,8 +93,9 @@ class ModuleTree:
 
     def _kind(self, box: Container) -> str:
         numbered = [c for c in box.children if c.isdigit()]
-        if not box.path or not numbered:
-            return "plain"
+        if not box.path or not numbered or any(
+                self.is_parameter(join(box.path, c)) for c in box.children):
+            return "plain"  # a bare parameter needs a class to hold it
         if len(numbered) < len(box.children) or numbered != [str(i) for i in
                                                              range(len(numbered))]:
             return "plain"
@@ -113,6 +114,11 @@ class ModuleTree:
                 return False
             current = outs[0]
         return box.outputs == [current]
+
+    def is_parameter(self, path: str) -> bool:
+        """A leaf that is a bare nn.Parameter of its container (`layerscale`)."""
+        return path not in self.containers and \
+            bool(self._op(self.leaf_of[path]).extras.get("torch_parameter"))
 
     def _op(self, n: int):
         from ..ops import lookup

@@ -13,9 +13,9 @@ import sys
 import traceback
 
 from ..errors import CnnError, CnnUsageError
-from . import check, compile, export, render, summary
+from . import check, compile, convert_weights, export, render, summary, zoo
 
-SUBCOMMANDS = (check, summary, compile, export, render)
+SUBCOMMANDS = (check, summary, compile, export, render, convert_weights, zoo)
 
 
 def shared_options() -> argparse.ArgumentParser:
@@ -33,7 +33,7 @@ def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cnndsl", description="Check .cnn network specs and compile them to PyTorch, "
                                    "summaries and diagrams.")
-    parser.add_argument("--version", action="version", version=f"cnndsl {_version()}")
+    parser.add_argument("--version", action=_VersionAction)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     parent = shared_options()
     for command in SUBCOMMANDS:
@@ -102,6 +102,18 @@ def build_options(args) -> dict:
     params = dict(parse_assignment(a) for a in args.assignments)
     shape = parse_shape(args.input) if args.input else None
     return {"params": params or None, "input_shape": shape}
+
+
+class _VersionAction(argparse.Action):
+    """`--version`, looked up only when asked for (importlib.metadata is slow to import)."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+                         help="show the version and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"cnndsl {_version()}")
+        parser.exit()
 
 
 def _version() -> str:

@@ -18,6 +18,9 @@ def add_parser(sub, parent) -> None:
                    help="fold BatchNorm layers into their convs (inference code)")
     p.add_argument("--class-name", metavar="NAME",
                    help="the network class's name (default: the spec's network name)")
+    p.add_argument("--weights", metavar="CKPT",
+                   help="check that this checkpoint (.pth/.pt/.safetensors) loads strictly "
+                        "into the written module, before writing it")
     p.set_defaults(run=run)
 
 
@@ -30,8 +33,21 @@ def run(args) -> int:
     source = compile_source(open_spec(args.file), params=options["params"],
                             input_shape=options["input_shape"], fuse_bn=args.fuse_bn,
                             class_name=args.class_name)
+    if args.weights:
+        from ..torch_api import module_class
+        from ..weights import load_weights
+
+        network_class = module_class(source, _class_name(source))
+        load_weights(network_class(), args.weights, strict=True)
+        print(f"{args.weights}: fits the module", file=sys.stderr)
     if args.output:
         write_atomic(args.output, source)
     else:
         sys.stdout.write(source)
     return 0
+
+
+def _class_name(source: str) -> str:
+    """The network class of a generated file: its last class."""
+    return [line for line in source.splitlines() if line.startswith("class ")][-1] \
+        .split()[1].split("(")[0]

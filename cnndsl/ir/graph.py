@@ -1,4 +1,4 @@
-"""The IR: a networkx MultiDiGraph with one node per layer, wrapped with what passes need.
+"""The IR: a multigraph (ir/multigraph.py) with one node per layer, wrapped with what passes need.
 
 Node attributes (set by lowering; passes never change them in place, they copy):
     op      the op's name in the ops table (`conv`, `add`, `input`, ...)
@@ -23,10 +23,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import networkx as nx
-
 from ..errors import Diagnostic
 from ..syntax.source import Span
+from .multigraph import MultiDiGraph
 
 
 @dataclass(frozen=True)
@@ -56,13 +55,14 @@ class Network:
     """A lowered network: the graph plus what the passes add. (In a notebook it shows as
     its diagram: cnndsl/api.py gives it `_repr_svg_`, since the IR imports no backend.)"""
 
-    graph: nx.MultiDiGraph
+    graph: MultiDiGraph
     name: str
     input_shape: tuple[int, ...]
     output: int
     aux_outputs: list[int] = field(default_factory=list)
     extra_outputs: list[int] = field(default_factory=list)  # `output @a @b`: taps after the first
     output_names: list[str] = field(default_factory=list)  # as `output` names them
+    init: str = "torch"  # the weight initialisation (`init resnet`)
     contracts: list[Contract] = field(default_factory=list)
     params: dict[str, Any] = field(default_factory=dict)
     blocks: dict[str, Any] = field(default_factory=dict)
@@ -81,13 +81,10 @@ class Network:
     def inputs(self, n: int) -> list[int]:
         """The nodes feeding `n`, one per edge, in input order (concat order): a node that
         feeds `n` twice appears twice (see NOTE: parallel edges)."""
-        edges = self.graph.pred[n]  # {source: {key: {"index": i}}}
-        if len(edges) == 1:  # the common case, one source (perhaps feeding `n` twice)
-            (source, keyed), = edges.items()
-            if len(keyed) == 1:
-                return [source]
-        order = sorted((data["index"], u) for u, keyed in edges.items() for data in keyed.values())
-        return [u for _, u in order]
+        edges = self.graph.in_flat(n)  # (source, index, source, index, ...) as added
+        if len(edges) == 2:  # the common case
+            return [edges[0]]
+        return [u for _, u in sorted(zip(edges[1::2], edges[::2]))]
 
     def consumers(self, n: int) -> list[int]:
         """The nodes reading `n`, each once however many of its inputs `n` is."""
@@ -116,7 +113,7 @@ class Network:
         """Nodes the outputs depend on (what runs in eval mode)."""
         found = set(self.outputs)
         for out in self.outputs:
-            found |= nx.ancestors(self.graph, out)
+            found |= self.graph.ancestors(out)
         return found
 
     def __repr__(self) -> str:
@@ -151,7 +148,7 @@ class Network:
         g = self.graph
         if not g.is_multigraph():
             problems.append("the graph is not a MultiDiGraph (see NOTE: parallel edges)")
-        if not nx.is_directed_acyclic_graph(g):
+        if not g.is_acyclic():
             problems.append("the graph has a cycle")
         names = {}
         for n in g.nodes:

@@ -21,11 +21,10 @@ that the `infer_shapes` pass uses, because options may depend on them (`in`, `dw
 """
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-
-import networkx as nx
 
 from ..errors import (
     CnnError,
@@ -44,16 +43,25 @@ from ..syntax.group import COMPOSITES
 from .evaluate import Env, LayerValue, TensorValue, as_int, evaluate
 from .graph import Contract, Network, Scope
 from .library import BlockInfo, collect_blocks, spec_params
+from .multigraph import MultiDiGraph
 from .names import attribute_name
 from .options import build_options, given_options
 
 MAX_LAYERS = 50_000  # see the NOTE on limits in syntax/layout.py
 MAX_CALL_DEPTH = 64
 METRICS = ("shape", "rf", "params", "macs", "flops", "channels")
+# The weight initialisations an `init` line can name (cnndsl/backends/torch_init.py).
+INIT_RULES = ("torch", "resnet", "vgg", "densenet", "mobilenet", "mnasnet", "efficientnet",
+              "convnext", "regnet", "squeezenet", "googlenet", "inception")
 
-_DENSE_DEFAULT = parse("block dense_layer(k): (norm1: bn) (relu1: relu) (conv1: conv k1 4*k) "
-                       "(norm2: bn) (relu2: relu) (conv2: conv k3 p1 k nobias)\n",
-                       "<DenseNet-B layer>").blocks[0].body
+_DENSE_DEFAULT_TEXT = ("block dense_layer(k): (norm1: bn) (relu1: relu) (conv1: conv k1 4*k) "
+                       "(norm2: bn) (relu2: relu) (conv2: conv k3 p1 k nobias)\n")
+
+
+@functools.lru_cache(maxsize=1)
+def _dense_default() -> ast.Sequence:
+    """The body of a `dense` written without one (parsed on first use, not at import)."""
+    return parse(_DENSE_DEFAULT_TEXT, "<DenseNet-B layer>").blocks[0].body
 
 
 @dataclass
@@ -133,7 +141,7 @@ class Lowering:
         self.spec = spec
         self.blocks = blocks
         self.globals = globals_
-        self.graph = nx.MultiDiGraph()  # see NOTE: parallel edges in ir/graph.py
+        self.graph = MultiDiGraph()  # see NOTE: parallel edges in ir/graph.py
         self.contracts: list[Contract] = []
         self.aux: list[int] = []
         self.calls: list[str] = []
@@ -153,10 +161,16 @@ class Lowering:
             if len(set([out, *taps])) < len(self.spec.outputs):
                 raise CnnNameError("an output is listed twice", self.spec.outputs[0].span)
         check_outputs_used(self.graph, [out, *taps], self.aux)
+        init = self.spec.init
+        if init is not None and init.id not in INIT_RULES:
+            raise CnnNameError(f"no initialisation `{init.id}`", init.span,
+                               did_you_mean(init.id, INIT_RULES) or
+                               "one of " + ", ".join(f"`{r}`" for r in INIT_RULES))
         self._resolve_bias()
         return Network(self.graph, self.spec.network or _stem(self.spec), self.shape(0), out,
                        extra_outputs=taps, aux_outputs=self.aux, contracts=self.contracts,
                        output_names=[r.id for r in self.spec.outputs],
+                       init=init.id if init is not None else "torch",
                        params=dict(self.globals.values),
                        blocks={k: v.definition for k, v in self.blocks.items()},
                        warnings=self.warnings, source=self.spec.source)
@@ -669,7 +683,8 @@ class Lowering:
         if options["n"] > MAX_LAYERS:
             raise CnnLimitError(f"a dense block of {options['n']:,} layers is too large",
                                 item.span)
-        body = item.branches[0].body if item.branches else _DENSE_DEFAULT
+        default = _dense_default()
+        body = item.branches[0].body if item.branches else default
         local = frame.claim(name, item.span) if name else frame.fresh("dense")
         block = frame.child(Scope(local, "dense", span=item.span), "dense")
         inner_env = env.child({"k": options["k"]})
@@ -682,13 +697,13 @@ class Lowering:
             try:
                 features.append(self.sequence(body, y, layer, inner_env))
             except CnnError as exc:
-                if body is not _DENSE_DEFAULT or exc.span is None \
-                        or exc.span.source is not _DENSE_DEFAULT.span.source:
+                if body is not default or exc.span is None \
+                        or exc.span.source is not default.span.source:
                     raise
                 # The user never wrote the built-in body: report at their `dense`.
                 hint = exc.hint
                 if isinstance(exc, CnnShapeError):
-                    hint = (f"the default DenseNet-B layer `{_DENSE_DEFAULT.span.text}` needs "
+                    hint = (f"the default DenseNet-B layer `{default.span.text}` needs "
                             "a CxHxW feature map" + (f"; {hint}" if hint else ""))
                 raise type(exc)(exc.message, item.span, hint) from None
         return self.add("concat", {}, features, item.span, block, block.fresh("concat"))
@@ -763,17 +778,17 @@ def _repeats_one_bare_layer(item, before) -> bool:
         and before.span.source is item.span.source and before.span.line == item.span.line
 
 
-def check_outputs_used(graph: nx.MultiDiGraph, outputs: list[int], aux: list[int]) -> None:
+def check_outputs_used(graph: MultiDiGraph, outputs: list[int], aux: list[int]) -> None:
     """Every tensor feeds an output or an `aux< >` head; report what feeds neither, once
     per run of unused items (a call, label or branch none of whose layers is used counts
     as one item, reported where it is written)."""
     live = {*outputs, *aux}
     for end in (*outputs, *aux):
-        live |= nx.ancestors(graph, end)
+        live |= graph.ancestors(end)
     if len(live) == graph.number_of_nodes():
         return
     alive: dict[tuple[int, ...], bool] = {}
-    for n, scope in graph.nodes(data="scope"):
+    for n, scope in ((n, a["scope"]) for n, a in graph.nodes.items()):
         for depth in range(1, len(scope) + 1):
             key = tuple(id(s) for s in scope[:depth])
             alive[key] = alive.get(key, False) or n in live
@@ -786,7 +801,9 @@ def check_outputs_used(graph: nx.MultiDiGraph, outputs: list[int], aux: list[int
                 return scope[depth - 1].span
         return graph.nodes[n]["span"]
 
-    dead = graph.subgraph(n for n in graph.nodes if n not in live)
+    import networkx as nx  # only here, where something is unused (see ir/multigraph.py)
+
+    dead = graph.to_networkx().subgraph(n for n in graph.nodes if n not in live)
     errors = []
     for nodes in sorted(nx.weakly_connected_components(dead), key=min):
         last = written_at(max(nodes))

@@ -1,8 +1,18 @@
 """The ops table. Importing this package registers every built-in layer."""
-from . import activation, channels, conv, merge, norm, pool, tensor  # noqa: F401 (registration)
+from . import (  # noqa: F401 (registration)
+    activation,
+    channels,
+    conv,
+    layout,
+    merge,
+    norm,
+    pool,
+    tensor,
+)
 from .registry import (
     MAX_ELEMENTS,
     RESERVED,
+    ChannelsLast,
     OpSpec,
     OptionSpec,
     RfWindow,
@@ -13,6 +23,7 @@ from .registry import (
     lookup,
     node_shape,
     register_layer,
+    same_layout,
     unregister_layer,
 )
 from .torch_emit import install as _install_torch
@@ -22,6 +33,7 @@ _install_torch()
 __all__ = [
     "MAX_ELEMENTS",
     "RESERVED",
+    "ChannelsLast",
     "OpSpec",
     "OptionSpec",
     "RfWindow",
@@ -32,5 +44,6 @@ __all__ = [
     "lookup",
     "node_shape",
     "register_layer",
+    "same_layout",
     "unregister_layer",
 ]

@@ -13,12 +13,13 @@ for _name, _doc in (
         ("softmax", "softmax over the channels")):
     # These four compute their gradient from their result, the rest from their input.
     _saves = ("output",) if _name in ("relu", "sigmoid", "tanh", "softmax") else ("input",)
-    register_layer(OpSpec(name=_name, family="activation", doc=_doc, saves=_saves))
+    register_layer(OpSpec(name=_name, family="activation", doc=_doc, saves=_saves,
+                          channels_last=_name != "softmax"))  # softmax is over dim 1
 
 register_layer(OpSpec(
     name="leaky", family="activation", doc="leaky ReLU: `leaky(0.1)`",
     options=(OptionSpec("slope", "float", 0.01, minimum=0, doc="negative slope"),),
-    positional="slope"))
+    positional="slope", channels_last=True))
 
 
 def _prelu_shape(opts: dict, ins: list[Shape]) -> Shape:
@@ -38,4 +39,5 @@ register_layer(OpSpec(
     name="scale", family="activation",
     doc="multiply by a constant: `scale 0.17` (Inception-ResNet's residual scaling)",
     options=(OptionSpec("factor", "float", 1.0, doc="the constant"),),
-    positional="factor", saves=()))  # the gradient is the constant: nothing kept
+    positional="factor", channels_last=True,
+    saves=()))  # the gradient is the constant: nothing kept

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-from .registry import Shape, ShapeProblem
+from .registry import ChannelsLast, Shape, ShapeProblem
 
 
 def window_out(n: int, k: int, s: int, p: int, d: int = 1, ceil: bool = False,
@@ -62,4 +62,5 @@ def fmt_pair(pair) -> str:
 
 
 def fmt_shape(shape: Shape) -> str:
-    return "x".join(str(v) for v in shape)
+    text = "x".join(str(v) for v in shape)
+    return f"{text} channels-last" if isinstance(shape, ChannelsLast) else text

@@ -47,7 +47,7 @@ def _gate_hint(x: Shape, gate: Shape) -> str:
 
 
 register_layer(OpSpec(name="add", family="merge", doc="element-wise sum", shape=_add_shape,
-                      internal=True, saves=()))
+                      internal=True, saves=(), channels_last=True))
 register_layer(OpSpec(name="concat", family="merge", doc="concatenation along channels",
                       shape=_concat_shape, internal=True, saves=()))
 register_layer(OpSpec(name="mul", family="merge", doc="x times a broadcast gate",

@@ -34,7 +34,20 @@ register_layer(OpSpec(
     name="ln", family="norm",
     doc="layer normalisation over the channels at each position (flat vectors: over all)",
     options=(OptionSpec("eps", "float", 1e-5, minimum=0, doc="added to the variance"),),
-    params=_affine_params))
+    params=_affine_params, channels_last=True))
+
+
+def _layerscale_shape(opts: dict, ins: list[Shape]) -> Shape:
+    spatial(ins, "layerscale")
+    return ins[0]
+
+
+register_layer(OpSpec(
+    name="layerscale", family="norm",
+    doc="a learned scale per channel (ConvNeXt's layer_scale), initialised to `init`",
+    options=(OptionSpec("init", "float", 1e-6, doc="the initial scale (a bare number)"),),
+    positional="init", shape=_layerscale_shape,
+    params=lambda opts, ins, out: ins[0][0]))  # MACs 0: a scale, as for bn (count.py)
 
 
 def _inorm_shape(opts: dict, ins: list[Shape]) -> Shape:

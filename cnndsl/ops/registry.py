@@ -19,6 +19,30 @@ from typing import Any
 Shape = tuple[int, ...]  # (C, H, W) for feature maps, (F,) for flat vectors
 
 
+class ChannelsLast(tuple):
+    """The shape (C, H, W) of a feature map stored channels-last, (N, H, W, C).
+
+    # NOTE: channels-last regions
+    # Between `nhwc` and `nchw` (torchvision's Permute modules, as in ConvNeXt's block) the
+    # tensor is stored (N, H, W, C), and `ln` and `fc` act per position on its last dim:
+    # nn.LayerNorm(C), nn.Linear(C, out). Shapes stay (C, H, W) logically, so the rules,
+    # counts and the summary read them as usual; the type of the shape tuple is the layout
+    # flag. Only ops with `channels_last=True` take such an input (pointwise ones, `ln`,
+    # `fc`, `dropout`, `droppath`, `add`, `nchw`); any other is an error whose hint is
+    # `nchw`, and so is a network that ends channels-last.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"ChannelsLast({tuple(self)!r})"
+
+
+def same_layout(like: Shape, shape) -> Shape:
+    """`shape` as a tuple in the layout of `like` (see ChannelsLast)."""
+    return ChannelsLast(shape) if isinstance(like, ChannelsLast) else tuple(shape)
+
+
 class ShapeProblem(Exception):
     """Raised by a rule: the layer cannot take these inputs or options."""
 
@@ -88,6 +112,7 @@ class OpSpec:
     torch       (opts, ins, out) -> a torch constructor expression as source text, or None
                 for layers without a module (see cnndsl/backends/torch_source.py)
     internal    an IR-only op (the merges), not a layer keyword
+    channels_last  it takes a channels-last input (see ChannelsLast)
     """
 
     name: str
@@ -107,6 +132,7 @@ class OpSpec:
     torch: Callable[[dict, list[Shape], Shape], str | None] | None = None
     extras: Mapping[str, Any] = field(default_factory=dict)
     internal: bool = False
+    channels_last: bool = False
 
     def option(self, name: str) -> OptionSpec | None:
         for opt in self.options:
@@ -139,9 +165,11 @@ def node_shape(spec: OpSpec, opts: dict, ins: list[Shape]) -> Shape:
     no more than MAX_ELEMENTS per example. Raises `ShapeProblem`."""
     from .geometry import fmt_shape
 
-    out = tuple(spec.shape(opts, ins))
+    _check_layout(spec, ins)
+    out = spec.shape(opts, ins)
+    out = out if isinstance(out, ChannelsLast) else tuple(out)
     if not out or any(not isinstance(v, int) or v <= 0 for v in out):
-        raise ShapeProblem(f"`{spec.name}` gives an invalid shape {out}")
+        raise ShapeProblem(f"`{spec.name}` gives an invalid shape {tuple(out)}")
     size = 1
     for v in out:
         size *= v
@@ -150,6 +178,20 @@ def node_shape(spec: OpSpec, opts: dict, ins: list[Shape]) -> Shape:
                            "example, more than any memory holds",
                            "check the channel counts and the input size")
     return out
+
+
+def _check_layout(spec: OpSpec, ins: list[Shape]) -> None:
+    """Channels-last inputs only where the op takes them (the NOTE on ChannelsLast)."""
+    last = [isinstance(shape, ChannelsLast) for shape in ins]
+    if not any(last):
+        return
+    if not spec.channels_last:
+        raise ShapeProblem(f"`{spec.name}` needs a channels-first feature map, but its input "
+                           "is channels-last (after `nhwc`)", "put `nchw` before it")
+    if not all(last):
+        raise ShapeProblem("cannot merge a channels-last tensor (after `nhwc`) with a "
+                           "channels-first one", "put `nchw` at the end of the channels-last "
+                                                 "branch")
 
 
 _REGISTRY: dict[str, OpSpec] = {}

@@ -4,7 +4,11 @@ Each rule takes the resolved options, the input shapes and the output shape and 
 constructor expression as source text. Only numbers and fixed words go into that text, never
 a string from a spec. A layer without a module (`chunk`, `shuffle`) has instead an
 `extras["torch_inline"]` rule, (opts, argument variables) -> an expression that the
-forward writes in place of a module call. Layers that torch lacks name a small class (or
+forward writes in place of a module call. A layer that is a bare parameter of the module
+around it (`layerscale`, as torchvision registers ConvNeXt's `layer_scale`) has
+`extras["torch_parameter"]`: its `torch` rule gives the nn.Parameter, registered under the
+layer's name, and its `torch_apply` rule (parameter expression, argument variables) gives
+the forward's expression. Layers that torch lacks name a small class (or
 function) whose source is in the op's `extras["torch_helpers"]` ({name: source}); the
 backend writes each used helper into the generated file once.
 """
@@ -12,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from .registry import Shape, lookup, register_layer
+from .registry import ChannelsLast, Shape, lookup, register_layer
 
 
 # NOTE: symbolic values
@@ -87,7 +91,8 @@ def _bn(opts: dict, ins: list[Shape], out: Shape) -> str:
 
 
 def _ln(opts: dict, ins: list[Shape], out: Shape) -> str:
-    cls = "ChannelLayerNorm" if len(ins[0]) == 3 else "nn.LayerNorm"
+    per_position = len(ins[0]) == 3 and not isinstance(ins[0], ChannelsLast)
+    cls = "ChannelLayerNorm" if per_position else "nn.LayerNorm"
     return f"{cls}({ins[0][0]}{_norm_kwargs(opts)})"
 
 
@@ -109,7 +114,12 @@ def _activation_table() -> dict:
 
 def _upsample(opts: dict, ins: list[Shape], out: Shape) -> str:
     mode = "bilinear" if opts["mode"] == "bilinear" else "nearest"
-    return f"nn.Upsample(scale_factor={float(opts['scale'])!r}, mode={mode!r})"
+    if opts.get("size") is not None:
+        target = f"size={_pair(opts['size'])}"
+    else:
+        target = f"scale_factor={float(opts['scale'])!r}"
+    corners = ", align_corners=True" if opts.get("align_corners") else ""
+    return f"nn.Upsample({target}, mode={mode!r}{corners})"
 
 
 TABLE_CONV_SOURCE = '''
@@ -217,6 +227,18 @@ class StochasticDepth(nn.Module):
         return x * noise
 '''
 
+PERMUTE_SOURCE = '''
+class Permute(nn.Module):
+    """Permutes the dimensions of its input, as torchvision.ops.Permute."""
+
+    def __init__(self, dims):
+        super().__init__()
+        self.dims = dims
+
+    def forward(self, x):
+        return torch.permute(x, self.dims)
+'''
+
 CHANNEL_LAYER_NORM_SOURCE = '''
 class ChannelLayerNorm(nn.LayerNorm):
     """Layer normalisation over the channels at each position of a feature map."""
@@ -235,6 +257,10 @@ def channel_shuffle(x, groups):
     x = torch.transpose(x, 1, 2).contiguous()
     return x.view(batch, channels, height, width)
 '''
+
+
+def _layerscale(opts: dict, ins: list[Shape], out: Shape) -> str:
+    return f"nn.Parameter(torch.full(({ins[0][0]}, 1, 1), {float(opts['init'])!r}))"
 
 
 def _inline_rules() -> dict:
@@ -273,6 +299,8 @@ def _rules() -> dict:
         "dropout": (lambda o, i, _: f"nn.Dropout({o['p']!r}"
                                     f"{', inplace=True' if o.get('inplace') else ''})", {}),
         "upsample": (_upsample, {}),
+        "nhwc": (_simple("Permute([0, 2, 3, 1])"), {"Permute": PERMUTE_SOURCE}),
+        "nchw": (_simple("Permute([0, 3, 1, 2])"), {"Permute": PERMUTE_SOURCE}),
         "droppath": (lambda o, i, _: f"StochasticDepth({float(o['p'])!r}, {o['mode']!r})",
                      {"StochasticDepth": STOCHASTIC_DEPTH_SOURCE}),
         "rbf": (lambda o, i, out: f"RBF({i[0][0]}, {out[0]})", {"RBF": RBF_SOURCE}),
@@ -292,6 +320,12 @@ def install() -> None:
         if helpers:
             extras["torch_helpers"] = helpers
         register_layer(dataclasses.replace(spec, torch=rule, extras=extras), replace=True)
+    spec = lookup("layerscale")
+    if spec is not None and spec.torch is None:
+        extras = dict(spec.extras, torch_parameter=True,
+                      torch_apply=lambda param, args: f"{param} * {args[0]}")
+        register_layer(dataclasses.replace(spec, torch=_layerscale, extras=extras),
+                       replace=True)
     for name, (rule, helpers) in _inline_rules().items():
         spec = lookup(name)
         if spec is None or "torch_inline" in spec.extras:

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import operator
 
-import networkx as nx
-
 from ..errors import CnnContractError
 from ..ops.geometry import fmt_shape
 from .count import totals
@@ -31,7 +29,7 @@ def _rf(net, n):
 
 
 def _upstream(net, n) -> dict:
-    return totals(net, nx.ancestors(net.graph, n) | {n})
+    return totals(net, net.graph.ancestors(n) | {n})
 
 
 METRICS = {

@@ -9,7 +9,7 @@ window's floor division leaves input rows or columns unread.
 from __future__ import annotations
 
 from ..errors import CnnShapeError, Diagnostic
-from ..ops import MAX_ELEMENTS, RfWindow, ShapeProblem, lookup, node_shape
+from ..ops import ChannelsLast, MAX_ELEMENTS, RfWindow, ShapeProblem, lookup, node_shape
 from ..ops.geometry import dropped, fmt_shape
 
 __all__ = ["MAX_ELEMENTS", "dropped_note", "infer_shapes", "node_shape"]
@@ -32,6 +32,10 @@ def infer_shapes(network, *, inplace: bool = False, **_opts):
         note = dropped_note(attrs, ins)
         if note is not None:
             net.warnings.append(note)
+    for n in (*net.outputs, *net.aux_outputs):
+        if isinstance(g.nodes[n]["meta"]["shape"], ChannelsLast):
+            raise CnnShapeError("the network's output is channels-last (after `nhwc`)",
+                                g.nodes[n]["span"], "end the channels-last part with `nchw`")
     return net
 
 

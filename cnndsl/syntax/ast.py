@@ -1,4 +1,5 @@
-"""The AST: frozen dataclasses, every node with the span it was written at.
+"""The AST: frozen dataclasses, every node with the span it was written at. They have slots:
+a long spec has a dozen nodes a layer (see the memory figures in docs/benchmarks.md).
 
 Two layers of nodes: *expressions* (values: `4*c`, `in//2`, `3x224x224`), and *items*
 (what a sequence is made of: layers, block calls, composites, groups, repeats, labels,
@@ -14,32 +15,32 @@ from .source import Span
 # --- expressions ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Num:
     value: int | float
     text: str
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Name:
     id: str
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SizeLit:
     dims: tuple[int, ...]
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Str:
     value: str
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BinOp:
     op: str  # + - * / //
     left: Expr
@@ -47,13 +48,13 @@ class BinOp:
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Neg:
     operand: Expr
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FnCall:
     """`name(args)`: a function in an expression, a block call, or a layer with options."""
 
@@ -62,20 +63,20 @@ class FnCall:
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Argument:
     name: str | None  # None for a positional argument
     value: Expr
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ListLit:
     items: tuple[Expr, ...]
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Paren:
     """`( ... )`: a parenthesised expression or a group of layers, decided by grouping."""
 
@@ -126,7 +127,7 @@ Expr = Num | Name | SizeLit | Str | BinOp | Neg | FnCall | ListLit | Paren | Com
 # --- words: the parser's view of a sequence ---------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CompactWord:
     """`k3`, `k1x7`, `s2`, `op1`: an option letter and its integer values."""
 
@@ -135,20 +136,20 @@ class CompactWord:
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class KeywordWord:
     name: str
     value: Expr
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RepeatWord:
     count: int
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LabelWord:
     name: str
     span: Span
@@ -170,21 +171,21 @@ class DefaultWord:
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BranchWords:
     ref: Name | None
     words: tuple[Word, ...]
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CompositeWord:
     head: Name | FnCall
     branches: tuple[BranchWords, ...]
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Assert:
     metric: Name
     comparison: str
@@ -198,7 +199,7 @@ Word = Expr | CompactWord | KeywordWord | RepeatWord | LabelWord | CompositeWord
 # --- items: what the lowering sees ------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Option:
     """One option of a layer. `kind` is compact, keyword, flag or positional."""
 
@@ -208,14 +209,14 @@ class Option:
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Layer:
     op: str
     options: tuple[Option, ...]
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Call:
     """A call of a block defined with `block`."""
 
@@ -224,14 +225,14 @@ class Call:
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Branch:
     ref: Name | None
     body: Sequence
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Composite:
     """`residual< >`, `inception< >`/`concat< >`, `add< >`, `gate< >`, `dense()< >`, `aux< >`."""
 
@@ -241,20 +242,20 @@ class Composite:
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Group:
     body: Sequence
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Repeat:
     item: Item
     count: Expr
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Labelled:
     label: str
     body: Sequence
@@ -293,7 +294,7 @@ Item = Layer | Call | Composite | Group | Repeat | Labelled | Assert | LayerVar 
     | Defaults
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Sequence:
     items: tuple[Item, ...]
     span: Span
@@ -302,14 +303,14 @@ class Sequence:
 # --- statements and the spec ------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Param:
     name: str
     default: Expr | None  # None: a required block parameter
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BlockDef:
     name: str
     params: tuple[Param, ...]
@@ -317,13 +318,13 @@ class BlockDef:
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Use:
     path: str
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Spec:
     """One parsed .cnn file. `body` is None for a file that only defines blocks."""
 
@@ -336,3 +337,4 @@ class Spec:
     body: Sequence | None
     span: Span
     outputs: tuple[Name, ...] = ()  # `output @a @b`: the tensors the network returns
+    init: Name | None = None  # `init resnet`: whose weight initialisation to use

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from lark import Token
+from .lalr import Token
 
 from ..errors import CnnLimitError, CnnSyntaxError
 from .source import Source
@@ -32,10 +32,12 @@ _OPERATOR_TEXT = frozenset(("+", "-", "*", "/", "//"))
 
 _OPENERS = {"LPAR": ")", "CALL_OPEN": ")", "LSQB": "]", "LANGLE": ">"}
 _CLOSERS = {"RPAR": ")", "RSQB": "]", "RANGLE": ">"}
+# Token types `process` treats specially: everything else is an operand or an operator.
+_SPECIAL = frozenset(("NL", "BLOCK", "LESS", "MORE", *_OPENERS, *_CLOSERS))
 
 
 class Layout:
-    """A lark post-lexer; one instance serves one parse (it holds the source)."""
+    """A post-lexer; one instance serves one parse (it holds the source)."""
 
     always_accept = ("NL", "LESS", "MORE", "LPAR")
 
@@ -51,6 +53,14 @@ class Layout:
         last: Token | None = None          # the last token handed to the parser
         runs = [0]                         # operators in the current chain, per bracket
         for tok in stream:
+            if tok.type not in _SPECIAL and tok.value not in _OPERATOR_TEXT:
+                # An operand (most tokens): what the general path below does to one, faster.
+                if prev is None or not _is_operator(prev) and prev.type not in _OPENERS:
+                    runs[-1] = 0
+                at_line_start = False
+                prev2, prev = prev, tok
+                yield (last := tok)
+                continue
             if tok.type == "NL":
                 if stack:
                     continue
@@ -68,7 +78,7 @@ class Layout:
                         "a block cannot be defined inside another block's body",
                         self.source.span(tok.start_pos, tok.end_pos),
                         "start the new `block` at the same indentation as the one before")
-                block_indent = tok.column - 1
+                block_indent = self._column(tok)
             at_line_start = False
             tok = self._retype(tok, prev, prev2)
             self._count_operators(runs, tok, prev)
@@ -91,7 +101,7 @@ class Layout:
                 f"`{opener.value}` is never closed",
                 self.source.span(opener.start_pos, opener.end_pos),
                 f"add `{_OPENERS[opener.type]}` where it ends")
-        end = Token("_NL", "", start_pos=len(self.source.text), end_pos=len(self.source.text))
+        end = Token("_NL", "", len(self.source.text), len(self.source.text))
         if last is not None and last.type not in ("_NL", "_BLOCK_END"):
             yield self._token("_NL", end, end)
         if block_indent is not None:
@@ -101,12 +111,11 @@ class Layout:
         if tok.type in ("LESS", "MORE"):
             if prev2 is not None and prev2.type == "ASSERT" and prev is not None \
                     and prev.type == "NAME":
-                return Token.new_borrow_pos("LT" if tok.type == "LESS" else "GT", tok.value, tok)
-            return Token.new_borrow_pos("LANGLE" if tok.type == "LESS" else "RANGLE",
-                                        tok.value, tok)
+                return tok.retyped("LT" if tok.type == "LESS" else "GT")
+            return tok.retyped("LANGLE" if tok.type == "LESS" else "RANGLE")
         if tok.type == "LPAR" and prev is not None and prev.type == "NAME" \
                 and prev.end_pos == tok.start_pos:
-            return Token.new_borrow_pos("CALL_OPEN", tok.value, tok)
+            return tok.retyped("CALL_OPEN")
         return tok
 
     def _count_operators(self, runs: list[int], tok: Token, prev: Token | None) -> None:
@@ -133,9 +142,13 @@ class Layout:
                 f"`{tok.value}` closes `{opener.value}` opened at line {line}, column {col}",
                 span, f"close it with `{_OPENERS[opener.type]}` first")
 
+    def _column(self, tok: Token) -> int:
+        """0-based: characters between the start of the token's line and the token."""
+        return tok.start_pos - (self.source.text.rfind("\n", 0, tok.start_pos) + 1)
+
     @staticmethod
     def _token(kind: str, where: Token, end: Token) -> Token:
-        return Token.new_borrow_pos(kind, "", where)
+        return Token(kind, "", where.start_pos, where.end_pos)
 
 
 def _is_operator(tok: Token) -> bool:

@@ -1,57 +1,34 @@
-"""parse(): .cnn text to a `Spec`, with lark's errors turned into located `CnnError`s."""
+"""parse(): .cnn text to a `Spec`; a syntax error is a located `CnnError`."""
 from __future__ import annotations
 
 import functools
 import re
-from importlib import resources
 from pathlib import Path
-
-from lark import Lark, Token
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from ..errors import CnnError, CnnLimitError, CnnNameError, CnnSyntaxError
 from ..ops import lookup
 from ..ops.registry import RESERVED
 from . import ast
 from .group import Grouper
+from .lalr import Lexer, LexError, ParseError, Parser, Token
 from .layout import Layout
 from .source import Source
+from .tables import Unsupported, grammar_text, load_tables, make_lark
 from .transform import RawBlock, RawLine, ToAst
 
 MAX_FILE_BYTES = 4 * 2**20
 
 
-def grammar_text() -> str:
-    """The grammar, from the installed package or from the source tree's grammars/."""
-    packaged = resources.files("cnndsl") / "grammars" / "cnn.lark"
-    if packaged.is_file():
-        return packaged.read_text(encoding="utf-8")
-    return (Path(__file__).resolve().parents[2] / "grammars" / "cnn.lark").read_text("utf-8")
-
-
 @functools.lru_cache(maxsize=1)
-def _parser() -> Lark:
-    # The post-lexer and the transformer need the source (for errors and spans), so the
-    # parser is built once here and the spec's Layout and source are wired in per parse
-    # (see `parse`). The transformer runs inline: see the NOTE in transform.py.
-    return Lark(grammar_text(), parser="lalr", lexer="basic", postlex=_LayoutSlot(),
-                transformer=ToAst(), maybe_placeholders=True)
-
-
-def number_pattern() -> re.Pattern:
-    """The grammar's NUMBER terminal as a compiled pattern (for numbers read outside a spec,
-    such as `--set width=32`, to follow the spec's own rule)."""
-    return re.compile(_parser().get_terminal("NUMBER").pattern.to_regexp())
-
-
-class _LayoutSlot:
-    """Stands in for the Layout of the parse in progress (lark keeps one postlexer)."""
-
-    always_accept = Layout.always_accept
-    current: Layout | None = None
-
-    def process(self, stream):
-        return self.current.process(stream)
+def _engine() -> tuple[Lexer, Parser, ToAst] | None:
+    """The lexer and parser of the grammar's tables (see NOTE: parser tables in tables.py),
+    or None where the tables cannot express the grammar (then lark parses)."""
+    transformer = ToAst()
+    try:
+        tables = load_tables(grammar_text(), Layout.always_accept)
+        return Lexer(tables["lexer"]), Parser(tables, transformer), transformer
+    except Unsupported:
+        return None
 
 
 def parse(text: str | bytes, path: str | Path | None = None, *,
@@ -59,21 +36,77 @@ def parse(text: str | bytes, path: str | Path | None = None, *,
     """Parse one spec. Raises `CnnError` with the location of the first problem. Errors
     name the spec `path`, else `name` (`<stdin>`), else `<string>`."""
     source = make_source(text, path, name)
-    parser = _parser()
-    parser.options.postlex.current = Layout(source)
-    parser.options.transformer.source = source
+    engine = _engine()
+    if engine is None:
+        return parse_with_lark(source)
+    lexer, parser, transformer = engine
+    transformer.begin(source)
     try:
-        statements = parser.parse(source.text)
-    except UnexpectedInput as exc:
-        raise _syntax_error(source, exc) from None
+        tokens = Layout(source).process(lexer.tokens(source.text))
+        statements = parser.parse(tokens, len(source.text))
+    except LexError as exc:
+        raise _character_error(source, exc.pos) from None
+    except ParseError as exc:
+        raise _token_error(source, exc.token, exc.expected) from None
     except RecursionError:
-        # Layout's limits (see its NOTE) keep the AST shallow; this is the last guard.
-        raise CnnLimitError("the spec nests too deeply to parse", source.span(0, 0),
-                            "split the network into blocks") from None
+        raise _too_deep(source) from None
     return _assemble(source, statements)
 
 
-def make_source(text: str | bytes, path: str | Path | None, name: str | None = None) -> Source:
+def parse_with_lark(source: Source) -> ast.Spec:
+    """The same parse run by lark's own lexer and parser: where the tables do not cover
+    the grammar, and in the tests, as the reference the table-driven parser must equal."""
+    from lark.exceptions import UnexpectedCharacters, UnexpectedInput
+
+    parser = _lark_parser()
+    parser.options.postlex.current = Layout(source)
+    parser.options.transformer.begin(source)
+    try:
+        statements = parser.parse(source.text)
+    except UnexpectedCharacters as exc:
+        raise _character_error(source, exc.pos_in_stream) from None
+    except UnexpectedInput as exc:
+        raise _token_error(source, getattr(exc, "token", None),
+                           getattr(exc, "expected", None) or ()) from None
+    except RecursionError:
+        raise _too_deep(source) from None
+    return _assemble(source, statements)
+
+
+@functools.lru_cache(maxsize=1)
+def _lark_parser():
+    # The post-lexer and the transformer need the source (for errors and spans), so the
+    # parser is built once here and the spec's Layout and source are wired in per parse.
+    return make_lark(grammar_text(), Layout.always_accept, transformer=ToAst(),
+                     postlex=_LayoutSlot())
+
+
+class _LayoutSlot:
+    """Stands in for the Layout of the parse in progress (lark keeps one postlexer), and
+    hands it lark's tokens as cnndsl's."""
+
+    always_accept = Layout.always_accept
+    current: Layout | None = None
+
+    def process(self, stream):
+        return self.current.process(Token(t.type, t.value, t.start_pos, t.end_pos)
+                                    for t in stream)
+
+
+def number_pattern() -> re.Pattern:
+    """The grammar's NUMBER terminal as a compiled pattern (for numbers read outside a spec,
+    such as `--set width=32`, to follow the spec's own rule)."""
+    return re.compile(_lark_parser().get_terminal("NUMBER").pattern.to_regexp())
+
+
+def _too_deep(source: Source) -> CnnError:
+    # Layout's limits (see its NOTE) keep the AST shallow; this is the last guard.
+    return CnnLimitError("the spec nests too deeply to parse", source.span(0, 0),
+                         "split the network into blocks")
+
+
+def make_source(text: str | bytes, path: str | Path | None,
+                name: str | None = None) -> Source:
     """The spec as a `Source`: UTF-8 (a leading BOM dropped), newlines as `\\n`."""
     name = str(path) if path is not None else name or "<string>"
     where = Path(path) if path is not None else None
@@ -105,6 +138,7 @@ def _assemble(source: Source, statements: list) -> ast.Spec:
     uses: list[ast.Use] = []
     raw_blocks: list[RawBlock] = []
     outputs: list[ast.Name] = []
+    init = None
     lines: list[RawLine] = []
     for kind, value in statements:
         if kind == "network":
@@ -124,6 +158,11 @@ def _assemble(source: Source, statements: list) -> ast.Spec:
             params.append(value)
         elif kind == "use":
             uses.append(value)
+        elif kind == "init":
+            if init is not None:
+                raise CnnSyntaxError("the initialisation is named twice", value.span,
+                                     "keep one `init` line")
+            init = value
         elif kind == "output":
             if outputs:
                 raise CnnSyntaxError("the outputs are declared twice", value[0].span,
@@ -150,7 +189,7 @@ def _assemble(source: Source, statements: list) -> ast.Spec:
         body = ast.Sequence(items, lines[0].span.to(lines[-1].span))
     whole = source.span(0, len(source.text))
     return ast.Spec(source, network.id if network else None, input_shape, tuple(params),
-                    tuple(uses), blocks, body, whole, tuple(outputs))
+                    tuple(uses), blocks, body, whole, tuple(outputs), init)
 
 
 def layer_params(params) -> frozenset[str]:
@@ -216,7 +255,7 @@ def _check_unique(things, what: str) -> None:
         seen[thing.name] = thing
 
 
-# --- lark errors to CnnSyntaxError ------------------------------------------------------
+# --- parse errors to CnnSyntaxError -----------------------------------------------------
 
 _TOKEN_WORDS = {
     "_NL": "the end of the line", "$END": "the end of the file", "_BLOCK_END": "the block's end",
@@ -226,7 +265,7 @@ _TOKEN_WORDS = {
     "LABEL": "a label", "KWNAME": "an option `name=`", "COMPACT": "an option like `k3`",
     "REPEAT_LIT": "a repeat like `x3`", "REF": "a reference `@label`", "LT": "`<`", "GT": "`>`",
     "ASSERT": "`assert`", "IF": "`if`", "ELSE": "`else`", "CMP": "a comparison",
-    "QLABEL": "a label", "DEFAULT": "`default`", "OUTPUT": "`output`", "BLOCK": "`block`", "STAR": "`*`", "SLASH": "`/`",
+    "QLABEL": "a label", "DEFAULT": "`default`", "OUTPUT": "`output`", "INIT": "`init`", "BLOCK": "`block`", "STAR": "`*`", "SLASH": "`/`",
     "PLUS": "`+`", "MINUS": "`-`",
 }
 
@@ -240,18 +279,19 @@ def _describe(tok: Token | None) -> str:
     return f"`{tok.value}`"
 
 
-def _syntax_error(source: Source, exc: UnexpectedInput) -> CnnError:
-    if isinstance(exc, UnexpectedCharacters):
-        offset = exc.pos_in_stream
-        ch = source.text[offset] if offset < len(source.text) else ""
-        line_rest = source.text[offset:].split("\n", 1)[0]
-        word = line_rest.split(None, 1)[0] if line_rest.strip() else ch
-        hint = _character_hint(ch, word)
-        shown = word if word.isprintable() else ascii(word)[1:-1]
-        return CnnSyntaxError(f"unexpected `{shown}`", source.span(offset, offset + len(word)),
-                              hint)
-    tok = getattr(exc, "token", None)
-    if isinstance(exc, UnexpectedEOF) or tok is None or tok.type == "$END":
+def _character_error(source: Source, offset: int) -> CnnError:
+    """No terminal matches at `offset`."""
+    ch = source.text[offset] if offset < len(source.text) else ""
+    line_rest = source.text[offset:].split("\n", 1)[0]
+    word = line_rest.split(None, 1)[0] if line_rest.strip() else ch
+    hint = _character_hint(ch, word)
+    shown = word if word.isprintable() else ascii(word)[1:-1]
+    return CnnSyntaxError(f"unexpected `{shown}`", source.span(offset, offset + len(word)), hint)
+
+
+def _token_error(source: Source, tok: Token | None, expected) -> CnnError:
+    """`tok` cannot come next; `expected` are the terminals that could."""
+    if tok is None or tok.type == "$END":
         end = len(source.text)
         return CnnSyntaxError("the file ends in the middle of a statement",
                               source.span(max(0, end - 1), end))
@@ -264,7 +304,7 @@ def _syntax_error(source: Source, exc: UnexpectedInput) -> CnnError:
         head = source.text[line:end].strip()
         if head.startswith("block") and head.endswith(":"):
             return _block_without_body(source, head, line, start)
-    expected = sorted(getattr(exc, "expected", ()) or ())
+    expected = sorted(expected)
     return CnnSyntaxError(f"unexpected {_describe(tok)}", source.span(start, max(end, start + 1)),
                           _token_hint(tok, expected))
 

@@ -1,6 +1,7 @@
 """Source text and spans: where in which file a piece of a spec was written."""
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,9 +17,11 @@ class Source:
 
     def __post_init__(self) -> None:
         starts = [0]
-        for i, ch in enumerate(self.text):
-            if ch == "\n":
-                starts.append(i + 1)
+        find = self.text.find
+        at = find("\n")
+        while at >= 0:
+            starts.append(at + 1)
+            at = find("\n", at + 1)
         self._line_starts.extend(starts)
 
     def line_text(self, line: int) -> str:
@@ -31,38 +34,43 @@ class Source:
 
     def position(self, offset: int) -> tuple[int, int]:
         """1-based (line, column) of a character offset."""
-        lo, hi = 0, len(self._line_starts) - 1
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            if self._line_starts[mid] <= offset:
-                lo = mid
-            else:
-                hi = mid - 1
-        return lo + 1, offset - self._line_starts[lo] + 1
+        line = bisect_right(self._line_starts, offset)
+        return line, offset - self._line_starts[line - 1] + 1
 
     def span(self, start: int, end: int) -> Span:
-        line, col = self.position(start)
-        return Span(self, start, max(end, start), line, col)
+        return Span(self, start, end if end > start else start)
 
 
-@dataclass(frozen=True, eq=False)
 class Span:
-    """A range of characters in a source; `line` and `col` are 1-based."""
+    """A range of characters in a source. `line` and `col` (1-based) are worked out when
+    asked for: a spec's AST has several spans a layer and few are ever shown."""
 
-    source: Source
-    start: int
-    end: int
-    line: int
-    col: int
+    __slots__ = ("source", "start", "end")
+
+    def __init__(self, source: Source, start: int, end: int) -> None:
+        self.source = source
+        self.start = start
+        self.end = end
 
     def __repr__(self) -> str:
         return f"Span({self.source.name}:{self.line}:{self.col})"
+
+    def __reduce__(self):
+        return Span, (self.source, self.start, self.end)
+
+    @property
+    def line(self) -> int:
+        return self.source.position(self.start)[0]
+
+    @property
+    def col(self) -> int:
+        return self.source.position(self.start)[1]
 
     def to(self, other: Span) -> Span:
         """The span from the start of this one to the end of `other`."""
         if other.source is not self.source:
             return self
-        return Span(self.source, self.start, max(self.end, other.end), self.line, self.col)
+        return Span(self.source, self.start, self.end if self.end > other.end else other.end)
 
     @property
     def text(self) -> str:
@@ -70,4 +78,5 @@ class Span:
 
     @property
     def location(self) -> str:
-        return f"{self.source.name}:{self.line}:{self.col}"
+        line, col = self.source.position(self.start)
+        return f"{self.source.name}:{line}:{col}"

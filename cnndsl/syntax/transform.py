@@ -1,7 +1,7 @@
-"""The lark Transformer: one method per grammar alias, producing words and statements.
+"""The transformer: one method per grammar alias, producing words and statements.
 
 # NOTE: an inline transformer
-# The parser calls these methods as it reduces (lark's `transformer=` option), so no parse
+# The parser calls these methods as it reduces (see cnndsl/syntax/lalr.py), so no parse
 # tree is built and then walked: on a 10,000-layer spec that tree cost most of the parse.
 # Inline callbacks get no `meta`, so a node's span comes from its first and last child
 # (a token, or an AST node with its span). Where a rule starts or ends with punctuation or
@@ -13,10 +13,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from lark import Token, Transformer
-
 from ..errors import CnnValueError
 from . import ast
+from .lalr import Token
 from .source import Source, Span
 
 # Longer literals are typos or junk; Python refuses to convert ~4300+ digits anyway.
@@ -51,17 +50,27 @@ def number_value(text: str) -> int | float:
     return int(digits) * scale
 
 
-class ToAst(Transformer):
+class ToAst:
     """Built once with the parser; `source` is set to the spec being parsed (see parser.py)."""
 
     source: Source
+
+    def begin(self, source: Source) -> None:
+        """Start on a new spec. Repeated names, numbers and option values share one object
+        each (`_shared`): a long spec repeats a few of them on every line."""
+        self.source = source
+        self._common: dict = {}
+
+    def _shared(self, value):
+        common = self._common
+        return common.setdefault(value, value) if len(common) < 10_000 else value
 
     def _span(self, first, last) -> Span:
         """From the start of `first` to the end of `last`: tokens or AST nodes."""
         return self.source.span(_start(first), _end(last))
 
     def _tok_span(self, tok: Token) -> Span:
-        return self.source.span(tok.start_pos, tok.end_pos)
+        return Span(self.source, tok.start_pos, tok.end_pos)  # a token is never empty
 
     def _int(self, digits: str, tok: Token) -> int:
         if len(digits) > MAX_NUMBER_CHARS:
@@ -77,7 +86,7 @@ class ToAst(Transformer):
         return [c for c in children if c is not None]
 
     def network(self, children):
-        return ("network", ast.Name(str(children[0]), self._tok_span(children[0])))
+        return ("network", ast.Name(self._shared(children[0].value), self._tok_span(children[0])))
 
     def input_shape(self, children):
         return ("input", self._size(children[0]))
@@ -97,6 +106,10 @@ class ToAst(Transformer):
     def outputs(self, children):
         _keyword, *refs = children
         return ("output", tuple(ast.Name(r.value[1:], self._tok_span(r)) for r in refs))
+
+    def init_rule(self, children):
+        _keyword, name = children
+        return ("init", ast.Name(str(name), self._tok_span(name)))
 
     def use(self, children):
         tok = children[0]
@@ -134,7 +147,8 @@ class ToAst(Transformer):
     def compact_option(self, children):
         tok = children[0]
         letter = "op" if tok.value.startswith("op") else tok.value[0]
-        values = tuple(self._int(v, tok) for v in tok.value[len(letter):].split("x"))
+        digits = tok.value[len(letter):].split("x")
+        values = self._shared(tuple([self._int(v, tok) for v in digits]))
         return ast.CompactWord(letter, values, self._tok_span(tok))
 
     def repeat_literal(self, children):
@@ -183,7 +197,7 @@ class ToAst(Transformer):
         return self.source.span(opening, closing + 1)
 
     def head(self, children):
-        return ast.Name(str(children[0]), self._tok_span(children[0]))
+        return ast.Name(self._shared(children[0].value), self._tok_span(children[0]))
 
     def head_call(self, children):
         return children[0]
@@ -250,11 +264,12 @@ class ToAst(Transformer):
         tok = children[0]
         if len(tok.value) > MAX_NUMBER_CHARS:
             raise self._too_long(tok)
-        value = number_value(tok.value)
+        text = self._shared(tok.value)
+        value = number_value(text)
         if not math.isfinite(value):  # `1e400` is inf as a float
             raise CnnValueError(f"`{tok.value}` is too large to be a number", self._tok_span(tok),
                                 "no value in a network is that large")
-        return ast.Num(value, tok.value, self._tok_span(tok))
+        return ast.Num(value, text, self._tok_span(tok))
 
     def size(self, children):
         return self._size(children[0])
@@ -271,7 +286,7 @@ class ToAst(Transformer):
         return ast.Str(tok.value[1:-1], self._tok_span(tok))
 
     def name(self, children):
-        return ast.Name(str(children[0]), self._tok_span(children[0]))
+        return ast.Name(self._shared(children[0].value), self._tok_span(children[0]))
 
     def paren(self, children):
         opener, *words, closer = children

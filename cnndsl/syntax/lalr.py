@@ -1,0 +1,230 @@
+"""The lexer and LALR(1) parser that run the tables lark computes (see NOTE: parser tables in
+tables.py). Nothing here knows the .cnn language: it is all in the tables and in ToAst."""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+
+class Token:
+    """A terminal of the grammar: its type, its text and where it is in the source."""
+
+    __slots__ = ("type", "value", "start_pos", "end_pos")
+    # Positions are offsets only (spans give lines); these let lark's parser, which copies
+    # them onto its end-of-input token, run over these tokens in parse_with_lark.
+    line = column = end_line = end_column = None
+
+    def __init__(self, type: str, value: str, start_pos: int, end_pos: int) -> None:
+        self.type = type
+        self.value = value
+        self.start_pos = start_pos
+        self.end_pos = end_pos
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __repr__(self) -> str:
+        return f"Token({self.type!r}, {self.value!r}, {self.start_pos})"
+
+    def retyped(self, type: str) -> Token:
+        """The same text at the same place as another terminal."""
+        return Token(type, self.value, self.start_pos, self.end_pos)
+
+
+class LexError(Exception):
+    """No terminal matches the text at `pos`."""
+
+    def __init__(self, pos: int) -> None:
+        super().__init__(pos)
+        self.pos = pos
+
+
+class ParseError(Exception):
+    """`token` cannot come next; `expected` are the terminals that could."""
+
+    def __init__(self, token: Token, expected: set[str]) -> None:
+        super().__init__(token)
+        self.token = token
+        self.expected = expected
+
+
+class Lexer:
+    def __init__(self, tables: dict) -> None:
+        self.patterns = [re.compile(p, flags) for p, flags in tables["patterns"]]
+        self.ignore = frozenset(tables["ignore"])
+        self.retype = {name: [re.compile(p, flags) for p, flags in patterns]
+                       for name, patterns in tables["retype"].items()}
+
+    def tokens(self, text: str) -> Iterator[Token]:
+        """Tokens in order, ignored ones (spaces, comments) left out: like lark's basic
+        lexer, which tries the terminals in priority order and takes the first match."""
+        patterns, ignore, retype = self.patterns, self.ignore, self.retype
+        single = patterns[0].match if len(patterns) == 1 else None
+        pos, end = 0, len(text)
+        while pos < end:
+            m = single(text, pos) if single else _first_match(patterns, text, pos)
+            if m is None:
+                raise LexError(pos)
+            kind = m.lastgroup
+            stop = m.end()
+            if kind not in ignore:
+                value = m.group()
+                if kind in retype:
+                    kind = _retyped(retype[kind], value) or kind
+                yield Token(kind, value, pos, stop)
+            pos = stop
+
+
+def _first_match(patterns, text: str, pos: int):
+    for pattern in patterns:
+        m = pattern.match(text, pos)
+        if m:
+            return m
+    return None
+
+
+def _retyped(patterns, value: str) -> str | None:
+    for pattern in patterns:
+        m = pattern.fullmatch(value)
+        if m:
+            return m.lastgroup
+    return None
+
+
+class Parser:
+    """Runs the LALR table over a token stream, calling `methods` (a ToAst) per reduction."""
+
+    def __init__(self, tables: dict, methods) -> None:
+        self.states = tables["states"]
+        self.start = tables["start"]
+        self.end = tables["end"]
+        self.rules = [(_kind(*rule[1:]), origin, size,
+                       _reduction(methods, method, size, keep, nones, single))
+                      for rule in tables["rules"]
+                      for origin, size, method, keep, nones, single in [rule]]
+
+    def parse(self, tokens: Iterator[Token], end_pos: int):
+        states, rules = self.states, self.rules
+        stack = [self.start]
+        values: list = []
+        token = None
+        for token in tokens:
+            kind = token.type
+            while True:
+                action = states[stack[-1]].get(kind)
+                if action is None:
+                    raise ParseError(token, _expected(states[stack[-1]]))
+                if action >= 0:
+                    stack.append(action)
+                    values.append(token)
+                    break
+                # The common reductions are done in place (see _kind); the rest call ToAst.
+                how, origin, size, reduce = rules[-1 - action]
+                if how == _PASS:
+                    stack.pop()
+                elif how == _APPEND:
+                    last = values.pop()
+                    values[-1].append(last)
+                    del stack[-2:]
+                elif how == _NEW_LIST:
+                    values[-1] = [values[-1]]
+                    stack.pop()
+                elif size:  # _reduce, inline: this loop is most of a long spec's parse
+                    children = values[-size:]
+                    del values[-size:]
+                    del stack[-size:]
+                    values.append(reduce(children))
+                else:
+                    values.append(reduce([]))
+                stack.append(states[stack[-1]][origin])
+        where = token.start_pos if token is not None else 0
+        end = Token("$END", "", where, where if token is not None else end_pos)
+        while True:
+            action = states[stack[-1]].get("$END")
+            if action is None:
+                raise ParseError(end, _expected(states[stack[-1]]))
+            _, origin, size, reduce = rules[-1 - action]
+            _reduce(stack, values, size, reduce)
+            stack.append(states[stack[-1]][origin])
+            if stack[-1] == self.end:
+                return values[-1]
+
+
+def _reduce(stack: list, values: list, size: int, reduce) -> None:
+    if size:
+        children = values[-size:]
+        del values[-size:]
+        del stack[-size:]
+    else:
+        children = []
+    values.append(reduce(children))
+
+
+_CALL, _PASS, _NEW_LIST, _APPEND = range(4)
+
+
+def _kind(size: int, method: str | None, keep: list, trailing: int, single: bool) -> int:
+    """How a rule reduces: _PASS, a `?rule` with its one child, passes it on; _NEW_LIST and
+    _APPEND, a `_rule` helper for `x+`/`x*`, start and extend a list (which its parent
+    splices in, as lark does); _CALL, anything else, calls the rule's reduction."""
+    if trailing:
+        return _CALL
+    if single and size == 1 and keep == [[0, False, 0]]:
+        return _PASS
+    if method is None and size == 1 and keep == [[0, False, 0]]:
+        return _NEW_LIST
+    if method is None and size == 2 and keep == [[0, True, 0], [1, False, 0]]:
+        return _APPEND
+    return _CALL
+
+
+def _expected(actions: dict) -> set[str]:
+    return {symbol for symbol in actions if symbol.isupper()}
+
+
+def _reduction(methods, name: str | None, size: int, keep: list, trailing: int,
+               single: bool):
+    """The function of one rule's children: lark's tree builder with placeholders, for
+    an inline transformer (see NOTE: parser tables)."""
+    method = getattr(methods, name, None) if name is not None else _same
+    if method is None:
+        if single and len(keep) == 1 and not keep[0][1] and not keep[0][2] and not trailing:
+            return _first
+        from .tables import Unsupported
+
+        raise Unsupported(f"no ToAst method `{name}`")
+    if single:
+        inner = method
+
+        def method(children):
+            return children[0] if len(children) == 1 else inner(children)
+    if not trailing and not any(splice or nones for _, splice, nones in keep):
+        whole = [i for i, _, _ in keep]
+        if whole == list(range(size)):
+            return method
+        return lambda children: method([children[i] for i in whole])
+
+    def filtered(children):
+        out = []
+        for i, splice, nones in keep:
+            if nones:
+                out += [None] * nones
+            if splice:
+                if out:
+                    out += children[i]
+                else:  # a left-recursive list (`word+`) grows in place, as lark does
+                    out = children[i]
+            else:
+                out.append(children[i])
+        if trailing:
+            out += [None] * trailing
+        return method(out)
+    return filtered
+
+
+def _same(children):
+    return children
+
+
+def _first(children):
+    return children[0]
