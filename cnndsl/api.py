@@ -119,6 +119,14 @@ class Summary:
         return self.text()
 
 
+def format(text: str | bytes, path: str | Path | None = None) -> str:  # noqa: A001
+    """`text` in the canonical layout of `cnndsl fmt` (docs/editor.md): idempotent, every
+    comment kept, the same AST. Raises the spec's `CnnError` if it does not parse."""
+    from .syntax.format import format_text
+
+    return format_text(text, path)
+
+
 def parse_shape(text: str) -> tuple[int, ...]:
     """`3x224x224` -> (3, 224, 224)."""
     try:
@@ -146,5 +154,5 @@ def parse_assignment(text: str) -> tuple[str, int | float]:
     return name, number
 
 
-__all__ = ["CnnError", "Summary", "build", "parse", "parse_assignment", "parse_shape",
+__all__ = ["CnnError", "Summary", "build", "format", "parse", "parse_assignment", "parse_shape",
            "read_spec", "summary"]
