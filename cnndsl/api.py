@@ -119,7 +119,7 @@ class Summary:
         return self.text()
 
 
-def format(text: str | bytes, path: str | Path | None = None) -> str:  # noqa: A001
+def format(text: str | bytes, path: str | Path | None = None) -> str:
     """`text` in the canonical layout of `cnndsl fmt` (docs/editor.md): idempotent, every
     comment kept, the same AST. Raises the spec's `CnnError` if it does not parse."""
     from .syntax.format import format_text

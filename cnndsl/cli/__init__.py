@@ -10,9 +10,9 @@ import sys
 import traceback
 
 from ..errors import CnnError, CnnUsageError
-from . import check, compile, export, render, summary
+from . import check, compile, export, fmt, lsp, render, summary
 
-SUBCOMMANDS = (check, summary, compile, export, render)
+SUBCOMMANDS = (check, summary, compile, export, render, fmt, lsp)
 
 
 def shared_options() -> argparse.ArgumentParser:

@@ -28,16 +28,15 @@ it writes parses to the same AST (spans aside) before returning it.
 """
 from __future__ import annotations
 
-import functools
 import re
 from dataclasses import dataclass, field, fields, is_dataclass
 
-from lark import Lark, Token
+from lark import Token
 
 from ..errors import CnnError
-from .layout import Layout
-from .parser import grammar_text, make_source, parse
+from .parser import make_source, parse
 from .source import Source
+from .tokens import raw_tokens
 
 INDENT = 4
 _STATEMENTS = frozenset(("NETWORK", "INPUT", "PARAM", "USE"))
@@ -97,24 +96,10 @@ class _Line:
         return not self.tokens and self.comment is None
 
 
-class _KeepLayout:
-    """A post-lexer that changes nothing: it only makes lark keep the layout's terminals."""
-
-    always_accept = Layout.always_accept
-
-    def process(self, stream):
-        return stream
-
-
-@functools.lru_cache(maxsize=1)
-def _lexer() -> Lark:
-    return Lark(grammar_text(), parser="lalr", lexer="basic", postlex=_KeepLayout())
-
-
 def _physical_lines(source: Source) -> list[_Line]:
     lines = [_Line()]
     spaced = False
-    for tok in _lexer().lex(source.text, dont_ignore=True):
+    for tok in raw_tokens(source.text):
         line = lines[-1]
         if tok.type == "WS":
             if not line.tokens and line.comment is None:
