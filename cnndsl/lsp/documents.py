@@ -24,3 +24,21 @@ def register(server) -> None:
             uri=params.text_document.uri, diagnostics=[]))
         if doc is not None:
             doc.dirty = False
+            doc.closed = True
+
+    register_stats(server)
+
+
+STATS_COMMAND = "cnndsl.analysisStats"
+
+
+def register_stats(server) -> None:
+    @server.command(STATS_COMMAND)
+    def analysis_stats(ls, *args) -> dict:
+        """How many analyses ran per document, and the last one's version and seconds (for
+        the tests and the benchmark: debouncing must leave no pile-up)."""
+        return {uri: {"analyses": doc.analyses,
+                      "version": doc.latest.version if doc.latest else None,
+                      "seconds": doc.latest.seconds if doc.latest else None,
+                      "running": doc.running}
+                for uri, doc in ls.documents.items()}

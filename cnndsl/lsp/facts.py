@@ -48,13 +48,25 @@ def call_instances(analysis: Analysis, start: int) -> dict[str, list[int]]:
     return found
 
 
+def anchor(analysis: Analysis, n: int):
+    """Where the document wrote node `n`: its own span, or for a layer of a block defined
+    in a used file, the span of the call in this document that made it."""
+    attrs = analysis.network.node(n)
+    if analysis.owns(attrs["span"]):
+        return attrs["span"]
+    for scope in reversed(attrs["scope"]):
+        if analysis.owns(scope.span):
+            return scope.span
+    return None
+
+
 def within(analysis: Analysis, start: int, end: int) -> list[int]:
     """The nodes of layers written between `start` and `end` (all instances)."""
     net = analysis.network
     if net is None:
         return []
     return [n for n in net.layers()
-            if (span := net.node(n)["span"]) is not None and analysis.owns(span)
+            if (span := anchor(analysis, n)) is not None
             and start <= span.start and span.end <= end]
 
 

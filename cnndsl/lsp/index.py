@@ -121,7 +121,8 @@ def build_index(tokens: list[Token], used: dict[Path, ast.Spec]) -> Index:
         elif tok.type == "STRING" and prev is not None and prev.type == "USE":
             add(Occurrence("file", tok.value.strip('"'), start, tok.end_pos, False))
         elif tok.type in ("COMPACT", "KWNAME"):
-            name = tok.value.rstrip("=").rstrip()
+            name = tok.value.rstrip("=").rstrip() if tok.type == "KWNAME" else \
+                ("op" if tok.value.startswith("op") else tok.value[0])
             add(Occurrence("option", name, start, start + len(name), False, scope))
         elif tok.type == "NAME":
             name = tok.value

@@ -9,6 +9,7 @@ from lsprotocol import types as lsp
 
 from ..ops.geometry import fmt_shape
 from .convert import LineMap
+from .facts import anchor
 
 MAX_SHAPES = 3
 
@@ -58,8 +59,8 @@ def shapes_by_line(analysis) -> dict[int, list[tuple]]:
     last_on_line: dict[int, int] = {}
     spans: dict[int, tuple[int, int]] = {}
     for n in net.layers():
-        span = net.node(n)["span"]
-        if span is None or not analysis.owns(span):
+        span = anchor(analysis, n)
+        if span is None:
             continue
         line = analysis.lines.line_of(span.end)
         if n > last_on_line.get(line, -1):

@@ -48,6 +48,7 @@ class Document:
     built: Analysis | None = None        # the newest that built a network
     parsed: Analysis | None = None       # the newest that parsed
     running: bool = False
+    closed: bool = False
     dirty: bool = False
     analyses: int = 0                    # how many ran (tests and the benchmark read it)
     published_elsewhere: set = field(default_factory=set)
@@ -137,7 +138,7 @@ class CnnLanguageServer(LanguageServer):
                                                     version, doc.path)
                 doc.analyses += 1
                 self._keep(doc, result)
-                if not doc.dirty:
+                if not doc.dirty and not doc.closed:
                     self._publish(doc, result)
         except Exception:  # a bug in an analysis must not stop the server
             log.exception("analysis of %s failed", doc.uri)
