@@ -313,7 +313,7 @@ def _gap(line: _Line, i: int, in_param: bool) -> int:
         return 0
     if prev.type == "KWNAME":
         return 1 if in_param else 0
-    if p == "," or t == "|" or p == "|":
+    if p == "," or t == "|" or p == "|" or prev.type == "LABEL":
         return 1
     if t == ":":
         return 0
