@@ -11,13 +11,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lark import Token
-
 from .. import api
 from ..errors import CnnError, Diagnostic
 from ..ir import Network
 from ..syntax import ast
-from ..syntax.tokens import code_tokens
 from .convert import LineMap
 
 
@@ -28,7 +25,6 @@ class Analysis:
     version: int | None
     text: str
     lines: LineMap
-    tokens: list[Token]
     spec: ast.Spec | None = None
     network: Network | None = None
     diagnostics: list[Diagnostic] = field(default_factory=list)
@@ -52,7 +48,7 @@ class Analysis:
 def analyse(uri: str, text: str, version: int | None = None,
             path: Path | None = None) -> Analysis:
     started = time.perf_counter()
-    result = Analysis(uri, path, version, text, LineMap(text), code_tokens(text))
+    result = Analysis(uri, path, version, text, LineMap(text))
     try:
         result.spec = api.parse(text, path)
         result.used = used_specs(result.spec)

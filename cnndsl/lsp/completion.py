@@ -8,7 +8,7 @@ from pathlib import Path
 from lsprotocol import types as lsp
 
 from ..ops import layer_names, lookup
-from .convert import LineMap
+from ..syntax.tokens import code_tokens
 from .index import signature
 
 COMPOSITES = ("residual", "inception", "concat", "add", "gate", "dense", "aux")
@@ -27,19 +27,22 @@ def register(server) -> None:
 
 
 def complete(ls, uri: str, position: lsp.Position) -> list[lsp.CompletionItem]:
-    text, index = ls.index(uri)
-    lines = LineMap(text)
+    lines = ls.lines(uri)
     offset = lines.offset(position)
     before = lines.line_text(position.line)[:offset - lines.starts[position.line]]
     if (use := _USE.match(before)) is not None:
         return _files(ls.document(uri).path, use.group(1))
-    scope = next((s for s in index.scopes if s[0] <= offset <= s[1]), None)
+    # The names in scope, from the index (the last one, in a large document being typed
+    # into: the line being typed is new, so look from the line above; see `index_near`).
+    above = lines.starts[position.line] - 1 if position.line else 0
+    _, index, where = ls.index_near(uri, max(0, above))
+    scope = next((s for s in index.scopes if s[0] <= where <= s[1]), None)
     if _REF.search(before):
         names = {o.name for o in index.occurrences
                  if o.kind == "label" and o.definition and o.scope == scope}
         return [lsp.CompletionItem(label=n, kind=lsp.CompletionItemKind.Reference)
                 for n in sorted(names)]
-    items = _options(index, offset, lines)
+    items = _options(before, index)
     items += [_layer_item(name) for name in layer_names()]
     items += [lsp.CompletionItem(label=name, kind=lsp.CompletionItemKind.Keyword,
                                  insert_text=f"{name}< ", detail=f"{name}< ... >")
@@ -64,21 +67,20 @@ def _layer_item(name: str) -> lsp.CompletionItem:
                                                               value=doc))
 
 
-def _options(index, offset: int, lines: LineMap) -> list[lsp.CompletionItem]:
-    """The options of the layer the cursor is in (the last layer name before it, on the
-    same line, with no block call in between)."""
-    line = lines.line_of(offset)
+def _options(before: str, index) -> list[lsp.CompletionItem]:
+    """The options of the layer the cursor is in: the last layer name before it on its
+    line, with no block call in between."""
     layer = None
-    for occ in index.occurrences:
-        if occ.start >= offset:
-            break
-        if lines.line_of(occ.start) != line:
+    words = code_tokens(before)
+    for tok, nxt in zip(words, words[1:] + [None]):
+        if tok.type != "NAME":
             continue
-        if occ.kind == "layer":
-            layer = occ
-        elif occ.kind == "block":
+        if lookup(tok.value) is not None:
+            layer = tok.value
+        elif tok.value in index.blocks or tok.value in index.local_blocks \
+                or (nxt is not None and nxt.type == "CALL_OPEN"):
             layer = None
-    spec = lookup(layer.name) if layer is not None else None
+    spec = lookup(layer) if layer is not None else None
     if spec is None:
         return []
     items = []

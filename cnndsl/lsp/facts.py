@@ -20,54 +20,59 @@ class Totals:
     name: str
 
 
+@dataclass
+class Places:
+    """The network's layers by where the document wrote them (made once per analysis, on
+    the analysis thread, so that a hover looks up instead of scanning the network)."""
+
+    by_start: dict[int, list[int]]                 # a layer's own span start -> nodes
+    calls: dict[int, dict[str, list[int]]]         # a call's span start -> scope path -> nodes
+    anchors: list[tuple[int, int, int]]            # (node, start, end) of its anchor span
+
+
+def places(analysis: Analysis) -> Places:
+    cached = getattr(analysis, "_places", None)
+    if cached is not None:
+        return cached
+    found = Places({}, {}, [])
+    net = analysis.network
+    if net is not None:
+        for n in net.layers():
+            attrs = net.node(n)
+            span = attrs["span"]
+            if analysis.owns(span):
+                found.by_start.setdefault(span.start, []).append(n)
+                found.anchors.append((n, span.start, span.end))
+            scopes = attrs["scope"]
+            owned = None
+            for depth, scope in enumerate(scopes):
+                if scope.span is not None and analysis.owns(scope.span):
+                    owned = scope.span
+                    if scope.kind == "block":
+                        path = ".".join(s.name for s in scopes[:depth + 1])
+                        found.calls.setdefault(scope.span.start, {}).setdefault(
+                            path, []).append(n)
+            if not analysis.owns(span) and owned is not None:
+                found.anchors.append((n, owned.start, owned.end))
+    analysis._places = found
+    return found
+
+
 def layers_at(analysis: Analysis, start: int) -> list[int]:
     """The nodes of layers (or merges) written at offset `start` of the document: one per
     instance of the block body or repeat it is in."""
-    net = analysis.network
-    if net is None:
-        return []
-    return [n for n in net.layers()
-            if (span := net.node(n)["span"]) is not None and span.start == start
-            and analysis.owns(span)]
+    return places(analysis).by_start.get(start, [])
 
 
 def call_instances(analysis: Analysis, start: int) -> dict[str, list[int]]:
     """The nodes made by the block call written at `start`, by the call's scope path."""
-    net = analysis.network
-    found: dict[str, list[int]] = {}
-    if net is None:
-        return found
-    for n in net.layers():
-        attrs = net.node(n)
-        for depth, scope in enumerate(attrs["scope"]):
-            if scope.kind == "block" and scope.span is not None and scope.span.start == start \
-                    and analysis.owns(scope.span):
-                path = ".".join(s.name for s in attrs["scope"][:depth + 1])
-                found.setdefault(path, []).append(n)
-                break
-    return found
-
-
-def anchor(analysis: Analysis, n: int):
-    """Where the document wrote node `n`: its own span, or for a layer of a block defined
-    in a used file, the span of the call in this document that made it."""
-    attrs = analysis.network.node(n)
-    if analysis.owns(attrs["span"]):
-        return attrs["span"]
-    for scope in reversed(attrs["scope"]):
-        if analysis.owns(scope.span):
-            return scope.span
-    return None
+    return places(analysis).calls.get(start, {})
 
 
 def within(analysis: Analysis, start: int, end: int) -> list[int]:
-    """The nodes of layers written between `start` and `end` (all instances)."""
-    net = analysis.network
-    if net is None:
-        return []
-    return [n for n in net.layers()
-            if (span := anchor(analysis, n)) is not None
-            and start <= span.start and span.end <= end]
+    """The nodes of layers written between `start` and `end` (all instances), a layer of a
+    block from a used file counted at the call that made it."""
+    return [n for n, first, last in places(analysis).anchors if start <= first and last <= end]
 
 
 def totals(analysis: Analysis, nodes: list[int], name: str = "") -> Totals:

@@ -7,7 +7,6 @@ from __future__ import annotations
 from lsprotocol import types as lsp
 
 from ..ops import lookup
-from .convert import LineMap
 from .facts import (
     call_instances,
     labelled_at,
@@ -30,12 +29,13 @@ def register(server) -> None:
 
 
 def hover_at(ls, uri: str, position: lsp.Position) -> lsp.Hover | None:
-    text, index = ls.index(uri)
-    lines = LineMap(text)
-    offset = lines.offset(position)
+    current = ls.lines(uri)
+    asked = current.offset(position)
+    text, index, offset = ls.index_near(uri, asked)
     occ = index.at(offset)
     if occ is None:
         return None
+    shift = asked - offset  # from the index's text to the current one (same line)
     doc = ls.document(uri)
     built = doc.built if doc.built is not None else doc.latest
     parts: list[str] = []
@@ -54,7 +54,7 @@ def hover_at(ls, uri: str, position: lsp.Position) -> lsp.Hover | None:
         parts.append(STALE)
     return lsp.Hover(contents=lsp.MarkupContent(kind=lsp.MarkupKind.Markdown,
                                                 value="\n\n".join(parts)),
-                     range=lines.range(occ.start, occ.end))
+                     range=current.range(occ.start + shift, occ.end + shift))
 
 
 def _about(ls, uri: str, index, occ: Occurrence) -> list[str]:

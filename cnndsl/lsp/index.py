@@ -5,18 +5,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from lark import Token
 
 from ..ops import layer_names
 from ..syntax import ast
+from ..syntax.tokens import code_tokens, comments
 from .analysis import Analysis, use_base
 
 FUNCTIONS = frozenset(("min", "max", "round", "ceil", "floor", "divisible"))
+COMPOSITES = frozenset(("residual", "inception", "concat", "add", "gate", "dense", "aux"))
 
 
-@dataclass(frozen=True)
-class Occurrence:
+class Occurrence(NamedTuple):
     """A name at `start:end` of the document. `kind` is block, label, param, layer, file or
     option; `scope` is the (start, end) of the block body it is in, or None."""
 
@@ -26,6 +28,53 @@ class Occurrence:
     end: int
     definition: bool = False
     scope: tuple[int, int] | None = None
+
+
+# Tokens that never name anything (the index skips them unless in a block head).
+_PLAIN = frozenset(("NUMBER", "SIZE", "COMMA", "LPAR", "RPAR", "LSQB", "RSQB", "LANGLE",
+                    "RANGLE", "VBAR", "MINUS", "STAR", "SLASH", "PLUS", "REPEAT_LIT"))
+
+
+class Tok(NamedTuple):
+    """A token of the document (the fields of lark's Token that the index reads)."""
+
+    type: str
+    value: str
+    start_pos: int
+    end_pos: int
+    line: int
+    column: int
+
+    @property
+    def end_line(self) -> int:
+        return self.line
+
+
+# NOTE: tokens by line
+# Lexing a 10,000-layer spec takes half a second, and an editor asks for the index after
+# every keystroke. No token spans lines (strings and comments end at the line's end), so
+# each line is lexed alone and remembered by its text: a keystroke re-lexes one line.
+_LINE_TOKENS: dict[str, tuple[tuple, tuple]] = {}
+MAX_REMEMBERED_LINES = 100_000
+
+
+def document_tokens(text: str, *, comment_tokens: bool = False) -> list[Tok]:
+    """The code tokens of `text` (as `code_tokens` gives them), lexed line by line; or, with
+    `comment_tokens`, its comments."""
+    found: list[Tok] = []
+    offset = 0
+    for number, line in enumerate(text.split("\n"), start=1):
+        known = _LINE_TOKENS.get(line)
+        if known is None:
+            known = (tuple((t.type, t.value, t.start_pos, t.end_pos) for t in code_tokens(line)),
+                     tuple((t.type, t.value, t.start_pos, t.end_pos) for t in comments(line)))
+            if len(_LINE_TOKENS) >= MAX_REMEMBERED_LINES:
+                _LINE_TOKENS.clear()
+            _LINE_TOKENS[line] = known
+        found.extend(Tok(kind, value, offset + start, offset + end, number, start + 1)
+                     for kind, value, start, end in known[comment_tokens])
+        offset += len(line) + 1
+    return found
 
 
 @dataclass(frozen=True)
@@ -46,6 +95,7 @@ class Index:
     blocks: dict[str, tuple[ast.BlockDef, Path | None]] = field(default_factory=dict)
     local_blocks: set[str] = field(default_factory=set)
     scopes: list[tuple[int, int]] = field(default_factory=list)
+    tokens: list = field(default_factory=list)
 
     def at(self, offset: int) -> Occurrence | None:
         best = None
@@ -73,17 +123,22 @@ def build_index(tokens: list[Token], used: dict[Path, ast.Spec]) -> Index:
     for scope, names in block_params.items():
         names.update(_head_params(tokens, scope))
     local_blocks = _local_blocks(tokens)
-    layers = set(layer_names())
+    layers = set(layer_names()) | COMPOSITES
+
+    upcoming = list(reversed(block_scopes))  # tokens come in order: a moving window
 
     def scope_of(offset: int) -> tuple[int, int] | None:
-        for scope in block_scopes:
-            if scope[0] <= offset <= scope[1]:
-                return scope
+        while upcoming and upcoming[-1][1] < offset:
+            upcoming.pop()
+        if upcoming and upcoming[-1][0] <= offset:
+            return upcoming[-1]
         return None
 
     add = index.occurrences.append
     head_depth = 0  # inside a block head's parameter list
     for i, tok in enumerate(tokens):
+        if tok.type in _PLAIN and not head_depth:
+            continue
         prev = tokens[i - 1] if i else None
         nxt = tokens[i + 1] if i + 1 < len(tokens) else None
         start = tok.start_pos
@@ -126,19 +181,18 @@ def build_index(tokens: list[Token], used: dict[Path, ast.Spec]) -> Index:
             add(Occurrence("option", name, start, start + len(name), False, scope))
         elif tok.type == "NAME":
             name = tok.value
-            variables = (block_params.get(scope, set()) if scope else set()) | spec_params
-            if name in variables:
+            if name in spec_params or (scope is not None and name in block_params[scope]):
                 add(Occurrence("param", name, start, tok.end_pos, False, scope))
             elif name in index.blocks or name in local_blocks:
                 add(Occurrence("block", name, start, tok.end_pos, False, scope))
-            elif name in layers or name in ("residual", "inception", "concat", "add",
-                                            "gate", "dense", "aux"):
+            elif name in layers:
                 add(Occurrence("layer", name, start, tok.end_pos, False, scope))
             elif name not in FUNCTIONS and name != "in" and nxt is not None \
                     and nxt.type == "CALL_OPEN":
                 add(Occurrence("block", name, start, tok.end_pos, False, scope))
     index.local_blocks = local_blocks
     index.scopes = block_scopes
+    index.tokens = tokens
     return index
 
 

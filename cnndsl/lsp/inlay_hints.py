@@ -8,8 +8,7 @@ from __future__ import annotations
 from lsprotocol import types as lsp
 
 from ..ops.geometry import fmt_shape
-from .convert import LineMap
-from .facts import anchor
+from .facts import places
 
 MAX_SHAPES = 3
 
@@ -26,7 +25,7 @@ def hints(ls, uri: str, within: lsp.Range) -> list[lsp.InlayHint]:
     if built is None:
         return []
     text, _ = ls.text(uri)
-    lines = LineMap(text)
+    lines = ls.lines(uri)
     by_line = shapes_by_line(built)
     found = []
     last = min(within.end.line, len(lines.starts) - 1)
@@ -58,14 +57,11 @@ def shapes_by_line(analysis) -> dict[int, list[tuple]]:
     net = analysis.network
     last_on_line: dict[int, int] = {}
     spans: dict[int, tuple[int, int]] = {}
-    for n in net.layers():
-        span = anchor(analysis, n)
-        if span is None:
-            continue
-        line = analysis.lines.line_of(span.end)
+    for n, start, end in places(analysis).anchors:
+        line = analysis.lines.line_of(end)
         if n > last_on_line.get(line, -1):
             last_on_line[line] = n
-        spans.setdefault(n, (span.start, span.end))
+        spans.setdefault(n, (start, end))
     by_span: dict[tuple[int, int], list[tuple]] = {}
     for n, where in spans.items():
         shape = tuple(net.node(n)["meta"]["shape"])

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from lsprotocol import types as lsp
 
-from ..syntax.tokens import code_tokens, comments
 from .convert import LineMap
+from .index import document_tokens
 
 TYPES = ["keyword", "class", "function", "parameter", "variable", "label", "property",
          "number", "string", "comment", "operator"]
@@ -29,7 +29,7 @@ def classify(ls, uri: str) -> list[tuple[int, int, str, bool]]:
     """(start, end, type, is a declaration) of each token worth colouring."""
     text, index = ls.index(uri)
     found: dict[int, tuple[int, int, str, bool]] = {}
-    for tok in code_tokens(text):
+    for tok in index.tokens:
         kind = _BY_TOKEN.get(tok.type)
         if kind is None and tok.value in _OPERATORS and tok.type != "STRING":
             kind = "operator"
@@ -40,7 +40,7 @@ def classify(ls, uri: str) -> list[tuple[int, int, str, bool]]:
             "variable" if occ.kind == "param" else _KIND.get(occ.kind)
         if kind is not None:
             found[occ.start] = (occ.start, occ.end, kind, occ.definition)
-    for tok in comments(text):
+    for tok in document_tokens(text, comment_tokens=True):
         found[tok.start_pos] = (tok.start_pos, tok.end_pos, "comment", False)
     return [found[k] for k in sorted(found)]
 

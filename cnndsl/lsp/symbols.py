@@ -14,8 +14,6 @@ def register(server) -> None:
 
 
 def symbols(ls, uri: str) -> list[lsp.DocumentSymbol]:
-    from ..syntax.tokens import code_tokens
-
     text, index = ls.index(uri)
     lines = LineMap(text)
 
@@ -25,7 +23,7 @@ def symbols(ls, uri: str) -> list[lsp.DocumentSymbol]:
                                   detail=detail, children=children or None)
 
     found: list[lsp.DocumentSymbol] = []
-    tokens = code_tokens(text)
+    tokens = index.tokens
     for prev, tok in zip(tokens, tokens[1:]):
         if prev.type == "NETWORK" and tok.type == "NAME":
             found.append(symbol(tok.value, lsp.SymbolKind.Module, prev.start_pos, tok.end_pos,
