@@ -79,13 +79,13 @@ def test_the_docs_examples_are_formatted(example):
         f"{where}: format the example with `cnndsl fmt`"
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
 @given(valid_spec())
 def test_generated_specs_keep_their_network(text):
     check_properties(text)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 @given(mutated_spec())
 def test_mutated_specs_format_or_are_refused(text):
     try:

@@ -49,7 +49,8 @@ def complete(ls, uri: str, position: lsp.Position) -> list[lsp.CompletionItem]:
               for name in COMPOSITES]
     items += _blocks(ls, uri, index)
     items += [lsp.CompletionItem(label=name, kind=lsp.CompletionItemKind.Variable,
-                                 detail="block parameter" if s else "param")
+                                 detail="the input's channels" if name == "in" else
+                                 "block parameter" if s else "param")
               for name, s in _params(index, scope)]
     if not before.strip():
         items += [lsp.CompletionItem(label=k, kind=lsp.CompletionItemKind.Keyword)

@@ -19,12 +19,14 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from lsprotocol import types as lsp
+from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
@@ -90,6 +92,24 @@ class CnnLanguageServer(LanguageServer):
         super().__init__(package, _version())
         self.documents: dict[str, Document] = {}
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cnndsl-analysis")
+
+    def feature(self, feature_name: str, options=None):
+        """pygls' `feature`, with each handler guarded: a bug in a feature is logged and
+        answered with nothing, never an error popup or a dead server."""
+        register = super().feature(feature_name, options)
+
+        def guard(handler):
+            @functools.wraps(handler)
+            def guarded(ls, *args):
+                try:
+                    return handler(ls, *args)
+                except JsonRpcException:
+                    raise  # meant for the client (a refused rename)
+                except Exception:
+                    log.exception("%s failed", feature_name)
+                    return None
+            return register(guarded)
+        return guard
 
     # --- documents --------------------------------------------------------------------
     def document(self, uri: str) -> Document:

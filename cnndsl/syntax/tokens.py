@@ -13,10 +13,14 @@ from .parser import grammar_text
 STATEMENT_KEYWORDS = frozenset(("NETWORK", "INPUT", "PARAM", "USE", "BLOCK", "ASSERT"))
 
 
-class _KeepLayout:
-    """A post-lexer that changes nothing: it only makes lark keep the layout's terminals."""
+_KEPT = ("WS", "COMMENT")
 
-    always_accept = Layout.always_accept
+
+class _KeepLayout:
+    """A post-lexer that changes nothing: it only makes lark keep the layout's terminals,
+    and whitespace and comments."""
+
+    always_accept = (*Layout.always_accept, *_KEPT)
 
     def process(self, stream):
         return stream
@@ -24,13 +28,18 @@ class _KeepLayout:
 
 @functools.lru_cache(maxsize=1)
 def lexer() -> Lark:
-    return Lark(grammar_text(), parser="lalr", lexer="basic", postlex=_KeepLayout())
+    # The grammar without its `%ignore`s: whitespace and comments come out as tokens. (lark's
+    # `lex(text, dont_ignore=True)` would do the same but builds a new lexer each call.)
+    text = grammar_text()
+    for name in _KEPT:
+        text = text.replace(f"%ignore {name}\n", "")
+    return Lark(text, parser=None, lexer="basic", postlex=_KeepLayout())  # a lexer alone
 
 
 def raw_tokens(text: str):
     """Every token of `text` (WS, COMMENT and NL included); raises lark's
     UnexpectedCharacters where no terminal matches."""
-    return lexer().lex(text, dont_ignore=True)
+    return lexer().lex(text)
 
 
 def code_tokens(text: str) -> list[Token]:
