@@ -7,14 +7,14 @@ import pytest
 
 pytest.importorskip("pygls")
 
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from lsprotocol import types as lsp  # noqa: E402
-from pygls.workspace import Workspace  # noqa: E402
+from hypothesis import HealthCheck, given, settings
+from lsprotocol import types as lsp
+from pygls.workspace import Workspace
 
-from cnndsl.lsp import completion, definition, hover, inlay_hints, semantic_tokens, symbols  # noqa: E402
-from cnndsl.lsp.server import _analyse_and_place, make_server  # noqa: E402
+from cnndsl.lsp import completion, definition, hover, inlay_hints, semantic_tokens, symbols
+from cnndsl.lsp.server import _analyse_and_place, make_server
 
-from .fuzz_specs import mutated_spec  # noqa: E402
+from .fuzz_specs import mutated_spec
 
 GOOD = ("network N\ninput 3x32x32\nparam w = 8\nblock b(c, s=1): conv k3 s=s p1 c bn relu\n"
         "stem: conv k3 p1 w relu\n      b(16) b(16, s=2)\nskip: b(16)\n"
