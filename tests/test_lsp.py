@@ -17,7 +17,7 @@ import cnndsl  # noqa: E402
 
 from .conftest import ROOT  # noqa: E402
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+
 
 LIB = """\
 # blocks for the tests
@@ -119,11 +119,13 @@ async def hover_text(client, uri: str, position: lsp.Position) -> str:
 
 # --- diagnostics and code actions -------------------------------------------------------
 
+@pytest.mark.asyncio(loop_scope="module")
 async def test_a_good_spec_has_no_diagnostics(client, folder):
     uri = await open_doc(client, folder / "main.cnn", MAIN)
     assert await published(client, uri) == []
 
 
+@pytest.mark.asyncio(loop_scope="module")
 async def test_errors_are_located_with_hint_and_fix(client, folder):
     text = "input 3x32x32\nconv k3 p1 8 relu\nconvv k3 8\n"
     uri = await open_doc(client, folder / "typo.cnn", text)
@@ -142,6 +144,7 @@ async def test_errors_are_located_with_hint_and_fix(client, folder):
     assert edit.new_text == "conv" and edit.range == diag.range
 
 
+@pytest.mark.asyncio(loop_scope="module")
 async def test_warnings_are_published(client, folder):
     text = "input 3x32x32\ninception< conv k2 s2 8 | conv k3 s2 p1 8 >\n"
     uri = await open_doc(client, folder / "warn.cnn", text)
@@ -150,6 +153,7 @@ async def test_warnings_are_published(client, folder):
     assert "not aligned" in diags[0].message and diags[0].range.start.line == 1
 
 
+@pytest.mark.asyncio(loop_scope="module")
 async def test_error_in_a_used_file_is_reported_there_and_at_the_use(client, folder):
     (folder / "broken.cnn").write_text("block bad(c): conv k3 c\n  relu )\n")
     text = 'input 3x32x32\nuse "broken.cnn"\nconv k3 8\n'
@@ -161,6 +165,7 @@ async def test_error_in_a_used_file_is_reported_there_and_at_the_use(client, fol
     assert there and there[0].range.start.line == 1
 
 
+@pytest.mark.asyncio(loop_scope="module")
 async def test_diagnostics_follow_changes(client, folder):
     path = folder / "edit.cnn"
     uri = await open_doc(client, path, "input 3x32x32\nconv k3 8\n")
@@ -174,6 +179,7 @@ async def test_diagnostics_follow_changes(client, folder):
 
 # --- hover ------------------------------------------------------------------------------
 
+@pytest.mark.asyncio(loop_scope="module")
 async def test_hover_on_a_layer_gives_shape_counts_and_rf(client, folder):
     uri = await open_doc(client, folder / "main.cnn", MAIN)
     text = await hover_text(client, uri, at(MAIN, "conv k3 p1 width"))
@@ -183,6 +189,7 @@ async def test_hover_on_a_layer_gives_shape_counts_and_rf(client, folder):
     assert f"params {conv['params']:,}" in text and "rf 3" in text
 
 
+@pytest.mark.asyncio(loop_scope="module")
 async def test_hover_on_a_block_call_gives_signature_and_totals(client, folder):
     uri = await open_doc(client, folder / "main.cnn", MAIN)
     text = await hover_text(client, uri, at(MAIN, "stage(32)", skip=2))
@@ -196,6 +203,7 @@ async def test_hover_on_a_block_call_gives_signature_and_totals(client, folder):
     assert nodes or params
 
 
+@pytest.mark.asyncio(loop_scope="module")
 async def test_hover_on_labels_and_refs(client, folder):
     uri = await open_doc(client, folder / "main.cnn", MAIN)
     label = await hover_text(client, uri, at(MAIN, "skip:"))
@@ -204,12 +212,14 @@ async def test_hover_on_labels_and_refs(client, folder):
     assert "`@skip`" in ref and "defined at line 8" in ref and "32x16x16" in ref
 
 
+@pytest.mark.asyncio(loop_scope="module")
 async def test_hover_on_a_param_and_an_option(client, folder):
     uri = await open_doc(client, folder / "main.cnn", MAIN)
     assert "= 16" in await hover_text(client, uri, at(MAIN, "width bn"))
     assert "kernel size" in await hover_text(client, uri, at(MAIN, "k3 p1 width"))
 
 
+@pytest.mark.asyncio(loop_scope="module")
 async def test_hover_stays_with_the_last_good_analysis_marked_stale(client, folder):
     path = folder / "stale.cnn"
     good = "input 3x32x32\nconv k3 p1 8 relu\nconv k3 p1 16 relu\n"
@@ -223,6 +233,7 @@ async def test_hover_stays_with_the_last_good_analysis_marked_stale(client, fold
 
 # --- inlay hints --------------------------------------------------------------------------
 
+@pytest.mark.asyncio(loop_scope="module")
 async def test_inlay_hints_show_the_output_shape_of_each_line(client, folder):
     uri = await open_doc(client, folder / "main.cnn", MAIN)
     hints = await client.text_document_inlay_hint_async(lsp.InlayHintParams(
@@ -248,6 +259,7 @@ async def complete(client, uri, position) -> dict[str, lsp.CompletionItem]:
     return {item.label: item for item in items}
 
 
+@pytest.mark.asyncio(loop_scope="module")
 async def test_completion_of_layers_options_blocks_and_params(client, folder):
     text = MAIN + "        conv k3 \n"
     uri = await open_doc(client, folder / "main.cnn", MAIN)
@@ -261,6 +273,7 @@ async def test_completion_of_layers_options_blocks_and_params(client, folder):
     await change(client, uri, MAIN)
 
 
+@pytest.mark.asyncio(loop_scope="module")
 async def test_completion_of_labels_after_at_and_files_in_use(client, folder):
     text = MAIN + "        concat< @\nuse \"\n"
     uri = await open_doc(client, folder / "main.cnn", MAIN)
@@ -280,6 +293,7 @@ async def definition(client, uri, position) -> lsp.Location:
     return result[0] if isinstance(result, list) else result
 
 
+@pytest.mark.asyncio(loop_scope="module")
 async def test_go_to_definition(client, folder):
     uri = await open_doc(client, folder / "main.cnn", MAIN)
     block = await definition(client, uri, at(MAIN, "stage(32)"))
@@ -298,6 +312,7 @@ async def test_go_to_definition(client, folder):
     assert local.uri == lib_uri and local.range.start == at(LIB, "cbr(c, s=1)")
 
 
+@pytest.mark.asyncio(loop_scope="module")
 async def test_references_and_symbols(client, folder):
     lib_uri = await open_doc(client, folder / "lib.cnn", LIB)
     refs = await client.text_document_references_async(lsp.ReferenceParams(
@@ -316,6 +331,7 @@ async def test_references_and_symbols(client, folder):
     assert [c.name for c in lib_symbols[1].children] == ["c", "n"]
 
 
+@pytest.mark.asyncio(loop_scope="module")
 async def test_rename_a_label_and_a_block(client, folder):
     uri = await open_doc(client, folder / "main.cnn", MAIN)
     edit = await client.text_document_rename_async(lsp.RenameParams(
@@ -334,6 +350,7 @@ async def test_rename_a_label_and_a_block(client, folder):
 
 # --- formatting and semantic tokens -------------------------------------------------------
 
+@pytest.mark.asyncio(loop_scope="module")
 async def test_formatting_is_cnndsl_fmt(client, folder):
     messy = "input  3x32x32\nstem:conv k3  p1 8   # the stem\n   relu\n"
     uri = await open_doc(client, folder / "messy.cnn", messy)
@@ -347,6 +364,7 @@ async def test_formatting_is_cnndsl_fmt(client, folder):
                                                                   insert_spaces=True)))
 
 
+@pytest.mark.asyncio(loop_scope="module")
 async def test_semantic_tokens(client, folder):
     uri = await open_doc(client, folder / "main.cnn", MAIN)
     result = await client.text_document_semantic_tokens_full_async(lsp.SemanticTokensParams(
@@ -371,6 +389,7 @@ async def test_semantic_tokens(client, folder):
 
 # --- robustness ---------------------------------------------------------------------------
 
+@pytest.mark.asyncio(loop_scope="module")
 async def test_half_typed_specs_never_break_the_server(client, folder):
     typed = "extra:  residual< conv k3 p1 32 bn | conv k1 32 > relu\n"
     at_line = MAIN.index("        gap")
@@ -393,6 +412,7 @@ async def test_half_typed_specs_never_break_the_server(client, folder):
     assert "32x16x16" in await hover_text(client, uri, at(MAIN, "stage(32)", skip=1))
 
 
+@pytest.mark.asyncio(loop_scope="module")
 async def test_a_burst_of_changes_is_analysed_without_pile_up(client, folder):
     uri = await open_doc(client, folder / "burst.cnn", MAIN)
     before = (await client.workspace_execute_command_async(lsp.ExecuteCommandParams(
@@ -405,3 +425,30 @@ async def test_a_burst_of_changes_is_analysed_without_pile_up(client, folder):
         command="cnndsl.analysisStats")))[uri]
     assert diags == [] and stats["version"] == _versions[uri]
     assert stats["analyses"] - before < 20
+
+
+# --- the command and the benchmark harness ------------------------------------------------
+
+def test_the_lsp_command_is_registered():
+    from cnndsl.cli import make_parser
+
+    args = make_parser().parse_args(["lsp", "--stdio"])
+    assert args.command == "lsp"
+
+
+def test_the_latency_benchmark_runs(tmp_path):
+    # No timing is asserted (targets belong to the benchmark): this keeps it from rotting.
+    import json
+    import subprocess
+
+    out = tmp_path / "lsp.json"
+    done = subprocess.run([sys.executable, "-m", "bench.lsp_latency", "--edits", "2",
+                           "--hovers", "2", "--layers", "40", "--keystrokes", "3",
+                           "--json", str(out)], cwd=ROOT, env=ENV, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(out.read_text())
+    assert data["resnet152"]["diagnostics"]["n"] == 2
+    assert "block stage" in data["resnet152"]["hover_call_text"]
+    assert data["big_file"]["analyses_during_typing"] >= 1
+    assert "change -> diagnostics" in done.stdout
