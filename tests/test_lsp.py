@@ -17,8 +17,6 @@ import cnndsl  # noqa: E402
 
 from .conftest import ROOT  # noqa: E402
 
-
-
 LIB = """\
 # blocks for the tests
 block cbr(c, s=1): conv k3 s=s p1 c bn relu

@@ -5,8 +5,9 @@
 # spec, so it runs on a worker thread and the protocol keeps answering meanwhile. Each
 # document has at most one analysis running: a change that arrives while one runs only
 # marks the document dirty, and when the running analysis ends the newest text is analysed
-# next (the versions in between are never analysed: no pile-up). A short debounce, scaled
-# to how long the document's last analysis took, lets a burst of keystrokes coalesce first.
+# next (the versions in between are never analysed: no pile-up). For a document whose
+# analysis takes a quarter of a second or more, a debounce of a tenth of that (at most
+# 0.25 s) lets a burst of keystrokes coalesce before it starts.
 # Diagnostics are published only for the version they describe.
 #
 # NOTE: stale analyses
@@ -35,9 +36,9 @@ from .convert import LineMap
 from .diagnostics import publishable
 from .index import Index, build_index, document_tokens
 
-DEBOUNCE_MIN_S = 0.005
 DEBOUNCE_MAX_S = 0.25
-DEBOUNCE_SHARE = 0.1  # of the last analysis' time
+DEBOUNCE_SHARE = 0.1    # of the last analysis' time
+DEBOUNCE_FROM_S = 0.25  # analyses quicker than this start at once
 NEARBY_LINES = 200  # how far a line is looked for when a position is carried over
 LARGE_TEXT = 20_000  # characters: above, a hover may use the last index (`index_near`)
 
@@ -171,7 +172,7 @@ class CnnLanguageServer(LanguageServer):
         try:
             while doc.dirty:
                 last = doc.latest.seconds if doc.latest is not None else 0.0
-                await asyncio.sleep(min(DEBOUNCE_MAX_S, max(DEBOUNCE_MIN_S, last * DEBOUNCE_SHARE)))
+                await asyncio.sleep(debounce(last))
                 doc.dirty = False
                 try:
                     text, version = self.text(doc.uri)
@@ -211,6 +212,14 @@ class CnnLanguageServer(LanguageServer):
             self.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(
                 uri=uri, diagnostics=[]))
         doc.published_elsewhere = targets
+
+
+def debounce(last_seconds: float) -> float:
+    """How long to wait for more keystrokes before analysing (NOTE: scheduling analyses):
+    nothing for a document that analyses quickly, else a tenth of its last analysis."""
+    if last_seconds < DEBOUNCE_FROM_S:
+        return 0.0
+    return min(DEBOUNCE_MAX_S, last_seconds * DEBOUNCE_SHARE)
 
 
 def _analyse_and_place(uri: str, text: str, version, path) -> Analysis:
