@@ -450,3 +450,20 @@ def test_the_latency_benchmark_runs(tmp_path):
     assert "block stage" in data["resnet152"]["hover_call_text"]
     assert data["big_file"]["analyses_during_typing"] >= 1
     assert "change -> diagnostics" in done.stdout
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_saving_a_used_file_reanalyses_the_specs_that_use_it(client, folder):
+    (folder / "parts.cnn").write_text("block part: conv k3 p1 8 relu\n")
+    text = 'input 3x32x32\nuse "parts.cnn"\npart flatten fc 10\n'
+    uri = await open_doc(client, folder / "uses_parts.cnn", text)
+    assert await published(client, uri) == []
+    parts = folder / "parts.cnn"
+    parts_uri = await open_doc(client, parts, "block part: conv k3 p1 8 relu\n")
+    broken = "block part: conv k3 p1 8 fc 10 relu\n"
+    parts.write_text(broken)
+    client.diagnostics.pop(uri, None)
+    await change(client, parts_uri, broken, wait=False)
+    client.text_document_did_save(lsp.DidSaveTextDocumentParams(text_document=doc_id(parts_uri)))
+    diags = await published(client, uri)
+    assert diags and diags[0].range.start.line == 1 and "parts.cnn" in diags[0].message

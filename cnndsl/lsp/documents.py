@@ -15,7 +15,11 @@ def register(server) -> None:
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_SAVE)
     def did_save(ls, params: lsp.DidSaveTextDocumentParams) -> None:
-        ls.schedule(params.text_document.uri)  # a used file may have changed on disk
+        saved = ls.document(params.text_document.uri)
+        ls.schedule(saved.uri)
+        for doc in list(ls.documents.values()):  # the open specs that use the saved file
+            if doc is not saved and doc.parsed is not None and saved.path in doc.parsed.used:
+                ls.schedule(doc.uri)
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls, params: lsp.DidCloseTextDocumentParams) -> None:
