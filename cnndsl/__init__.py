@@ -4,7 +4,7 @@
     net = cnndsl.build("zoo_specs/resnet50.cnn")      # parse, lower, check
 """
 from . import ops as _ops  # noqa: F401  (registers the built-in layers)
-from .api import Summary, build, parse, read_spec, render, summary
+from .api import Summary, build, format, parse, read_spec, render, summary
 from .errors import (
     CnnContractError,
     CnnError,
@@ -40,6 +40,7 @@ __all__ = [
     "ShapeProblem",
     "Summary",
     "build",
+    "format",
     "parse",
     "read_spec",
     "register_layer",

@@ -189,6 +189,14 @@ def _network_svg(network: Network) -> str:
 Network._repr_svg_ = _network_svg
 
 
+def format(text: str | bytes, path: str | Path | None = None) -> str:
+    """`text` in the canonical layout of `cnndsl fmt` (docs/editor.md): idempotent, every
+    comment kept, the same AST. Raises the spec's `CnnError` if it does not parse."""
+    from .syntax.format import format_text
+
+    return format_text(text, path)
+
+
 def parse_shape(text: str) -> tuple[int, ...]:
     """`3x224x224` -> (3, 224, 224)."""
     try:
@@ -224,6 +232,6 @@ def parse_assignment(text: str) -> tuple[str, int | float]:
     return name, -number if value.startswith("-") else number
 
 
-__all__ = ["CnnError", "STDIN", "Summary", "build", "locate_spec", "open_spec", "parse",
-           "parse_assignment", "parse_shape", "read_spec", "read_spec_file", "render",
-           "summary"]
+__all__ = ["CnnError", "STDIN", "Summary", "build", "format", "locate_spec", "open_spec",
+           "parse", "parse_assignment", "parse_shape", "read_spec", "read_spec_file",
+           "render", "summary"]

@@ -13,9 +13,9 @@ import sys
 import traceback
 
 from ..errors import CnnError, CnnUsageError
-from . import check, compile, convert_weights, export, render, summary, zoo
+from . import check, compile, convert_weights, export, fmt, lsp, render, summary, zoo
 
-SUBCOMMANDS = (check, summary, compile, export, render, convert_weights, zoo)
+SUBCOMMANDS = (check, summary, compile, export, render, convert_weights, zoo, fmt, lsp)
 
 
 def shared_options() -> argparse.ArgumentParser:
