@@ -277,6 +277,10 @@ def _check(value, expr):
 
 def as_int(value, expr, what: str) -> int:
     """An integral value, or a located error that names `what`."""
+    if isinstance(value, (TensorValue, LayerValue)):
+        kind = "a tensor" if isinstance(value, TensorValue) else f"the layer `{value}`"
+        raise CnnValueError(f"{what} must be a whole number, but `{expr.span.text}` is {kind}",
+                            expr.span)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise CnnValueError(f"{what} must be a whole number, got `{expr.span.text}`",
                             expr.span)

@@ -158,8 +158,12 @@ class Lowering:
         taps = [self.tap(ref, root) for ref in self.spec.outputs]
         if taps:
             out, taps = taps[0], taps[1:]
-            if len(set([out, *taps])) < len(self.spec.outputs):
-                raise CnnNameError("an output is listed twice", self.spec.outputs[0].span)
+            seen: dict[int, ast.Name] = {}
+            for ref, node in zip(self.spec.outputs, [out, *taps]):
+                if node in seen:
+                    raise CnnNameError(f"an output is listed twice (`@{seen[node].id}` and "
+                                       f"`@{ref.id}` are the same tensor)", ref.span)
+                seen[node] = ref
         check_outputs_used(self.graph, [out, *taps], self.aux)
         init = self.spec.init
         if init is not None and init.id not in INIT_RULES:
