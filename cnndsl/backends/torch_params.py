@@ -42,7 +42,7 @@ from ..ir import Network
 from ..ir.evaluate import Env, evaluate
 from ..ir.graph import Scope
 from ..ir.library import collect_blocks
-from ..ir.lower import Frame, Lowering
+from ..ir.lower import Frame, Lowering, sequence_body
 from ..ir.names import attribute_name
 from ..ir.names import class_name as sanitise_class_name
 from ..ops import lookup, same_layout
@@ -340,9 +340,10 @@ class ParamPlanner:
         args = {param: Sym(names[param], value) if isinstance(value, int) else value
                 for param, value in entry.args}
         scope = self.network.node(min(box.nodes))["scope"][:len(path.split("."))]
-        frame = Frame(scope, "block")
+        body, numbered = sequence_body(info.definition)
+        frame = Frame(scope, "block", numbered=numbered)
         lowering.calls = [s.block for s in scope if s.kind == "block"]
-        out = lowering.sequence(info.definition.body, 0, frame, info.globals.child(args))
+        out = lowering.sequence(body, 0, frame, info.globals.child(args))
         network = Network(lowering.graph, "probe", shape, out, aux_outputs=lowering.aux,
                           blocks=self.network.blocks, source=self.network.source)
         probe = Probe(path, entry, network, lowering, ModuleTree(network))

@@ -499,8 +499,9 @@ def _honours(network: Network, spec, py_names: dict, name: str, text: str, class
         try:
             changed = lower(spec, params={**network.params, param: other},
                             input_shape=tuple(network.input_shape))
-            for run_pass in PIPELINE:
-                changed = run_pass(changed, inplace=True)
+            for run_pass in PIPELINE:  # the spec's asserts are about its own values
+                if run_pass.__name__ != "check_contracts":
+                    changed = run_pass(changed, inplace=True)
         except CnnError:
             continue
         other_text = TorchSource(changed, class_name, spec_name, inplace=inplace).render()

@@ -18,7 +18,7 @@ class LayerValue:
 
     op: str
     options: tuple
-    env: Any
+    env: Any = field(compare=False, repr=False)  # equal layers: same op, same options
 
     def __str__(self) -> str:
         return self.op

@@ -351,12 +351,7 @@ class Lowering:
         args = self.bind(info.definition, call, env, self.shape(x)[0], frame)
         local = frame.claim(name, call.span) if name else frame.fresh("", start=0)
         scope = Scope(local, "block", call.name, tuple(args.items()), call.span)
-        body = info.definition.body
-        # A block whose body is one `seq< >` is itself the sequence (no extra level).
-        only = body.items[0] if len(body.items) == 1 else None
-        numbered = isinstance(only, ast.Composite) and only.kind == "seq"
-        if numbered:
-            body = only.branches[0].body
+        body, numbered = sequence_body(info.definition)
         inner = frame.child(scope, "block", numbered=numbered)
         self.calls.append(call.name)
         try:
@@ -730,6 +725,16 @@ class Lowering:
             if "bias" in opts and opts["bias"] is None:
                 succ = list(g.successors(n))
                 opts["bias"] = not (len(succ) == 1 and g.nodes[succ[0]]["op"] == "bn")
+
+
+def sequence_body(block: ast.BlockDef) -> tuple[ast.Sequence, bool]:
+    """A block's body, and whether it is numbered: a block whose body is one `seq< >` is
+    itself that sequence (no extra level; see NOTE: default names)."""
+    body = block.body
+    only = body.items[0] if len(body.items) == 1 else None
+    if isinstance(only, ast.Composite) and only.kind == "seq" and not only.options:
+        return only.branches[0].body, True
+    return body, False
 
 
 def _truth(value, expr) -> bool:

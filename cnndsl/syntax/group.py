@@ -65,8 +65,7 @@ class Grouper:
                 break
             if isinstance(word, ast.IfWord):
                 finish()
-                if not items or isinstance(items[-1], (ast.Assert, ast.Labelled,
-                                                       ast.Defaults)):
+                if not items or isinstance(items[-1], (ast.Labelled, ast.Defaults)):
                     raise CnnSyntaxError("`if` has nothing before it to make conditional",
                                          word.span, "put it after a layer, a call or "
                                          "`( ... )`: `(conv k1 64 bn relu) if t != 1`")
