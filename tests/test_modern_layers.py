@@ -346,3 +346,17 @@ def test_diagrams_draw_the_new_layers():
             "droppath 0.1 >\nupsample size=[7,11] mode=bilinear")
     source = cnndsl.render(text).source
     assert "chunk 1/2" in source and "upsample to 7×11" in source and "shuffle 2" in source
+
+
+@pytest.mark.parametrize("text, warned", [
+    ("input 8x4x4\nconv k1 8 gap flatten dropout 0.2 inplace fc 3", None),
+    ("input 8x4x4\nresidual< dropout 0.2 inplace conv k1 8 >", "`add1` also reads"),
+    ("input 8x4x4\nconv k1 8\nconcat< flatten dropout inplace | flatten >", "`flatten2` also"),
+    ("input 8\ndropout inplace fc 3", "the network returns or is given"),
+])
+def test_inplace_dropout_warns_where_it_would_overwrite_a_shared_tensor(text, warned):
+    messages = [w.message for w in cnndsl.build(text).warnings if w.severity == "warning"]
+    if warned is None:
+        assert messages == []
+    else:
+        assert len(messages) == 1 and warned in messages[0] and "inplace" in messages[0]
