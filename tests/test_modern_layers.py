@@ -351,7 +351,8 @@ def test_diagrams_draw_the_new_layers():
 @pytest.mark.parametrize("text, warned", [
     ("input 8x4x4\nconv k1 8 gap flatten dropout 0.2 inplace fc 3", None),
     ("input 8x4x4\nresidual< dropout 0.2 inplace conv k1 8 >", "`add1` also reads"),
-    ("input 8x4x4\nconv k1 8\nconcat< flatten dropout inplace | flatten >", "`flatten2` also"),
+    ("input 8x4x4\nconv k1 8\nconcat< flatten dropout inplace | flatten >",
+     "`branch2` also reads"),
     ("input 8\ndropout inplace fc 3", "the network returns or is given"),
 ])
 def test_inplace_dropout_warns_where_it_would_overwrite_a_shared_tensor(text, warned):

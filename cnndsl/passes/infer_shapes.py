@@ -47,11 +47,11 @@ def shared_inplace_warning(net, n: int) -> Diagnostic | None:
     """A warning where a layer asked to work in place (`dropout inplace`) would overwrite,
     in training, a tensor that something else reads (through views such as `flatten`),
     or the caller's input."""
-    u = net.inputs(n)[0]
+    step, u = n, net.inputs(n)[0]
     while True:
         readers = net.consumers(u)
         if u == net.input or u in net.outputs or u in net.aux_outputs or len(readers) > 1:
-            others = [net.node(r)["name"] for r in readers if r != n]
+            others = [net.node(r)["name"] for r in readers if r != step]
             what = f"`{others[0]}` also reads" if others else "the network returns or " \
                 "is given"
             attrs = net.node(n)
@@ -61,7 +61,7 @@ def shared_inplace_warning(net, n: int) -> Diagnostic | None:
                 severity="warning")
         if not lookup(net.node(u)["op"]).view:
             return None
-        u = net.inputs(u)[0]
+        step, u = u, net.inputs(u)[0]
 
 
 def dropped_note(attrs: dict, ins: list[tuple[int, ...]]) -> Diagnostic | None:
