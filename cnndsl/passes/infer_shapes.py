@@ -32,11 +32,36 @@ def infer_shapes(network, *, inplace: bool = False, **_opts):
         note = dropped_note(attrs, ins)
         if note is not None:
             net.warnings.append(note)
+        if attrs["opts"].get("inplace") is True:
+            warning = shared_inplace_warning(net, n)
+            if warning is not None:
+                net.warnings.append(warning)
     for n in (*net.outputs, *net.aux_outputs):
         if isinstance(g.nodes[n]["meta"]["shape"], ChannelsLast):
             raise CnnShapeError("the network's output is channels-last (after `nhwc`)",
                                 g.nodes[n]["span"], "end the channels-last part with `nchw`")
     return net
+
+
+def shared_inplace_warning(net, n: int) -> Diagnostic | None:
+    """A warning where a layer asked to work in place (`dropout inplace`) would overwrite,
+    in training, a tensor that something else reads (through views such as `flatten`),
+    or the caller's input."""
+    step, u = n, net.inputs(n)[0]
+    while True:
+        readers = net.consumers(u)
+        if u == net.input or u in net.outputs or u in net.aux_outputs or len(readers) > 1:
+            others = [net.node(r)["name"] for r in readers if r != step]
+            what = f"`{others[0]}` also reads" if others else "the network returns or " \
+                "is given"
+            attrs = net.node(n)
+            return Diagnostic(
+                f"`{attrs['op']} inplace` overwrites in training a tensor that {what}",
+                attrs["span"], "drop `inplace`: it changes no result, only memory",
+                severity="warning")
+        if not lookup(net.node(u)["op"]).view:
+            return None
+        step, u = u, net.inputs(u)[0]
 
 
 def dropped_note(attrs: dict, ins: list[tuple[int, ...]]) -> Diagnostic | None:
