@@ -44,7 +44,8 @@ def test_seq_groups_add_no_level_and_labels_keep_their_name():
 
 
 def test_residual_when_false_is_the_body_alone():
-    spec = "input 8x8x8\nresidual(when=1 == 2)< conv k3 p1 8 >\nresidual(when=not 0)< conv k3 p1 8 >\n"
+    spec = ("input 8x8x8\nresidual(when=1 == 2)< conv k3 p1 8 >\n"
+            "residual(when=not 0)< conv k3 p1 8 >\n")
     ops = [n["op"] for n in names(cnndsl.build(spec)).values()]
     assert ops == ["conv", "conv", "add"]
 

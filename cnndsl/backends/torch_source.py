@@ -430,7 +430,8 @@ class ForwardWriter:
         local = self.network.node(n)["name"].rsplit(".", 1)[-1]
         if local.isidentifier():
             return local
-        return "out" + re.sub(r"\W", "_", local) if local[0].isdigit() else re.sub(r"\W", "_", local)
+        clean = re.sub(r"\W", "_", local)  # `0`, `block1-0`: module names, not identifiers
+        return "out" + clean if clean[0].isdigit() else clean
 
     def _fresh(self, stem: str) -> str:
         """`stem`, else `stem_2`, `stem_3`, ...: the first not yet given out. Counting on

@@ -637,7 +637,6 @@ class Lowering:
                                 f"point on purpose, write `{ref.id}: id`")
         if found is not None:
             return found
-        outer = _label_outside_block(frame, ref.id)
         raise CnnNameError(f"no label `{ref.id}` before this point", ref.span,
                            did_you_mean(ref.id, _visible_labels(frame)) or
                            "label a layer earlier: `enc1: conv k3 64`")

@@ -265,7 +265,8 @@ _TOKEN_WORDS = {
     "LABEL": "a label", "KWNAME": "an option `name=`", "COMPACT": "an option like `k3`",
     "REPEAT_LIT": "a repeat like `x3`", "REF": "a reference `@label`", "LT": "`<`", "GT": "`>`",
     "ASSERT": "`assert`", "IF": "`if`", "ELSE": "`else`", "CMP": "a comparison",
-    "QLABEL": "a label", "DEFAULT": "`default`", "OUTPUT": "`output`", "INIT": "`init`", "BLOCK": "`block`", "STAR": "`*`", "SLASH": "`/`",
+    "QLABEL": "a label", "DEFAULT": "`default`", "OUTPUT": "`output`", "INIT": "`init`",
+    "BLOCK": "`block`", "STAR": "`*`", "SLASH": "`/`",
     "PLUS": "`+`", "MINUS": "`-`",
 }
 
