@@ -13,7 +13,10 @@ from hypothesis import strategies as st
 WORDS = ("conv", "k3", "p1", "s2", "bn", "relu", "residual<", "inception<", "|", ">", "<",
          "(", ")", "*", "x3", "@a", "a:", "block", "b(c):", "use", "\"x.cnn\"", "=", "[",
          "]", ",", "in", "//", "0", "-1", "1e999", "\t", "\n", "    ", "#", ":", "\x00",
-         "\ufeff", "\r", "dense(n=2, k=4)", "fc", "flatten", "gap", "assert", "shape", "==")
+         "\ufeff", "\r", "dense(n=2, k=4)", "fc", "flatten", "gap", "assert", "shape", "==",
+         # issue 16: words that were once accepted silently or crashed
+         "\u202e", "1e400", "param", "in=", "aux<", "gate<", "concat<", "@b", "b:", "b(4)",
+         "use \"\x00\"", "1_6", "\uff11\uff16", "x0", "* 0")
 
 
 # Labels that would clash with Python or with nn.Module if used raw as attribute names.

@@ -160,7 +160,7 @@ def test_memory_formula():
 
 def test_bad_optimizer_is_a_usage_error():
     with pytest.raises(cnndsl.CnnUsageError):
-        cnndsl.summary("input 3x8x8\nconv k3 4", optimizer="rmsprop")
+        cnndsl.summary("input 3x8x8\nconv k3 4", optimizer="lbfgs")
 
 
 VGG16 = """input 3x224x224

@@ -177,4 +177,4 @@ def test_a_summary_shows_itself_in_a_notebook():
 
 def test_a_network_repr_is_one_line():
     net = cnndsl.build("input 3x8x8\nconv k1 4 relu\naux< gap flatten fc 2 >\n")
-    assert repr(net) == "<Network Network: 3x8x8 -> 4x8x8, 5 layers, 1 aux heads>"
+    assert repr(net) == "<Network Network: 3x8x8 -> 4x8x8, 5 layers, 1 aux head>"

@@ -120,7 +120,8 @@ class Network:
         layers = sum(1 for _ in self.layers())
         out = "x".join(map(str, self.graph.nodes[self.output]["meta"]["shape"])) \
             if self.output in self.graph else "?"
-        aux = f", {len(self.aux_outputs)} aux heads" if self.aux_outputs else ""
+        aux = f", {len(self.aux_outputs)} aux head{'s' if len(self.aux_outputs) > 1 else ''}" \
+            if self.aux_outputs else ""
         return (f"<Network {self.name}: {'x'.join(map(str, self.input_shape))} -> {out}, "
                 f"{layers} layer{'s' if layers != 1 else ''}{aux}>")
 
