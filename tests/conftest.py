@@ -48,3 +48,13 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+# One or two networks of each zoo family: the others are the same blocks with other numbers
+# (test_zoo_reference.py checks every zoo network's counts and names against torchvision),
+# and the largest (VGG, RegNetY-32GF, ConvNeXt-L, EfficientNetV2-L) would take minutes here.
+ZOO_SAMPLE = ("lenet5", "alexnet_2012", "nin", "resnet18", "resnext50_32x4d", "densenet121",
+              "googlenet", "inception_v3", "bn_inception", "inception_v4",
+              "inception_resnet_v2", "squeezenet1_0", "mobilenet_v2", "mobilenet_v3_small",
+              "mnasnet0_5", "shufflenet_v2_x0_5", "efficientnet_b0", "efficientnet_v2_s",
+              "convnext_tiny", "regnet_x_400mf", "regnet_y_400mf")

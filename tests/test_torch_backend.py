@@ -8,12 +8,15 @@ import torch
 import cnndsl
 from cnndsl.backends.torch_source import network_params
 
-from .conftest import SPECS, ZOO
+from .conftest import SPECS, ZOO, ZOO_SAMPLE
 from .torch_helpers import expected_params, instantiate, n_params, randomise_batchnorm
 
 
+
+
 def _networks() -> list:
-    paths = sorted(ZOO.glob("*.cnn")) + sorted((SPECS / "valid").glob("*.cnn")) + \
+    paths = [ZOO / f"{name}.cnn" for name in ZOO_SAMPLE] + \
+        sorted((SPECS / "valid").glob("*.cnn")) + \
         sorted((SPECS / "torch").glob("*.cnn"))
     return [pytest.param(p, id=f"{p.parent.name}/{p.stem}") for p in paths
             if cnndsl.read_spec(p).body is not None]
