@@ -91,14 +91,7 @@ def state_dict_difference(ours: list, theirs: list) -> str:
     return "\n".join(lines)
 
 
-# torch_params writes the arguments of a block whose body is one `seq< >` (an inline
-# nn.Sequential) as literals, so VGG's `classifier(num_classes)` fixes num_classes.
-SEQ_BLOCK_ARGUMENT_FIXED = {f"vgg{d}{bn}" for d in (11, 13, 16, 19) for bn in ("", "_bn")}
-
-
-@pytest.mark.parametrize("stem", [
-    pytest.param(s, marks=pytest.mark.xfail(strict=True, reason="seq block argument fixed"))
-    if s in SEQ_BLOCK_ARGUMENT_FIXED else s for s in CHECKED])
+@pytest.mark.parametrize("stem", CHECKED)
 def test_class_takes_num_classes(zoo, stem):
     """Issue 13: `Net(num_classes=10)`, as torchvision's constructors take it."""
     net = zoo(stem)

@@ -285,6 +285,8 @@ class Lowering:
         if isinstance(item, ast.Composite):
             return self.composite(item, x, frame, env, name)
         if isinstance(item, ast.Group):
+            if name is not None and _one_item(item.body) is not None:
+                return self.item(item.body.items[0], x, frame, env, name)
             if name is not None:
                 return self.scoped(item.body, x, frame, env, name, "label", item.span)
             return self.sequence(item.body, x, frame, env)
@@ -643,8 +645,7 @@ class Lowering:
 
     def scoped_or_item(self, body, x, frame, env, name, kind, span) -> int:
         items = body.items
-        if len(items) == 1 and isinstance(items[0], (ast.Layer, ast.Call, ast.Composite)) \
-                and not (isinstance(items[0], ast.Layer) and items[0].op == "id"):
+        if _one_item(body) is not None:
             return self.item(items[0], x, frame, env, name=name)
         if all(isinstance(i, ast.Layer) and i.op == "id" for i in items):
             return x
@@ -726,13 +727,37 @@ class Lowering:
                 opts["bias"] = not (len(succ) == 1 and g.nodes[succ[0]]["op"] == "bn")
 
 
+def _one_item(body: ast.Sequence):
+    """The one layer, call or composite a sequence is (also behind `if` or in parentheses),
+    which a label names directly instead of adding a level; else None."""
+    if len(body.items) != 1:
+        return None
+    item = body.items[0]
+    while isinstance(item, (ast.Conditional, ast.Group)):
+        if isinstance(item, ast.Group):
+            if len(item.body.items) != 1:
+                return None
+            item = item.body.items[0]
+        else:
+            item = item.item
+    if isinstance(item, ast.Layer) and item.op == "id":
+        return None
+    return item if isinstance(item, (ast.Layer, ast.LayerVar, ast.Call, ast.Composite)) \
+        else None
+
+
 def sequence_body(block: ast.BlockDef) -> tuple[ast.Sequence, bool]:
     """A block's body, and whether it is numbered: a block whose body is one `seq< >` is
     itself that sequence (no extra level; see NOTE: default names)."""
     body = block.body
-    only = body.items[0] if len(body.items) == 1 else None
+    presets = [i for i in body.items if isinstance(i, ast.Defaults)]
+    rest = [i for i in body.items if not isinstance(i, ast.Defaults)]
+    only = rest[0] if len(rest) == 1 else None
     if isinstance(only, ast.Composite) and only.kind == "seq" and not only.options:
-        return only.branches[0].body, True
+        inner = only.branches[0].body
+        if presets:  # `default` lines first: they make no child
+            inner = ast.Sequence((*presets, *inner.items), inner.span)
+        return inner, True
     return body, False
 
 

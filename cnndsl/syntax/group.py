@@ -147,6 +147,8 @@ class Grouper:
                 builder.argument(arg, self.variables)
             return builder
         if isinstance(word, ast.Name):
+            if word.id in self.variables:  # a variable is a value, even named like a layer
+                return None
             if lookup(word.id) is not None and not lookup(word.id).internal:
                 return _LayerBuilder(word.id, word.span)
             if word.id == "id":
