@@ -215,6 +215,7 @@ async def test_hover_on_a_param_and_an_option(client, folder):
     uri = await open_doc(client, folder / "main.cnn", MAIN)
     assert "= 16" in await hover_text(client, uri, at(MAIN, "width bn"))
     assert "kernel size" in await hover_text(client, uri, at(MAIN, "k3 p1 width"))
+    assert "`cbr`, `stage`" in await hover_text(client, uri, at(MAIN, "lib.cnn"))
 
 
 @pytest.mark.asyncio(loop_scope="module")

@@ -76,7 +76,10 @@ def _about(ls, uri: str, index, occ: Occurrence) -> list[str]:
     if occ.kind == "option":
         return _option_doc(index, occ)
     if occ.kind == "file":
-        return [f"use `{occ.name}`"]
+        names = sorted(name for name, (_, path) in index.blocks.items()
+                       if path is not None and path.as_posix().endswith(occ.name.lstrip("./")))
+        listed = ", ".join(f"`{n}`" for n in names) if names else "no blocks (or it is missing)"
+        return [f"use `{occ.name}`: {listed}"]
     return []
 
 
