@@ -25,8 +25,8 @@ def ir_key(net) -> tuple:
     """A network's IR as plain data: each node's op, options and name, and the edges."""
     g = net.graph
     nodes = [(n, d["op"], repr(sorted(d["opts"].items())), d["name"])
-             for n, d in sorted(g.nodes(data=True))]
-    return nodes, sorted((u, v, d["index"]) for u, v, d in g.edges(data=True))
+             for n, d in sorted(g.nodes.items())]
+    return nodes, sorted(edge for n in g for edge in g.in_edges(n, data="index"))
 
 
 def comment_anchors(text: str) -> list[tuple[str, tuple[str, ...]]]:

@@ -39,7 +39,7 @@ from .source import Source
 from .tokens import raw_tokens
 
 INDENT = 4
-_STATEMENTS = frozenset(("NETWORK", "INPUT", "PARAM", "USE"))
+_STATEMENTS = frozenset(("NETWORK", "INPUT", "PARAM", "USE", "OUTPUT", "INIT"))
 _OPEN = {"(": ")", "[": "]", "<": ">"}
 _CLOSE = frozenset((")", "]", ">"))
 _COMPARISONS = frozenset(("==", "!=", "<=", ">=", "<", ">"))

@@ -10,7 +10,8 @@ from lark.exceptions import UnexpectedInput
 from .layout import Layout
 from .parser import grammar_text
 
-STATEMENT_KEYWORDS = frozenset(("NETWORK", "INPUT", "PARAM", "USE", "BLOCK", "ASSERT"))
+STATEMENT_KEYWORDS = frozenset(("NETWORK", "INPUT", "PARAM", "USE", "BLOCK", "ASSERT", "OUTPUT",
+                                "INIT", "DEFAULT", "IF", "ELSE", "AND", "OR", "NOT"))
 
 
 _KEPT = ("WS", "COMMENT")
