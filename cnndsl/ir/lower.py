@@ -35,7 +35,7 @@ from ..passes.infer_shapes import node_shape
 from ..syntax import ast, parse
 from ..syntax.group import COMPOSITES
 from .evaluate import Env, as_int, evaluate
-from .graph import Contract, Network, Scope
+from .graph import Contract, Network, Scope, shared_options
 from .library import BlockInfo, collect_blocks, spec_params
 from .multigraph import MultiDiGraph
 from .names import attribute_name
@@ -132,6 +132,7 @@ class Lowering:
         self.contracts: list[Contract] = []
         self.aux: list[int] = []
         self.calls: list[str] = []
+        self.option_sets: dict = {}  # see shared_options
         self.graph.add_node(0, op="input", opts={}, span=spec.input_shape.span
                             if spec.input_shape else None, scope=(), name="input",
                             meta={"shape": shape})
@@ -164,6 +165,7 @@ class Lowering:
             out = node_shape(spec, opts, ins)
         except ShapeProblem as problem:
             raise CnnShapeError(problem.message, span, problem_hint or problem.hint) from None
+        opts = shared_options(self.option_sets, op, opts)
         self.graph.add_node(n, op=op, opts=opts, span=span, scope=frame.scope,
                             name=frame.path(local), meta={"shape": out})
         for index, i in enumerate(inputs):
@@ -508,10 +510,13 @@ class Lowering:
         """Bias is on unless the layer's only consumer is `bn` (which would cancel it)."""
         g = self.graph
         for n in g.nodes:
-            opts = g.nodes[n]["opts"]
+            attrs = g.nodes[n]
+            opts = attrs["opts"]
             if "bias" in opts and opts["bias"] is None:
                 succ = list(g.successors(n))
-                opts["bias"] = not (len(succ) == 1 and g.nodes[succ[0]]["op"] == "bn")
+                bias = not (len(succ) == 1 and g.nodes[succ[0]]["op"] == "bn")
+                attrs["opts"] = shared_options(self.option_sets, attrs["op"],
+                                               {**opts, "bias": bias})
 
 
 def _fresh_branch(frame: Frame, branch: ast.Branch) -> str:

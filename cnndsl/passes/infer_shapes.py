@@ -13,7 +13,7 @@ from ..ops.geometry import dropped, fmt_shape
 
 MAX_ELEMENTS = 2**34  # one activation this large (64 GiB in fp32) is certainly a mistake
 
-# Equal shapes share one tuple: a long network has few distinct shapes and a tuple a node.
+# Equal shapes share one tuple: a long network has few distinct shapes, and a tuple a node.
 _SHAPES: dict[tuple[int, ...], tuple[int, ...]] = {}
 
 
@@ -28,7 +28,9 @@ def node_shape(spec: OpSpec, opts: dict, ins: list[tuple[int, ...]]) -> tuple[in
         raise ShapeProblem(f"`{spec.name}` output {fmt_shape(out)} has {size:,} elements per "
                            "example, more than any memory holds",
                            "check the channel counts and the input size")
-    return _SHAPES.setdefault(out, out) if len(_SHAPES) < 100_000 else out
+    if len(_SHAPES) >= 100_000 or any(type(v) is not int for v in out):
+        return out  # symbolic sizes (the torch backend's probes) equal numbers: kept apart
+    return _SHAPES.setdefault(out, out)
 
 
 def infer_shapes(network, *, inplace: bool = False, **_opts):
