@@ -3,6 +3,7 @@
     python -m bench              the full run (tens of minutes on a laptop)
     python -m bench --quick      small sizes, few repeats: a minute
     python -m bench --only stages commands
+    python -m bench --only frontend   the ratios of issue 17's front-end targets
 """
 from __future__ import annotations
 
@@ -15,12 +16,12 @@ from pathlib import Path
 
 from cnndsl.outputs import write_atomic
 
-from . import commands, gpu, inference, stages
+from . import commands, frontend, gpu, inference, stages
 from .report import markdown
 from .synthetic import SHAPES
 
 ROOT = Path(__file__).resolve().parents[1]
-SECTIONS = ("stages", "scaling", "commands", "inference", "memory", "gpu")
+SECTIONS = ("stages", "scaling", "commands", "frontend", "inference", "memory", "gpu")
 FULL = {"sizes": [100, 1000, 10000, 100000], "zoo": None, "repeats": 5, "runs": 10}
 QUICK = {"sizes": [100, 1000], "zoo": ["lenet5", "resnet18"], "repeats": 1, "runs": 3}
 MEMORY_SPECS = ("lenet5", "resnet18", "vgg11_bn", "googlenet", "densenet121")
@@ -59,6 +60,9 @@ def run(args) -> dict:
     if "commands" in args.only:
         _say("whole commands")
         results["commands"] = commands.time_commands(big, 1 if args.quick else 5)
+    if "frontend" in args.only:
+        _say("front end: start-up, parse, JSON, memory, scaling")
+        results["frontend"] = frontend.frontend(args.quick, mode["repeats"])
     if "inference" in args.only:
         _say("CPU inference")
         results["inference"] = _inference(zoo_dir, args.quick, mode["runs"])
