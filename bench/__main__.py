@@ -39,13 +39,16 @@ def parse_args(argv):
     p.add_argument("--markdown", default=str(ROOT / "docs" / "benchmarks.md"), metavar="PATH")
     p.add_argument("--from-json", nargs="+", metavar="PATH", help="run nothing: merge the "
                    "results of earlier runs (say, sections run apart) and write them")
+    p.add_argument("--machine-note", metavar="TEXT", help="what else the machine was doing "
+                   "(`2 cores shared with other work`): printed with the machine")
     return p.parse_args(argv)
 
 
 def run(args) -> dict:
     mode = QUICK if args.quick else FULL
     zoo_dir = ROOT / "zoo_specs"
-    results = {"mode": "quick" if args.quick else "full", "machine": _machine(),
+    results = {"mode": "quick" if args.quick else "full",
+               "machine": {**_machine(), "note": args.machine_note},
                "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     if "stages" in args.only:
         _say("compiler stages")

@@ -48,8 +48,10 @@ def one_layer_a_line(layers: int) -> str:
     return "network Lines\ninput 16x32x32\n" + "conv k3 p1 16\n" * layers
 
 
-def frontend(quick: bool, repeats: int) -> dict:
-    small, big, huge = (100, 1_000, 10_000) if quick else (1_000, 10_000, 100_000)
+def frontend(quick: bool, repeats: int, sizes: tuple[int, int, int] | None = None) -> dict:
+    """`sizes`: the three sizes of the scaling (the middle one also for the command and the
+    parse, the last for the JSON and the memory)."""
+    small, big, huge = sizes or ((100, 1_000, 10_000) if quick else (1_000, 10_000, 100_000))
     with tempfile.TemporaryDirectory() as folder:
         paths = {}
         for name, text in (("3 lines", "network Tiny\ninput 3x32x32\nconv k3 16 relu\n"),
