@@ -115,6 +115,8 @@ def _say(what: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     results = merged(args.from_json) if args.from_json else run(args)
+    if args.machine_note:
+        results["machine"]["note"] = args.machine_note
     write_atomic(args.json, json.dumps(results, indent=1) + "\n")
     write_atomic(args.markdown, markdown(results))
     print(f"bench: wrote {args.json} and {args.markdown}", file=sys.stderr)
