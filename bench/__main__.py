@@ -4,6 +4,7 @@
     python -m bench --quick      small sizes, few repeats: a minute
     python -m bench --only stages commands
     python -m bench --only torchvision --tv-nets resnet50 --tv-compile   (ours / torchvision)
+    python -m bench --only frontend   the ratios of issue 17's front-end targets
 """
 from __future__ import annotations
 
@@ -16,12 +17,13 @@ from pathlib import Path
 
 from cnndsl.outputs import write_atomic
 
-from . import commands, gpu, inference, stages, vs_torchvision
+from . import commands, frontend, gpu, inference, stages, vs_torchvision
 from .report import markdown
 from .synthetic import SHAPES
 
 ROOT = Path(__file__).resolve().parents[1]
-SECTIONS = ("stages", "scaling", "commands", "inference", "memory", "gpu", "torchvision")
+SECTIONS = ("stages", "scaling", "commands", "frontend", "inference", "memory", "gpu",
+            "torchvision")
 FULL = {"sizes": [100, 1000, 10000, 100000], "zoo": None, "repeats": 5, "runs": 10}
 QUICK = {"sizes": [100, 1000], "zoo": ["lenet5", "resnet18"], "repeats": 1, "runs": 3}
 MEMORY_SPECS = ("lenet5", "resnet18", "vgg11_bn", "googlenet", "densenet121")
@@ -48,13 +50,16 @@ def parse_args(argv):
     p.add_argument("--markdown", default=str(ROOT / "docs" / "benchmarks.md"), metavar="PATH")
     p.add_argument("--from-json", nargs="+", metavar="PATH", help="run nothing: merge the "
                    "results of earlier runs (say, sections run apart) and write them")
+    p.add_argument("--machine-note", metavar="TEXT", help="what else the machine was doing "
+                   "(`2 cores shared with other work`): printed with the machine")
     return p.parse_args(argv)
 
 
 def run(args) -> dict:
     mode = QUICK if args.quick else FULL
     zoo_dir = ROOT / "zoo_specs"
-    results = {"mode": "quick" if args.quick else "full", "machine": _machine(),
+    results = {"mode": "quick" if args.quick else "full",
+               "machine": {**_machine(), "note": args.machine_note},
                "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     if args.note:
         results["machine"]["note"] = args.note
@@ -71,6 +76,9 @@ def run(args) -> dict:
     if "commands" in args.only:
         _say("whole commands")
         results["commands"] = commands.time_commands(big, 1 if args.quick else 5)
+    if "frontend" in args.only:
+        _say("front end: start-up, parse, JSON, memory, scaling")
+        results["frontend"] = frontend.frontend(args.quick, mode["repeats"])
     if "inference" in args.only:
         _say("CPU inference")
         results["inference"] = _inference(zoo_dir, args.quick, mode["runs"])
@@ -126,6 +134,8 @@ def _say(what: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     results = merged(args.from_json) if args.from_json else run(args)
+    if args.machine_note:
+        results["machine"]["note"] = args.machine_note
     write_atomic(args.json, json.dumps(results, indent=1) + "\n")
     write_atomic(args.markdown, markdown(results))
     print(f"bench: wrote {args.json} and {args.markdown}", file=sys.stderr)

@@ -22,6 +22,10 @@ run, so timing is not slowed by it). "check" is parse + lower + every pass of
 thresholds the command sets (the NOTE in cnndsl/cli/__init__.py). On a machine shared with
 other work the figures move a lot from run to run: compare the spreads, and rerun on an
 idle machine before reading much into one number.
+
+The targets are ratios of figures measured side by side in one run (a busy machine slows
+both sides alike). Seconds and bytes hold for the machine named below only: they are a
+record of that run, never a claim about another machine.
 """
 
 TARGETS = """\
@@ -46,6 +50,8 @@ def markdown(results: dict) -> str:
         parts.append(_scaling(results["scaling"]))
     if "commands" in results:
         parts.append(_commands(results["commands"]))
+    if "frontend" in results:
+        parts.append(_frontend(results["frontend"]))
     if "inference" in results:
         parts.append(_inference(results["inference"]))
     if "memory" in results:
@@ -59,25 +65,13 @@ def markdown(results: dict) -> str:
 
 def _machine(results: dict) -> str:
     m = results["machine"]
-    note = f" {m['note']}." if m.get("note") else ""
+    note = f" {m['note']}" if m.get("note") else ""
     return (f"Run ({results['mode']} mode) started {results['started']}: Python "
             f"{m['python']}, {m['platform']}, {m['processor']}, {m['cpus']} CPUs.{note}\n")
 
 
 def _targets(results: dict) -> str:
     rows = []
-    chain = results.get("synthetic_stages", {}).get("chain", {}).get("sizes", {})
-    for size in (10000, 100000):
-        if size in chain:
-            seconds = chain[size]["check_seconds"]
-            goal = "< 1 s" if size == 10000 else "linear (x10 per 10x)"
-            met = seconds < 1 if size == 10000 else None
-            rows.append((f"check stages, {size:,}-layer chain", goal, f"{seconds:.2f} s", met))
-    whole = results.get("scaling", {}).get("seconds", {})
-    if 10000 in whole or "10000" in whole:
-        seconds = whole.get(10000, whole.get("10000"))
-        rows.append(("`cnndsl check` command, 10,000-layer chain", "< 1 s", f"{seconds:.2f} s",
-                     seconds < 1))
     for shape, data in results.get("synthetic_stages", {}).items():
         worst = max(data["growth"].values(), default=None)
         if worst is not None:
@@ -86,6 +80,7 @@ def _targets(results: dict) -> str:
     if "commands" in results:
         speedup = results["commands"]["commands"]["cnndsl summary"]["speedup_vs_torchinfo"]
         rows.append(("`cnndsl summary` vs torchinfo", ">= 5x", f"{speedup:.1f}x", speedup >= 5))
+    rows += _frontend_targets(results.get("frontend"))
     for run in results.get("inference", []):
         v = run["variants"].get("folded + channels_last")
         if v:
@@ -159,6 +154,63 @@ def _commands(data: dict) -> str:
         lines.append(f"| {name} | {r['median']:.2f} | {r['min']:.2f} | {r['max']:.2f} | "
                      f"{'' if torch is None else _yes(torch)} | "
                      f"{_x(r.get('speedup_vs_torchinfo'))} |")
+    return "\n".join(lines) + "\n"
+
+
+def _frontend_targets(data: dict | None) -> list[tuple]:
+    if not data:
+        return []
+    cmd = data["commands"]
+    big = f"check, {data['layers']['big']:,} lines"
+    worst = max(data["scaling"]["growth"].values())
+    peak = data["memory"]["tracemalloc_peak_per_layer"]
+    return [
+        ("`cnndsl check`, 3-line spec / bare python", "<= 10x",
+         f"{cmd['check, 3 lines']['x_bare_wall']:.1f}x wall, "
+         f"{cmd['check, 3 lines']['x_bare_cpu']:.1f}x CPU",
+         cmd["check, 3 lines"]["x_bare_wall"] <= 10),
+        (f"`cnndsl check`, {data['layers']['big']:,} lines / bare python", "<= 30x",
+         f"{cmd[big]['x_bare_wall']:.1f}x wall, {cmd[big]['x_bare_cpu']:.1f}x CPU",
+         cmd[big]["x_bare_wall"] <= 30),
+        ("parse, lark's parser / the table-driven one", ">= 3x",
+         f"{data['parse']['speedup']:.1f}x", data["parse"]["speedup"] >= 3),
+        (f"check growth per 10x layers, up to {data['layers']['huge']:,}", "about 10",
+         f"worst x{worst:.1f}", worst < 15),
+        (f"`summary --json`, {data['layers']['huge']:,} layers: indented / written",
+         "C encoder", f"{data['summary_json']['speedup']:.1f}x",
+         data["summary_json"]["speedup"] > 1),
+        (f"check peak memory, {data['layers']['huge']:,} layers", "<= 1.5 KB a layer",
+         f"{peak / 1000:.2f} KB a layer", peak <= 1500),
+    ]
+
+
+def _frontend(data: dict) -> str:
+    load = ", ".join(f"{a:.1f} -> {b:.1f}" for a, b in zip(data["load_before"],
+                                                           data["load_after"]))
+    lines = ["## Front end: ratios measured side by side\n",
+             f"Run started {data['started']} (load average over 1, 5 and 15 minutes, at the "
+             f"start -> at the end: {load}). Fresh processes, interleaved, "
+             f"{next(iter(data['commands'].values()))['runs']} runs each; the ratios are "
+             "of medians, wall clock and CPU time (user + system) apart. Absolute times hold "
+             "for this machine only.\n",
+             "| command | median wall s | min | median CPU s | x bare (wall) | x bare (CPU) |",
+             "|---|---|---|---|---|---|"]
+    for name, r in data["commands"].items():
+        lines.append(f"| {name} | {r['wall']:.3f} | {r['wall_min']:.3f} | {r['cpu']:.3f} | "
+                     f"{r['x_bare_wall']:.1f}x | {r['x_bare_cpu']:.1f}x |")
+    p, j, m = data["parse"], data["summary_json"], data["memory"]
+    big, huge = data["layers"]["big"], data["layers"]["huge"]
+    lines += ["", "| measure | figure |", "|---|---|",
+              f"| parse of {big:,} lines, lark's parser / table-driven (CPU, best of runs) | "
+              f"{p['lark']:.3f} s / {p['tables']:.3f} s = {p['speedup']:.1f}x |",
+              f"| `summary --json`, {huge:,} layers: indented encoder / one line a layer | "
+              f"{j['indented']:.2f} s / {j['per_line']:.2f} s = {j['speedup']:.1f}x |",
+              f"| check peak memory, {huge:,} layers (tracemalloc) | "
+              f"{m['tracemalloc_peak_per_layer']:.0f} bytes a layer |",
+              f"| check max resident set, {huge:,} layers over 3 lines | "
+              f"{m['maxrss_growth_per_layer']:.0f} bytes a layer |"]
+    for pair, factor in data["scaling"]["growth"].items():
+        lines.append(f"| check (in-process CPU) growth per 10x, {pair} layers | x{factor:.1f} |")
     return "\n".join(lines) + "\n"
 
 

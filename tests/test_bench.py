@@ -75,3 +75,22 @@ def test_weights_are_copied_in_registration_order_with_shapes_checked():
     assert torch.equal(a.weight, b.weight) and torch.equal(a.bias, b.bias)
     with pytest.raises(ValueError, match="weight"):
         copy_weights(torch.nn.Linear(3, 4), torch.nn.Linear(4, 3))
+
+
+def test_frontend_section_measures_its_ratios(tmp_path):
+    from bench import frontend
+    from bench.report import markdown
+
+    data = frontend.frontend(quick=True, repeats=1, sizes=(10, 20, 40))
+    commands = data["commands"]
+    assert set(commands) == {"bare python", "check, 3 lines", "check, 20 lines"}
+    assert commands["bare python"]["x_bare_wall"] == 1.0
+    assert commands["check, 3 lines"]["x_bare_cpu"] > 1  # it does more than import json
+    assert data["parse"]["speedup"] > 0 and data["summary_json"]["speedup"] > 0
+    assert data["memory"]["tracemalloc_peak_per_layer"] > 0
+    assert set(data["scaling"]["growth"]) == {"20/10", "40/20"}
+    results = {"mode": "quick", "started": "now", "frontend": data,
+               "machine": {"python": "3", "platform": "p", "processor": "x", "cpus": 2}}
+    text = markdown(json.loads(json.dumps(results)))  # as written to and read from JSON
+    assert "## Front end: ratios measured side by side" in text
+    assert "| `cnndsl check`, 3-line spec / bare python | <= 10x |" in text

@@ -125,3 +125,20 @@ def test_a_damaged_or_unwritable_cache_is_rebuilt(tmp_path, monkeypatch):
     blocked.write_text("")
     monkeypatch.setenv("CNNDSL_CACHE_DIR", str(blocked / "cache"))  # cannot be made
     assert load_tables(grammar_text(), ("NL",))["key"] == key
+
+
+def test_lark_parses_where_the_tables_cannot(monkeypatch):
+    from cnndsl.syntax import tables
+
+    def unsupported(*args):
+        raise tables.Unsupported("a grammar feature the tables do not cover")
+
+    text = (ZOO / "resnet18.cnn").read_text()
+    expected = outcome(by_tables, text)
+    monkeypatch.setattr(parsing, "load_tables", unsupported)
+    parsing._engine.cache_clear()
+    try:
+        assert parsing._engine() is None
+        assert outcome(by_tables, text) == expected
+    finally:
+        parsing._engine.cache_clear()

@@ -445,7 +445,8 @@ class ParamPlanner:
                 return False
             b = real.node(n)
             if "bias" in a["opts"] and a["opts"]["bias"] is None:
-                a["opts"]["bias"] = b["opts"].get("bias")  # its bn may be outside the block
+                # its bn may be outside the block; a copy: nodes share equal option dicts
+                a["opts"] = {**a["opts"], "bias": b["opts"].get("bias")}
             if a["op"] != b["op"] or a["opts"] != b["opts"] or \
                     a["meta"]["shape"] != b["meta"]["shape"]:
                 return False

@@ -2,7 +2,8 @@
 
 Node attributes (set by lowering; passes never change them in place, they copy):
     op      the op's name in the ops table (`conv`, `add`, `input`, ...)
-    opts    the resolved options (dict; see the op's OptionSpecs)
+    opts    the resolved options (dict; see the op's OptionSpecs). Nodes with equal options
+            may share one dict (`shared_options`): never change it in place, replace it
     span    where the layer was written (a Span), or None for the input
     scope   a tuple of `Scope`s from the network down to the layer's parent
     name    the dotted path of the layer in the generated module (`layer2.0.conv1`)
@@ -26,6 +27,25 @@ from typing import Any
 from ..errors import Diagnostic
 from ..syntax.source import Span
 from .multigraph import MultiDiGraph
+
+
+def shared_options(table: dict, op: str, opts: dict) -> dict:
+    """`opts`, or the equal dict of the same op already in `table` (lowering's): most layers
+    of a long network repeat a few option sets, and a dict each was a fifth of its memory.
+    So a node's `opts` must never be changed in place (`Network.copy` unshares them).
+    Only plain values are compared (by repr, where True and 1, 2 and 2.0 differ): the
+    torch backend's probes put symbolic values that equal numbers in options."""
+    if not all(_plain(v) for v in opts.values()):
+        return opts
+    return table.setdefault((op, repr(opts)), opts)
+
+
+def _plain(value) -> bool:
+    kind = type(value)
+    return kind in _PLAIN or kind is tuple and all(_plain(v) for v in value)
+
+
+_PLAIN = frozenset((int, float, bool, str, type(None)))
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ from ..ops.geometry import fmt_shape
 from ..syntax import ast, parse
 from ..syntax.group import COMPOSITES
 from .evaluate import Env, LayerValue, TensorValue, as_int, evaluate
-from .graph import Contract, Network, Scope
+from .graph import Contract, Network, Scope, shared_options
 from .library import BlockInfo, collect_blocks, spec_params
 from .multigraph import MultiDiGraph
 from .names import attribute_name
@@ -148,6 +148,7 @@ class Lowering:
         self.presets: dict[str, dict] = {}  # op -> option values from `default` lines
         self.warnings: list[Diagnostic] = []
         self._warned: set[tuple[int, int]] = set()
+        self.option_sets: dict = {}  # see shared_options
         self.graph.add_node(0, op="input", opts={}, span=spec.input_shape.span
                             if spec.input_shape else None, scope=(), name="input",
                             meta={"shape": shape})
@@ -204,6 +205,7 @@ class Lowering:
             out = node_shape(spec, opts, ins)
         except ShapeProblem as problem:
             raise CnnShapeError(problem.message, span, problem_hint or problem.hint) from None
+        opts = shared_options(self.option_sets, op, opts)
         self.graph.add_node(n, op=op, opts=opts, span=span, scope=frame.scope,
                             name=frame.path(local), meta={"shape": out})
         for index, i in enumerate(inputs):
@@ -721,10 +723,13 @@ class Lowering:
         """Bias is on unless the layer's only consumer is `bn` (which would cancel it)."""
         g = self.graph
         for n in g.nodes:
-            opts = g.nodes[n]["opts"]
+            attrs = g.nodes[n]
+            opts = attrs["opts"]
             if "bias" in opts and opts["bias"] is None:
                 succ = list(g.successors(n))
-                opts["bias"] = not (len(succ) == 1 and g.nodes[succ[0]]["op"] == "bn")
+                bias = not (len(succ) == 1 and g.nodes[succ[0]]["op"] == "bn")
+                attrs["opts"] = shared_options(self.option_sets, attrs["op"],
+                                               {**opts, "bias": bias})
 
 
 def _one_item(body: ast.Sequence):

@@ -12,7 +12,7 @@
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 
 
 class MultiDiGraph:
@@ -49,7 +49,7 @@ class MultiDiGraph:
         if n in self._node:
             self._node[n].update(attrs)
             return
-        self._node[n] = attrs
+        self._node[n] = NodeAttrs(attrs)
         self._in[n] = ()
         self._out[n] = ()
 
@@ -112,7 +112,7 @@ class MultiDiGraph:
     def copy(self) -> MultiDiGraph:
         """The same nodes and edges; each node's attribute dict copied (not deeply)."""
         new = MultiDiGraph()
-        new._node = {n: dict(attrs) for n, attrs in self._node.items()}
+        new._node = {n: NodeAttrs(attrs) for n, attrs in self._node.items()}
         new._in = dict(self._in)  # the edge tuples are immutable: shared
         new._out = dict(self._out)
         return new
@@ -154,6 +154,68 @@ class MultiDiGraph:
             for u, index in _pairs(edges):
                 g.add_edge(u, v, index=index)
         return g
+
+
+class NodeAttrs(MutableMapping):
+    """A node's attributes: a mapping, as networkx's are dicts, but the attributes every
+    node has (see ir/graph.py) are slots (a dict of them was the largest object of a node),
+    and any others go to a dict made when first needed."""
+
+    __slots__ = ("op", "opts", "span", "scope", "name", "meta", "_more")
+
+    def __init__(self, attrs=()) -> None:
+        self._more = None
+        for key, value in dict(attrs).items():
+            self[key] = value
+
+    def __getitem__(self, key):
+        if key in _SLOT_SET:
+            try:
+                return getattr(self, key)
+            except AttributeError:
+                raise KeyError(key) from None
+        if self._more is None:
+            raise KeyError(key)
+        return self._more[key]
+
+    def __setitem__(self, key, value) -> None:
+        if key in _SLOT_SET:
+            setattr(self, key, value)
+        elif self._more is None:
+            self._more = {key: value}
+        else:
+            self._more[key] = value
+
+    def __delitem__(self, key) -> None:
+        if key in _SLOT_SET:
+            try:
+                delattr(self, key)
+            except AttributeError:
+                raise KeyError(key) from None
+        elif self._more is None:
+            raise KeyError(key)
+        else:
+            del self._more[key]
+
+    def __iter__(self):
+        for key in _SLOTS:
+            if hasattr(self, key):
+                yield key
+        if self._more is not None:
+            yield from self._more
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+    def copy(self) -> NodeAttrs:
+        return NodeAttrs(self)
+
+
+_SLOTS = ("op", "opts", "span", "scope", "name", "meta")
+_SLOT_SET = frozenset(_SLOTS)
 
 
 def _pairs(flat: tuple[int, ...]):

@@ -177,7 +177,16 @@ def node_shape(spec: OpSpec, opts: dict, ins: list[Shape]) -> Shape:
         raise ShapeProblem(f"`{spec.name}` output {fmt_shape(out)} has {size:,} elements per "
                            "example, more than any memory holds",
                            "check the channel counts and the input size")
-    return out
+    # Equal shapes share one tuple (a long network has few distinct shapes and a tuple a
+    # node); a channels-last shape and symbolic sizes (the torch backend's probes, which
+    # equal plain numbers) are kept apart.
+    if len(_SHAPES) >= 100_000 or type(out) is not tuple or \
+            any(type(v) is not int for v in out):
+        return out
+    return _SHAPES.setdefault(out, out)
+
+
+_SHAPES: dict[tuple[int, ...], tuple[int, ...]] = {}
 
 
 def _check_layout(spec: OpSpec, ins: list[Shape]) -> None:

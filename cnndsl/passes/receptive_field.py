@@ -57,6 +57,9 @@ class _Field(NamedTuple):
 def receptive_field(network, *, inplace: bool = False, **_opts):
     net = network.for_pass(inplace)
     fields: dict[int, _Field] = {}
+    # A node's field is dropped once its last reader has used it: on a long chain the
+    # fields of every node at once were a third of `check`'s peak memory.
+    unread = {n: sum(1 for _ in net.graph.successors(n)) for n in net.graph.nodes}
     for n in net.nodes():
         attrs = net.node(n)
         if attrs["op"] == "input":
@@ -68,7 +71,12 @@ def receptive_field(network, *, inplace: bool = False, **_opts):
             field = _merge(net, n, ins) if len(ins) > 1 else ins[0]
             field = _apply(net, n, field, [net.node(i)["meta"]["shape"] for i in sources])
             _warn_gridding(net, n, ins, field)
-        fields[n] = field
+            for i in set(sources):
+                unread[i] -= 1
+                if not unread[i]:
+                    del fields[i]
+        if unread[n]:
+            fields[n] = field
         attrs["meta"]["rf"] = _tidy(field.axes)
         attrs["meta"]["rf_global"] = field.is_global or field.global_branch
         attrs["meta"]["rf_global_branch"] = field.global_branch and not field.is_global

@@ -104,9 +104,12 @@ class Parser:
                       for origin, size, method, keep, nones, single in [rule]]
 
     def parse(self, tokens: Iterator[Token], end_pos: int):
-        states, rules = self.states, self.rules
+        states = self.states
+        by_action = self.rules[::-1]  # reduce action -1 - r is by_action[action]: rule r
+        call, pass_on, append = _CALL, _PASS, _APPEND
         stack = [self.start]
         values: list = []
+        push, shift = stack.append, values.append
         token = None
         for token in tokens:
             kind = token.type
@@ -115,35 +118,36 @@ class Parser:
                 if action is None:
                     raise ParseError(token, _expected(states[stack[-1]]))
                 if action >= 0:
-                    stack.append(action)
-                    values.append(token)
+                    push(action)
+                    shift(token)
                     break
                 # The common reductions are done in place (see _kind); the rest call ToAst.
-                how, origin, size, reduce = rules[-1 - action]
-                if how == _PASS:
+                how, origin, size, reduce = by_action[action]
+                if how == call:  # _reduce, inline: this loop is most of a long spec's parse
+                    if size:
+                        children = values[-size:]
+                        del values[-size:]
+                        del stack[-size:]
+                        shift(reduce(children))
+                    else:
+                        shift(reduce([]))
+                elif how == pass_on:
                     stack.pop()
-                elif how == _APPEND:
+                elif how == append:
                     last = values.pop()
                     values[-1].append(last)
                     del stack[-2:]
-                elif how == _NEW_LIST:
+                else:  # _NEW_LIST
                     values[-1] = [values[-1]]
                     stack.pop()
-                elif size:  # _reduce, inline: this loop is most of a long spec's parse
-                    children = values[-size:]
-                    del values[-size:]
-                    del stack[-size:]
-                    values.append(reduce(children))
-                else:
-                    values.append(reduce([]))
-                stack.append(states[stack[-1]][origin])
+                push(states[stack[-1]][origin])
         where = token.start_pos if token is not None else 0
         end = Token("$END", "", where, where if token is not None else end_pos)
         while True:
             action = states[stack[-1]].get("$END")
             if action is None:
                 raise ParseError(end, _expected(states[stack[-1]]))
-            _, origin, size, reduce = rules[-1 - action]
+            _, origin, size, reduce = by_action[action]
             _reduce(stack, values, size, reduce)
             stack.append(states[stack[-1]][origin])
             if stack[-1] == self.end:

@@ -42,6 +42,8 @@ class RawLine:
 
 def number_value(text: str) -> int | float:
     """`64` -> 64, `0.5`, `1e-3`, `30M` -> 30_000_000, `1.5G` -> 1_500_000_000."""
+    if text.isdigit():  # most numbers in a spec
+        return int(text)
     scale = _SUFFIX.get(text[-1], 1)
     digits = text[:-1] if scale != 1 else text
     if any(ch in digits for ch in ".eE"):
