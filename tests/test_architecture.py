@@ -22,8 +22,8 @@ LAYERS = [
     {"ir"},
     {"passes"},
     {"backends"},
-    {"api", "torch_api", "onnx_export"},
-    {"cli"},
+    {"api", "torch_api", "onnx_export", "weights", "zoo", "highlight"},
+    {"cli", "lsp"},
     {"__init__", "__main__"},
 ]
 LEVEL = {name: level for level, names in enumerate(LAYERS) for name in names}

@@ -38,7 +38,7 @@ def unreadable(tmp_path):
     os.mkfifo(fifo)
     return {
         "missing": (str(tmp_path / "nope.cnn"), "no such file"),
-        "a bare name": ("resnet50", "no such file"),
+        "a bare name": ("resnet_fifty", "is not a network of the zoo"),
         "a folder": (str(folder), "is a folder"),
         "a fifo": (str(fifo), "is a FIFO"),
         "a device": ("/dev/zero", "is a device"),
@@ -68,8 +68,10 @@ def test_spec_text_comes_through_stdin(spec, monkeypatch, capsys):
 
 
 def test_the_api_reads_a_one_line_string_as_a_path(tmp_path):
-    with pytest.raises(cnndsl.CnnFileError, match="resnet50: no such file"):
-        cnndsl.build("resnet50")
+    with pytest.raises(cnndsl.CnnFileError, match="resnet50.cnn: no such file"):
+        cnndsl.build("resnet50.cnn")
+    with pytest.raises(cnndsl.CnnFileError, match="did you mean `resnet50`"):
+        cnndsl.build("resnet05")  # a bare name: the zoo (see cnndsl/zoo.py)
     assert cnndsl.build(SPEC).output  # text: it holds a newline
 
 
