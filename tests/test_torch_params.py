@@ -229,7 +229,8 @@ def test_densenet_has_one_dense_layer_class():
     assert found["DenseLayer"] == "in_channels, k"
     assert found["DenseBlock"] == "in_channels, n, k"
     assert 'self.add_module(f"denselayer{i + 1}", DenseLayer(in_channels + i * k, k))' in source
-    assert "def forward(self, features: list[torch.Tensor]):\n        x = torch.cat(features, dim=1)" in source
+    assert ("def forward(self, features: list[torch.Tensor]):\n"
+            "        x = torch.cat(features, dim=1)") in source
     assert "self.denseblock1 = DenseBlock(c0, n1, k)" in source
     assert "self.transition1 = Transition(c0 + n1 * k)" in source
     assert "self.denseblock2 = DenseBlock((c0 + n1 * k) // 2, n2, k)" in source
