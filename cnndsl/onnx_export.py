@@ -1,13 +1,27 @@
-"""ONNX export of a generated module (needs the `onnx` extra: onnx and onnxscript)."""
+"""ONNX export of a generated module (needs the `onnx` extra: onnx and onnxscript).
+
+The file is the same bytes on every run: the weights are drawn from a fixed seed (or
+loaded with `weights=`), and torch's own messages and warnings are kept out of the output
+(they go to `progress`, a callable taking one line, when given). The graph's input is
+named `input` and its output `output`, with a dynamic batch axis unless
+`dynamic_batch=False`.
+"""
 from __future__ import annotations
 
+import contextlib
+import io
+import time
+import warnings
 from pathlib import Path
 
 from .errors import CnnUsageError
 
+SEED = 0
+
 
 def export_onnx(src, path: str | Path, *, params: dict | None = None, input_shape=None,
-                fuse_bn: bool = False, opset: int | None = None) -> Path:
+                fuse_bn: bool = False, opset: int | None = None, weights: str | Path | None = None,
+                dynamic_batch: bool = True, seed: int = SEED, progress=None) -> Path:
     """Write the network in eval mode to `path` as ONNX, checked by onnx.checker."""
     try:
         import onnx
@@ -22,12 +36,59 @@ def export_onnx(src, path: str | Path, *, params: dict | None = None, input_shap
     from .outputs import write_atomic
     from .torch_api import module_class, require_torch_rules
 
+    say = _Progress(progress)
     network = build(read_spec(src), params=params, input_shape=input_shape, fuse_bn=fuse_bn)
     require_torch_rules(network)
-    model = module_class(torch_source(network), network_class_name(network))().eval()
-    example = torch.randn(1, *network.input_shape)
-    program = torch.onnx.export(model, (example,), dynamo=True, opset_version=opset,
-                                verbose=False)
+    torch.manual_seed(seed)
+    # A fixed module name: the exporter records where each layer's class comes from.
+    model = module_class(torch_source(network), network_class_name(network),
+                         "cnndsl_generated")()
+    if weights is not None:
+        _load_weights(model, weights)
+    model.eval()
+    say(f"built {network_class_name(network)}")
+    example = torch.randn(2, *network.input_shape, generator=torch.Generator().manual_seed(0))
+    axes = {"input": {0: "batch"}, "output": {0: "batch"}} if dynamic_batch else None
+    captured = io.StringIO()
+    with warnings.catch_warnings(), contextlib.redirect_stdout(captured), \
+            contextlib.redirect_stderr(captured):
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(model, (example,), dynamo=True, opset_version=opset,
+                                    input_names=["input"], output_names=["output"],
+                                    dynamic_axes=axes, verbose=False)
+    say("exported the graph")
     proto = program.model_proto
     onnx.checker.check_model(proto)
+    say("checked it with onnx.checker")
     return write_atomic(path, proto.SerializeToString())
+
+
+def _load_weights(model, weights: str | Path) -> None:
+    import torch
+
+    try:
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise CnnUsageError(f"{weights}: no such file") from None
+    except Exception as exc:
+        raise CnnUsageError(f"{weights}: cannot read weights ({exc})",
+                            hint="save them with torch.save(model.state_dict(), path)") from None
+    state = state.get("state_dict", state) if isinstance(state, dict) else state
+    try:
+        model.load_state_dict(state)
+    except (RuntimeError, TypeError, AttributeError) as exc:
+        first = str(exc).strip().splitlines()[:3]
+        raise CnnUsageError(f"{weights}: the weights do not fit the network: " + " ".join(first),
+                            hint="they must come from the same spec (model.state_dict())"
+                            ) from None
+
+
+class _Progress:
+    """Calls `progress` with each step and the seconds since the start."""
+
+    def __init__(self, progress) -> None:
+        self.progress, self.start = progress, time.perf_counter()
+
+    def __call__(self, step: str) -> None:
+        if self.progress is not None:
+            self.progress(f"{step} ({time.perf_counter() - self.start:.1f} s)")

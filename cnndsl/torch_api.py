@@ -45,13 +45,14 @@ def require_torch_rules(network) -> None:
                      "{name: source}}` (docs/torch_backend.md)")
 
 
-def module_class(source: str, class_name: str):
+def module_class(source: str, class_name: str, module_name: str | None = None):
     """Run generated source in a fresh module namespace and return its network class.
 
     Only text produced by `torch_source` is executed: it holds sanitised identifiers and
     numbers from the spec, never a spec's text itself (see cnndsl/ir/names.py).
+    `module_name` names the module (by default a fresh `cnndsl_generated_N`).
     """
-    name = f"cnndsl_generated_{next(_loaded)}"
+    name = module_name or f"cnndsl_generated_{next(_loaded)}"
     filename = f"<{name}>"
     module = types.ModuleType(name)
     module.__file__ = filename
@@ -116,7 +117,7 @@ def fuse_bn(module):
         raise CnnUsageError("fuse_bn folds the running statistics of BatchNorm, which is "
                             "only right in eval mode", hint="call model.eval() first")
     folded = copy.deepcopy(inner)
-    fold_module(folded, getattr(inner, "bn_folds", ()))
+    fold_module(folded)
     return folded
 
 

@@ -164,3 +164,18 @@ def test_torch_compile_matches_eager():
     x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
         torch.testing.assert_close(model(x), model._orig_mod(x), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("path", [p for p in NETWORKS if p.values[0].parent == ZOO])
+def test_torch_jit_script_compiles_every_zoo_network(path):
+    """TorchScript: dense blocks (a ModuleDict, annotated features) and auxiliary heads
+    (Optional outputs, a Union return) included; the scripted module computes the same."""
+    network = _build(path)
+    model = instantiate(network).eval()
+    scripted = torch.jit.script(model)
+    if network.aux_outputs or path.stem in ("lenet5", "densenet121"):
+        x = _example(network)
+        with torch.no_grad():
+            torch.testing.assert_close(scripted(x), model(x))
+            if network.aux_outputs:
+                assert len(scripted.train()(x)) == 1 + len(network.aux_outputs)

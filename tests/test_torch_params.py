@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 import cnndsl
 from cnndsl.backends.torch_source import TorchSource
 from cnndsl.backends.torch_symbolic import Sym
+from cnndsl.backends.torch_source import network_class_name
 from cnndsl.ir.names import class_name
 from cnndsl.torch_api import module_class
 
@@ -147,9 +148,19 @@ def test_parameter_names_are_sanitised():
     assert model(torch.zeros(1, 3, 8, 8)).shape == (1, 9, 8, 8)
 
 
-def test_fused_networks_keep_concrete_classes():
-    source = cnndsl.compile_source(ZOO / "resnet18.cnn", fuse_bn=True)
-    assert "def __init__(self, in_channels" not in source
+@pytest.mark.parametrize("stem", ["resnet18", "densenet121"])
+def test_fused_networks_keep_parametric_classes(stem):
+    """`--fuse-bn` folds the probes too: the same classes, without their folded bns."""
+    plain = cnndsl.compile_source(ZOO / f"{stem}.cnn")
+    fused = cnndsl.compile_source(ZOO / f"{stem}.cnn", fuse_bn=True)
+    assert "def __init__(self, in_channels" in fused
+    assert len(fused.splitlines()) < len(plain.splitlines())
+    network = cnndsl.build(ZOO / f"{stem}.cnn", fuse_bn=True)
+    model = module_class(fused, network_class_name(network))().eval()
+    assert sum(p.numel() for p in model.parameters()) == network.meta["params"]
+    names = {name for name, _ in model.named_modules()}
+    assert {network.node(n)["name"] for n in network.layers()
+            if cnndsl.ops.lookup(network.node(n)["op"]).torch is not None} <= names
 
 
 # --- random blocks ------------------------------------------------------------------------
@@ -217,7 +228,8 @@ def test_densenet_has_one_dense_layer_class():
     assert found["DenseLayer"] == "in_channels, k"
     assert found["DenseBlock"] == "in_channels, n, k"
     assert 'self.add_module(f"denselayer{i + 1}", DenseLayer(in_channels + i * k, k))' in source
-    assert "def forward(self, features):\n        x = torch.cat(features, dim=1)" in source
+    assert ("def forward(self, features: list[torch.Tensor]):\n"
+            "        x = torch.cat(features, dim=1)") in source
     assert "self.denseblock1 = DenseBlock(c0, n1, k)" in source
     assert "self.transition1 = Transition(c0 + n1 * k)" in source
     assert "self.denseblock2 = DenseBlock((c0 + n1 * k) // 2, n2, k)" in source

@@ -149,17 +149,27 @@ def test_fx_and_export_trace_the_forward():
         torch.testing.assert_close(exported.module()(x), expected)
 
 
-def test_onnx_export(tmp_path):
+def test_onnx_export(tmp_path, capsys):
     pytest.importorskip("onnxscript")
     import onnx
 
     from cnndsl.cli import main
+    from cnndsl.onnx_export import export_onnx
 
     out = tmp_path / "lecun.onnx"
     assert main(["export", str(SPECS / "torch" / "lecun.cnn"), "-o", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == f"wrote {out}\n"  # torch's messages and warnings kept out
+    assert all(line.startswith("export: ") for line in captured.err.splitlines())
+    assert "exported the graph" in captured.err  # progress
     model = onnx.load(str(out))
     onnx.checker.check_model(model)
-    assert model.graph.input[0].type.tensor_type.shape.dim[1].dim_value == 1
+    (graph_input,), (graph_output,) = model.graph.input, model.graph.output
+    assert (graph_input.name, graph_output.name) == ("input", "output")
+    batch, channels = graph_input.type.tensor_type.shape.dim[:2]
+    assert batch.dim_param == "batch" and channels.dim_value == 1
+    again = export_onnx(SPECS / "torch" / "lecun.cnn", tmp_path / "again.onnx")
+    assert again.read_bytes() == out.read_bytes()  # seeded weights: the same bytes
 
 
 def test_compile_command(tmp_path, capsys):

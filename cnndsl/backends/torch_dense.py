@@ -8,7 +8,7 @@ the features it is given, and one block class that builds its layers in a loop.
 # need a class of its own (its input channels and its arity differ), so a dense block whose
 # layers fit the pattern becomes
 #
-#     class DenseBlock(nn.Module):
+#     class DenseBlock(nn.ModuleDict):
 #         def __init__(self, in_channels, n, k):
 #             super().__init__()
 #             for i in range(n):
@@ -16,11 +16,12 @@ the features it is given, and one block class that builds its layers in a loop.
 #
 #         def forward(self, x):
 #             features = [x]
-#             for layer in self.children():
+#             for layer in self.values():
 #                 features.append(layer(features))
 #             return torch.cat(features, dim=1)
 #
-# with `DenseLayer(in_channels, k)`, whose `forward(self, features)` starts with
+# with `DenseLayer(in_channels, k)`, whose `forward(self, features: list[torch.Tensor])`
+# (annotated for torch.jit.script) starts with
 # `x = torch.cat(features, dim=1)` (a cat of one tensor for the first layer). The loop is
 # over modules, not data: torch.fx, export and compile unroll it. Module paths stay those
 # of the summary. Correct by construction, as the NOTE in torch_params.py says for blocks:
@@ -61,7 +62,7 @@ from .torch_tree import ModuleTree, join
 GROWTH = "k"
 _FORWARD = (f"{INDENT}def forward(self, x):\n"
             f"{INDENT * 2}features = [x]\n"
-            f"{INDENT * 2}for layer in self.children():\n"
+            f"{INDENT * 2}for layer in self.values():\n"
             f"{INDENT * 3}features.append(layer(features))\n"
             f"{INDENT * 2}return torch.cat(features, dim=1)\n")
 
@@ -137,7 +138,7 @@ def _block_class(planner, path: str, site: DenseSite) -> str | None:
             f"{INDENT * 2}for i in range(n):\n"
             f"{INDENT * 3}self.add_module(f\"denselayer{{i + 1}}\", "
             f"{layer_class}({IN_CHANNELS} + i * {step}, {GROWTH}))\n\n" + _FORWARD)
-    return planner.source.register_class("nn.Module", body, "DenseBlock")
+    return planner.source.register_class("nn.ModuleDict", body, "DenseBlock")
 
 
 def _layer_class(planner, path: str, entry: int, site: DenseSite, concat: bool):
@@ -162,6 +163,7 @@ def _layer_class(planner, path: str, entry: int, site: DenseSite, concat: bool):
     out = lowering.sequence(body, 0, frame, env)
     network = Network(lowering.graph, "probe", shape, out, aux_outputs=lowering.aux,
                       blocks=real.blocks, source=real.source)
+    network = planner.fold_like_the_network(network, lowering)
     probe = Probe(path, None, network, lowering, ModuleTree(network))
     if path in probe.tree.containers:
         probe.tree.containers[path].kind = "plain"  # a class with a forward, whatever it holds
@@ -190,6 +192,6 @@ class DenseLayerSource(ProbeSource):
         head = f"{INDENT}def forward(self, x):\n"
         if not forward.startswith(head) or re.search(r"\bfeatures\b", forward):
             return None
-        forward = (f"{INDENT}def forward(self, features):\n"
+        forward = (f"{INDENT}def forward(self, features: list[torch.Tensor]):\n"
                    f"{INDENT * 2}x = torch.cat(features, dim=1)\n" + forward[len(head):])
         return self.register_class("nn.Module", constructor + "\n" + forward, "DenseLayer")

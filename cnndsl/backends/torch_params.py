@@ -25,9 +25,10 @@ block's parameters, as a person would write it.
 # `downsample`) get classes whose constructors take the names their text uses.
 # Dense blocks inside a block get a shared layer class and a loop (the NOTE in
 # torch_dense.py), checked the same way.
+# A `--fuse-bn` network's probes are folded by the same rules before they are compared.
 # Falls back to concrete classes: blocks with arguments other than numbers, instances that
-# are numbered but not chained (an nn.ModuleList), folded networks (`--fuse-bn`), and any
-# probe that fails or disagrees with the network. Floats are not symbolic: they print as
+# are numbered but not chained (an nn.ModuleList), and any probe that fails or disagrees
+# with the network. Floats are not symbolic: they print as
 # literals, so instances that differ in a float get classes of their own.
 """
 from __future__ import annotations
@@ -215,6 +216,8 @@ class ParamPlanner:
         self.blocks = None
         self.py_names: dict[str, dict[str, str]] = {}  # block -> {param: python name}
         self.dense_sites: dict[str, DenseSite] | None = None  # of the network, when needed
+        self.folded = any("folded" in self.network.node(n)["meta"]  # --fuse-bn
+                          for n in self.network.layers())
         calls = any(s.kind in ("block", "dense") for n in self.network.layers()
                     for s in self.network.node(n)["scope"])
         if calls:  # the spec is parsed again only where it calls blocks or has dense ones
@@ -225,8 +228,7 @@ class ParamPlanner:
 
     def _blocks(self):
         network = self.network
-        if network.source is None or any("folded" in network.node(n)["meta"]
-                                          for n in network.layers()):
+        if network.source is None:
             return None
         try:
             spec = parse(network.source.text, network.source.path)
@@ -346,6 +348,7 @@ class ParamPlanner:
         out = lowering.sequence(body, 0, frame, info.globals.child(args))
         network = Network(lowering.graph, "probe", shape, out, aux_outputs=lowering.aux,
                           blocks=self.network.blocks, source=self.network.source)
+        network = self.fold_like_the_network(network, lowering)
         probe = Probe(path, entry, network, lowering, ModuleTree(network))
         for optional in lowering.optional:  # its forward step must be one of a sequence
             if probe.tree.ordered_children(optional.rsplit(".", 1)[0]) is None:
@@ -410,6 +413,20 @@ class ParamPlanner:
             return parse(network.source.text, network.source.path)
         except (CnnError, OSError):
             return None
+
+    def fold_like_the_network(self, network: Network, lowering: ProbeLowering) -> Network:
+        """A probe of a `--fuse-bn` network, its bns folded by the same rules (the fold
+        plan of the probe alone: where it differs from the instance's, the probe does not
+        agree with it and the instance gets a concrete class)."""
+        if not self.folded:
+            return network
+        from ..passes.fold_batchnorm import fold_batchnorm, fold_plan
+
+        plan = fold_plan(network)
+        folded = fold_batchnorm(network)
+        for _, bn, _ in plan:  # a folded leaf shifts its siblings: no comprehensions there
+            lowering.repeats.pop(network.node(bn)["name"].rpartition(".")[0], None)
+        return folded
 
     def _agrees(self, path: str, probe: Probe, entry: int | None = None) -> bool:
         """The probe has the instance's nodes: names (below the instance), ops, options,

@@ -22,9 +22,13 @@
 # mode. The steps that compute only auxiliary heads (nodes the main output does not depend
 # on) sit under `if self.training:`, so eval mode never runs them; `self.training` is a
 # Python bool, so torch.fx, export, ONNX and compile trace the eval graph without them.
+# For torch.jit.script, each head's output is declared `aux1: torch.Tensor | None = None`
+# before its block, the training return checks `aux1 is not None` (which refines the type)
+# and `forward` is annotated with both return types.
 """
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 
@@ -32,7 +36,6 @@ from ..errors import CnnUsageError
 from ..ir import Network
 from ..ir.names import class_name as sanitise_class_name
 from ..ops import lookup
-from ..passes.fold_batchnorm import fold_plan
 from .torch_inplace import activation_in_place, add_in_place, with_inplace
 from .torch_tree import ModuleTree, join
 from .torch_wrap import wrap_lines
@@ -119,9 +122,9 @@ class TorchSource:
         if self.planner is not None and root_params != set():
             made = self.planner.root_text(root_params)
             if made is not None:
-                root, self.root_params = self._folds_attribute() + made[0], made[1]
+                root, self.root_params = made[0], made[1]
         if root is None:
-            root = self._folds_attribute() + self._class_body("")
+            root = self._class_body("")
         root = self._with_init(root)
         classes = "\n\n".join(self.class_text.values())
         top = f"class {self.top_name}(nn.Module):\n{root}"
@@ -161,17 +164,6 @@ class TorchSource:
             lines.append("import torch.nn.functional as F")
         lines.append("from torch import nn")
         return "\n".join(lines) + "\n"
-
-    def _folds_attribute(self) -> str:
-        """Which bn folds into which layer, for `cnndsl.fuse_bn` on trained weights."""
-        plan = fold_plan(self.network)
-        if not plan:
-            return ""
-        name = lambda n: self.network.node(n)["name"]  # noqa: E731
-        rows = "".join(f"{INDENT * 2}({name(layer)!r}, {name(bn)!r}, {kind!r}),\n"
-                       for layer, bn, kind in plan)
-        return f"{INDENT}# (layer, bn folded into it, bn after or before the layer)\n" \
-               f"{INDENT}bn_folds = (\n{rows}{INDENT})\n\n"
 
     # --- containers ---------------------------------------------------------------------
     def module_expr(self, path: str) -> str:
@@ -320,6 +312,7 @@ class ForwardWriter:
         self.next_suffix: dict[str, int] = {}  # per stem, where to look for a free name
         self.lines: list[str] = []
         self.training_only: list[bool] = []  # per line: computes auxiliary heads only
+        self.assigned: list[list[str]] = []  # per line: the variables it assigns
         self.main = self.network.main_nodes() if not path else None
 
     def units(self) -> list[tuple[list[str], list[int], list[int]]]:
@@ -355,8 +348,11 @@ class ForwardWriter:
             for u in ins:
                 uses[u] -= 1
             self._step(rel, ins, outs, uses)
-        lines = [f"{INDENT}def forward(self, {', '.join(args)}):"]
-        lines += self._body_lines()
+        annotation = ""
+        if self.box.path == "" and len(returned) > 1:  # see the NOTE on auxiliary heads
+            annotation = f" -> torch.Tensor | tuple[{', '.join(['torch.Tensor'] * len(returned))}]"
+        lines = [f"{INDENT}def forward(self, {', '.join(args)}){annotation}:"]
+        lines += self._body_lines([self.var[n] for n in returned[1:]])
         lines += self._return_lines(returned)
         return "\n".join(lines) + "\n"
 
@@ -365,12 +361,20 @@ class ForwardWriter:
             return self.box.outputs
         return [*self.network.outputs, *self.network.aux_outputs]
 
-    def _body_lines(self) -> list[str]:
+    def _body_lines(self, aux_names: list[str]) -> list[str]:
         """The steps, those that compute only auxiliary heads under `if self.training:`
-        (see the NOTE on auxiliary heads)."""
+        (see the NOTE on auxiliary heads), the heads' outputs declared before it."""
         lines, inside = [], False
-        for line, aux in zip(self.lines, self.training_only):
+        declared = set()
+        for i, (line, aux) in enumerate(zip(self.lines, self.training_only)):
             if aux and not inside:
+                block = itertools.takewhile(lambda k: self.training_only[k],
+                                            range(i, len(self.lines)))
+                made = [name for k in block for name in self.assigned[k]]
+                for name in made:
+                    if name in aux_names and name not in declared:
+                        declared.add(name)
+                        lines.append(f"{INDENT * 2}{name}: torch.Tensor | None = None")
                 lines.append(f"{INDENT * 2}if self.training:")
             inside = aux
             lines.append(f"{INDENT * (3 if aux else 2)}{line}")
@@ -397,6 +401,7 @@ class ForwardWriter:
         if not outs:  # nothing reads what it makes: a call for its side effects alone
             self.lines.append(call)
             self.training_only.append(aux)
+            self.assigned.append([])
             return
         if self.source.optional_module(node_path) and len(outs) == 1 and len(args) == 1:
             call = self._optional_call(rel, call, args[0])
@@ -405,6 +410,7 @@ class ForwardWriter:
             self.var[outs[0]] = args[0]
             self.lines.append(f"{args[0]} += {args[1]}")  # see cnndsl/backends/torch_inplace.py
             self.training_only.append(aux)
+            self.assigned.append([])
             return
         names = []
         for n in outs:
@@ -418,6 +424,7 @@ class ForwardWriter:
             names.append(self.var[n])
         self.lines.append(f"{', '.join(names)} = {call}")
         self.training_only.append(aux)
+        self.assigned.append(names)
 
     def _optional_call(self, rel, call: str, arg: str) -> str:
         """A module that may be None stands for the identity."""
@@ -449,7 +456,8 @@ class ForwardWriter:
         names = [self.var[n] for n in returned]
         taps = len(self.network.outputs) if self.box.path == "" else len(names)
         if self.box.path == "" and len(names) > taps:
-            return [f"{INDENT * 2}if self.training:",
+            known = "".join(f" and {name} is not None" for name in names[taps:])
+            return [f"{INDENT * 2}if self.training{known}:",
                     f"{INDENT * 3}return {', '.join(names)}",
                     f"{INDENT * 2}return {', '.join(names[:taps])}"]
         return [f"{INDENT * 2}return {', '.join(names)}".rstrip()]

@@ -155,11 +155,6 @@ class F6(nn.Module):
 
 
 class LeCun(nn.Module):
-    # (layer, bn folded into it, bn after or before the layer)
-    bn_folds = (
-        ('C3.conv1', 'C3.bn1', 'after'),
-    )
-
     def __init__(self):
         super().__init__()
         self.C1 = C1()
