@@ -16,7 +16,8 @@ that the `infer_shapes` pass uses, because options may depend on them (`in`, `dw
 # In a `seq< >` (and a block whose body is one `seq< >`) every child is numbered instead,
 # 0, 1, 2, ... as nn.Sequential numbers its children: a layer, a block call, a composite
 # (lowered inside a scope of its own) or a nested seq is one child; a group adds no level,
-# an item left out by `if` takes no number, a labelled item keeps its label. A residual's
+# an item left out by `if` takes no number, nor does a layer that is no module (`chunk`),
+# a labelled item keeps its label. A residual's
 # projection is such a sequence: `downsample.0` (conv), `downsample.1` (bn), as torchvision.
 """
 from __future__ import annotations
@@ -79,8 +80,8 @@ class Frame:
     def path(self, local: str) -> str:
         return ".".join([s.name for s in self.scope] + [local])
 
-    def fresh(self, stem: str, start: int = 1, sep: str = "") -> str:
-        if self.numbered:
+    def fresh(self, stem: str, start: int = 1, sep: str = "", number: bool = True) -> str:
+        if self.numbered and number:
             stem, start, sep = "", 0, ""
         while True:
             n = self.counters[stem] + start
@@ -311,7 +312,10 @@ class Lowering:
         in_shape = self.shape(x)
         preset = {**self.presets.get(op, {}), **(preset or {})}
         opts = build_options(spec, options, env, in_shape[0], span, preset)
-        local = frame.claim(name, span) if name else frame.fresh(op)
+        # In a seq, a layer that is no module (`chunk`, `shuffle`: an expression in the
+        # forward) takes no number: nn.Sequential numbers modules.
+        local = frame.claim(name, span) if name else \
+            frame.fresh(op, number=spec.torch is not None or "torch_inline" not in spec.extras)
         return self.add(op, opts, [x], span, frame, local)
 
     def layer_var(self, item: ast.LayerVar, x: int, frame: Frame, env: Env,

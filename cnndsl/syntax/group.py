@@ -38,7 +38,9 @@ class Grouper:
     def with_variables(self, names: set[str]) -> Grouper:
         return Grouper(self.variables | names, self.blocks, self.uses, self.layer_vars)
 
-    def sequence(self, words: tuple[ast.Word, ...], span) -> ast.Sequence:
+    def sequence(self, words: tuple[ast.Word, ...], span, line: bool = False) -> ast.Sequence:
+        """The items of `words`; `line`: they are a whole line (outside any brackets), the
+        only place a `default` line may stand."""
         items: list[ast.Item] = []
         current: _LayerBuilder | None = None
 
@@ -60,6 +62,11 @@ class Grouper:
                                           word.quoted))
                 break
             if isinstance(word, ast.DefaultWord):
+                if not line or items or current is not None:
+                    raise CnnSyntaxError(
+                        "`default` stands at the start of a line of its own, outside brackets",
+                        word.span, "inside `< >` or `( )` lines do not end, so it would take "
+                        "in every layer after it: move it to its own line before them")
                 finish()
                 items.extend(self.defaults(word, words[index + 1:]))
                 break

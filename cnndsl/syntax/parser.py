@@ -185,7 +185,7 @@ def _assemble(source: Source, statements: list) -> ast.Spec:
     if lines:
         grouper = Grouper(spec_vars, block_names, bool(uses), spec_layers)
         items = tuple(item for line in lines
-                      for item in grouper.sequence(line.words, line.span).items)
+                      for item in grouper.sequence(line.words, line.span, line=True).items)
         body = ast.Sequence(items, lines[0].span.to(lines[-1].span))
     whole = source.span(0, len(source.text))
     return ast.Spec(source, network.id if network else None, input_shape, tuple(params),
@@ -221,7 +221,7 @@ def _block(raw: RawBlock, spec_vars: frozenset[str], block_names: frozenset[str]
     layers = (spec_layers - names) | layer_params(raw.params)
     grouper = Grouper(spec_vars | names, block_names, uses, layers)
     items = tuple(item for words, span in raw.lines
-                  for item in grouper.sequence(words, span).items)
+                  for item in grouper.sequence(words, span, line=True).items)
     body = ast.Sequence(items, raw.lines[0][1].to(raw.lines[-1][1]))
     return ast.BlockDef(raw.name, raw.params, body, raw.span)
 
