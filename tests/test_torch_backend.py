@@ -68,7 +68,11 @@ def test_folded_batchnorm_equals_unfolded(path):
     x = _example(network)
     folded = cnndsl.fuse_bn(model)
     with torch.no_grad():
-        torch.testing.assert_close(folded(x), model(x), rtol=1e-4, atol=1e-4)
+        expected = model(x)
+        # Relative to the output's scale: an `init` rule (inception's std 0.1) can make it
+        # large, and fp32 rounding then differs by more than a fixed atol.
+        scale = max(1.0, expected.abs().max().item())
+        torch.testing.assert_close(folded(x), expected, rtol=1e-4, atol=1e-4 * scale)
     predicted = _build(path, fuse_bn=True)
     assert n_params(folded) == expected_params(predicted)
     # The folded architecture that `compile --fuse-bn` writes has the same parameters.

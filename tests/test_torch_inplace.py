@@ -34,7 +34,7 @@ add< id | @d >
 leaky(0.2)                            # leaky1: after an add, in place
 conv k1 8 leaky(0)                    # leaky2: no in-place backward with slope 0
 pre(8)                                # its relu reads the block input, also the shortcut
-residual< >
+add< id | id >
 add< conv k1 8 | id >
 gap flatten fc 5
 """

@@ -82,7 +82,8 @@ def test_resnet50_has_one_bottleneck_and_one_stage():
     assert "*[Bottleneck(4 * c, c, 1, g, width) for _ in range(n - 1)]" in source
     assert "self.layer1 = Stage(64, 64, 3, s=1)" in source
     assert "self.layer2 = Stage(256, 128, 4)" in source
-    assert "Downsample(in_channels, c, s) if s != 1 or in_channels != 4 * c else None" in source
+    assert "self.downsample = nn.Sequential(\n" in source  # torchvision's downsample.0/.1
+    assert ") if s != 1 or in_channels != 4 * c else None" in source
     assert "x = self.downsample(x) if self.downsample is not None else x" in source
 
 

@@ -387,6 +387,7 @@ class ForwardWriter:
         op = None
         if not self.tree.is_container(node_path) and \
                 self.source._op(self.tree.leaf_of[node_path]).torch is None:
+            op = self.network.node(self.tree.leaf_of[node_path])["op"]
             call = self.source.inline_expr(self.tree.leaf_of[node_path], args)
         elif self.tree.is_parameter(node_path):
             apply = self.source._op(self.tree.leaf_of[node_path]).extras["torch_apply"]

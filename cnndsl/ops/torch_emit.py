@@ -244,12 +244,14 @@ class ChannelLayerNorm(nn.LayerNorm):
     """Layer normalisation over the channels at each position of a feature map."""
 
     def forward(self, x):
-        return super().forward(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+        x = F.layer_norm(x.permute(0, 2, 3, 1), self.normalized_shape, self.weight, self.bias,
+                         self.eps)
+        return x.permute(0, 3, 1, 2)
 '''
 
 
 CHANNEL_SHUFFLE_SOURCE = '''
-def channel_shuffle(x, groups):
+def channel_shuffle(x, groups: int):
     """ShuffleNet's channel shuffle, as torchvision writes it: channel j*groups + i takes
     channel i*(C/groups) + j."""
     batch, channels, height, width = x.size()

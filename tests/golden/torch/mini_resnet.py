@@ -41,7 +41,7 @@ class Basic(nn.Module):
         out = self.conv2(out)
         out = self.bn2(out)
         x = self.downsample(x) if self.downsample is not None else x
-        out = out + x
+        out += x
         out = self.relu2(out)
         return out
 
