@@ -81,15 +81,18 @@ def trace(model: nn.Module, shape: tuple[int, ...]) -> fx.GraphModule:
                  "without it, or register it as a custom layer (docs/importing.md)") from None
     gm = fx.GraphModule(model, graph)
     gm.graph.eliminate_dead_code()
+    x = torch.randn(2, *shape)
     try:
-        from torch.fx.passes.shape_prop import ShapeProp
-
         with torch.no_grad():
-            ShapeProp(gm).propagate(torch.randn(2, *shape))
+            model(x)  # ShapeProp would print a traceback for a model that does not run
     except Exception as exc:
         raise CnnImportError(f"the model does not run on an input of shape "
                              f"{'x'.join(map(str, shape))}: {type(exc).__name__}: {exc}",
                              hint="give the input shape the model expects (--input CxHxW)") from None
+    from torch.fx.passes.shape_prop import ShapeProp
+
+    with torch.no_grad():
+        ShapeProp(gm).propagate(x)
     return gm
 
 
@@ -338,7 +341,12 @@ class SpecWriter:
             if first and current not in first and self.text(n) not in ("add", "concat"):
                 out.append(f"{'    ' * len(stack)}concat< {self.ref(first[0], stack)} >")
                 current = first[0]
-            out.append(f"{'    ' * len(stack)}{self.item(n, current, stack)}")
+            text = self.item(n, current, stack)
+            if text.startswith("gate<") and out and out[-1].endswith(":"):
+                # NOTE: a label around one composite names the composite and leaves its
+                # body in the scope outside; an `id` first makes the label a scope.
+                text = "id " + text
+            out.append(f"{'    ' * len(stack)}{text}")
             current = n
             if n in self.aliased:
                 depth = self.alias_depth[n]
