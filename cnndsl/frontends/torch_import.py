@@ -165,7 +165,7 @@ class SpecWriter:
         self.aliased = set(self.refs)
         self.alias_depth = dict(self.refs)
         self.called = set()
-        lines = self.body(items, [], self.input)
+        lines = compact(self.body(items, [], self.input))
         lines += self.outputs()
         head = [f"network {self.name}", f"input {'x'.join(map(str, self.shape))}"]
         if self.input in self.aliased:
@@ -296,7 +296,7 @@ class SpecWriter:
         if text == "gate":
             x, region = self.gates[n]
             body = self.body(region, stack, x)
-            return "gate< " + " ".join(body) + " >"
+            return "gate< " + " ".join(line.strip() for line in body) + " >"
         return text
 
     def ref(self, a: fx.Node, stack: list[str]) -> str:
@@ -371,6 +371,23 @@ class SpecWriter:
             return ["output " + " ".join(self.ref(r, []) for r in result)]
         raise CnnImportError("the model returns something other than a tensor or a tuple "
                              "of tensors", hint="return the tensors themselves")
+
+
+LINE_WIDTH = 96
+
+
+def compact(lines: list[str]) -> list[str]:
+    """Items of one scope share a line while it stays short."""
+    out: list[str] = []
+    for line in lines:
+        indent = len(line) - len(line.lstrip())
+        if out and not out[-1].endswith(":") and not line.endswith(":") and \
+                len(out[-1]) - len(out[-1].lstrip()) == indent and \
+                len(out[-1]) + len(line) - indent < LINE_WIDTH:
+            out[-1] += " " + line.strip()
+        else:
+            out.append(line)
+    return out
 
 
 def _common(a: list[str], b: list[str]) -> int:
