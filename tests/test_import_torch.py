@@ -19,9 +19,14 @@ sys.path.insert(0, str(Path(__file__).parent))
 import import_models as models  # noqa: E402
 
 
-ZOO_ROUND_TRIPS = ["resnet18", "resnet50", "mobilenet_v2", "vgg11_bn", "squeezenet1_1",
-                   "densenet121", "mnasnet0_5", "shufflenet_v2_x0_5", "efficientnet_b0",
-                   "mobilenet_v3_small", "regnet_x_400mf", "convnext_tiny", "googlenet"]
+SLOW = pytest.mark.slow
+# ShuffleNetV2 (channel split by indexing, channel_shuffle by view/transpose) and ConvNeXt
+# (permutes, a bare layer_scale parameter) do not map yet; GoogLeNet's aux heads do not fit
+# a small input (docs/importing.md).
+ZOO_ROUND_TRIPS = ["resnet18", "squeezenet1_1",
+                   *(pytest.param(name, marks=SLOW) for name in (
+                       "resnet50", "mobilenet_v2", "vgg11_bn", "densenet121", "mnasnet0_5",
+                       "efficientnet_b0", "mobilenet_v3_small", "regnet_x_400mf"))]
 
 
 def round_trip(model, shape):
@@ -67,6 +72,18 @@ def test_zoo_networks_round_trip(name, tmp_path):
     torch.manual_seed(0)
     model = cnndsl.load(small_zoo_spec(name, tmp_path), input_shape="3x64x64")
     round_trip(model, "3x64x64")
+
+
+def test_a_long_report_is_cut_short():
+    class Many(torch.nn.Module):
+        def forward(self, x):
+            for _ in range(30):
+                x = x.transpose(2, 3)
+            return x
+
+    with pytest.raises(CnnImportError, match="and 18 more") as err:
+        cnndsl.from_torch(Many(), "3x8x8")
+    assert str(err.value).count("`.transpose()`") == 12
 
 
 def test_an_unknown_module_is_reported_with_its_path_class_and_what_to_do():

@@ -134,8 +134,7 @@ def label(name: str) -> str:
     return f'"{name}"'
 
 
-class Unexpressible(Exception):
-    pass
+MAX_PROBLEMS = 12  # calls listed in one report; the rest are counted
 
 
 class SpecWriter:
@@ -156,8 +155,11 @@ class SpecWriter:
     def write(self) -> str:
         items = self.items()
         if self.problems:
+            shown = self.problems[:MAX_PROBLEMS]
+            more = len(self.problems) - len(shown)
             raise CnnImportError("cannot import the model:\n" + "\n".join(
-                f"  - {p}" for p in self.problems), hint=CUSTOM_LAYER_HINT)
+                f"  - {p}" for p in shown) + (f"\n  ... and {more} more" if more else ""),
+                hint=CUSTOM_LAYER_HINT)
         self.refs: dict[fx.Node, int] = {}
         self.aliased: set[fx.Node] = set()
         self.called = set()
@@ -179,6 +181,11 @@ class SpecWriter:
                 self.input = n
                 continue
             if not is_tensor(n):
+                if n.op == "call_module":  # a module that returns a tuple: nn.GRU, ...
+                    m = self.gm.get_submodule(n.target)
+                    why = "returns something other than one tensor" if layers.is_known_module(m) \
+                        else "no cnndsl layer for this module class"
+                    self.problems.append(self.describe(n, why))
                 continue  # x.size(0) and friends: arguments of a reshape
             try:
                 self.check(n)
