@@ -166,12 +166,16 @@ class SpecWriter:
         self.body(items, [], self.input)  # dry run: collects self.refs
         self.aliased = set(self.refs)
         self.alias_depth = dict(self.refs)
+        self.alias_names = {self.input: "t0"}
+        for n in self.nodes:
+            if n in self.aliased and n is not self.input:
+                self.alias_names[n] = f"t{len(self.alias_names)}"
         self.called = set()
         lines = compact(self.body(items, [], self.input))
         lines += self.outputs()
         head = [f"network {self.name}", f"input {'x'.join(map(str, self.shape))}"]
         if self.input in self.aliased:
-            lines.insert(0, f"(t_{self.input.name}: id)")
+            lines.insert(0, f"({self.alias(self.input)}: id)")
         return "\n".join(head + lines) + "\n"
 
     def items(self) -> list[fx.Node]:
@@ -309,7 +313,11 @@ class SpecWriter:
     def ref(self, a: fx.Node, stack: list[str]) -> str:
         depth = min(_common(self.scope_of_tensor(a), stack), self.refs.get(a, 99))
         self.refs[a] = depth
-        return f"@t_{a.name}"
+        return f"@{self.alias(a)}"
+
+    def alias(self, a: fx.Node) -> str:
+        # in the first pass no tensor has a name yet
+        return getattr(self, "alias_names", {}).get(a, f"t_{a.name}")
 
     def scope_of_tensor(self, a: fx.Node) -> list[str]:
         return [] if a.op == "placeholder" else self.scope(a)
@@ -325,7 +333,7 @@ class SpecWriter:
                 out[-1] += ")"
                 for d, p in list(pending):
                     if d == len(stack):
-                        out.append(f"{'    ' * len(stack)}(t_{p.name}: id)")
+                        out.append(f"{'    ' * len(stack)}({self.alias(p)}: id)")
                         pending.remove((d, p))
 
         for n in nodes:
@@ -358,7 +366,7 @@ class SpecWriter:
             if n in self.aliased:
                 depth = self.alias_depth[n]
                 if depth >= len(stack):
-                    out.append(f"{'    ' * len(stack)}(t_{n.name}: id)")
+                    out.append(f"{'    ' * len(stack)}({self.alias(n)}: id)")
                 else:
                     pending.append((depth, n))
         close_to(len(base))
@@ -385,6 +393,7 @@ LINE_WIDTH = 96
 
 def compact(lines: list[str]) -> list[str]:
     """Items of one scope share a line while it stays short."""
+    lines = fold_scopes(lines)
     out: list[str] = []
     for line in lines:
         indent = len(line) - len(line.lstrip())
@@ -395,6 +404,26 @@ def compact(lines: list[str]) -> list[str]:
         else:
             out.append(line)
     return out
+
+
+def fold_scopes(lines: list[str]) -> list[str]:
+    """A scope whose whole text fits on a line is written on one line (innermost first)."""
+    lines = list(lines)
+    for i in range(len(lines) - 1, -1, -1):
+        if not lines[i].endswith(":"):
+            continue
+        indent = _indent(lines[i])
+        j = i + 1
+        while j < len(lines) and _indent(lines[j]) > indent:
+            j += 1
+        joined = " ".join(line.strip() for line in lines[i:j])
+        if indent + len(joined) < LINE_WIDTH:
+            lines[i:j] = [" " * indent + joined]
+    return lines
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
 
 
 def _common(a: list[str], b: list[str]) -> int:
