@@ -128,3 +128,19 @@ def test_the_command_reports_a_bad_factory(tmp_path):
                          capture_output=True, text=True, cwd=tmp_path)
     assert run.returncode == 2
     assert "is not MODULE:FACTORY" in run.stderr
+
+
+def test_module_names_that_are_not_identifiers_are_quoted():
+    model = torch.nn.Sequential()
+    model.add_module("stem-1", torch.nn.Conv2d(3, 4, 3))
+    model.add_module("s2", torch.nn.BatchNorm2d(4))
+    model.add_module("relu", torch.nn.ReLU())
+    text = round_trip(model, "3x8x8")
+    assert '("stem-1": conv k3 4 bias)' in text and '("s2": bn)' in text
+
+
+def test_a_module_name_cnndsl_cannot_write_is_reported():
+    model = torch.nn.Sequential()
+    model.add_module("print", torch.nn.Conv2d(3, 4, 3))
+    with pytest.raises(CnnImportError, match="`print` .*cannot be a cnndsl label"):
+        cnndsl.from_torch(model, "3x8x8")

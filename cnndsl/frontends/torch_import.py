@@ -12,6 +12,7 @@
 """
 from __future__ import annotations
 
+import builtins
 import keyword
 import re
 
@@ -120,8 +121,8 @@ def is_tensor(node: fx.Node) -> bool:
 
 OPTION_LIKE = re.compile(r"^((k|s|p|d|g|op)\d+(x\d+)?|x\d+)$")
 PLAIN_LABEL = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-ADJUSTED = set(dir(nn.Module)) | set(dir(__builtins__) if isinstance(__builtins__, dict) else
-                                     dir(__builtins__)) | {"self", "x", "torch", "nn", "F"}
+# names cnndsl adjusts in an unquoted label and refuses in a quoted one (docs/language.md)
+ADJUSTED = set(dir(nn.Module)) | set(dir(builtins)) | {"self", "x", "torch", "nn", "F"}
 
 
 def label(name: str) -> str:
@@ -209,6 +210,9 @@ class SpecWriter:
     def check(self, n: fx.Node) -> None:
         if n.op == "get_attr":
             raise Unmapped("a parameter or buffer used directly in forward")
+        names = n.target.split(".") if n.op == "call_module" else self.scope(n)
+        for part in names:
+            label(part)
         self.text(n, dry=True)
 
     # -- what one node becomes
