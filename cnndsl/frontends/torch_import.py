@@ -172,7 +172,7 @@ class SpecWriter:
             if n in self.aliased and n is not self.input:
                 self.alias_names[n] = f"t{len(self.alias_names)}"
         self.called = set()
-        lines = compact(self.body(items, [], self.input))
+        lines = [numbered_as_seq(line) for line in compact(self.body(items, [], self.input))]
         lines += self.outputs()
         head = [f"network {self.name}", f"input {'x'.join(map(str, self.shape))}"]
         if self.input in self.aliased:
@@ -410,6 +410,25 @@ def compact(lines: list[str]) -> list[str]:
     return out
 
 
+NUMBERED = re.compile(r'\((?P<label>"[^"]+"|[A-Za-z]\w*): (?P<items>(?:\("\d+": [^()<>@"]+\) ?)+)\)')
+NUMBERED_ITEM = re.compile(r'\("(\d+)": ([^()<>@"]+)\)')
+
+
+def numbered_as_seq(line: str) -> str:
+    """`(head: ("0": conv k3 16 nobias) ("1": bn))` -> `(head: seq< conv k3 16 nobias bn >)`:
+    an nn.Sequential of single layers, numbered as seq< > numbers them."""
+    def replace(match: re.Match) -> str:
+        items = NUMBERED_ITEM.findall(match["items"])
+        if [int(i) for i, _ in items] != list(range(len(items))):
+            return match[0]
+        return f"({match['label']}: seq< {' '.join(text.strip() for _, text in items)} >)"
+
+    before = None
+    while before != line:  # inner groups first: ("0": seq< ... >) can be an item again? no
+        before, line = line, NUMBERED.sub(replace, line)
+    return line
+
+
 def fold_scopes(lines: list[str]) -> list[str]:
     """A scope whose whole text fits on a line is written on one line (innermost first)."""
     lines = list(lines)
@@ -420,10 +439,22 @@ def fold_scopes(lines: list[str]) -> list[str]:
         j = i + 1
         while j < len(lines) and _indent(lines[j]) > indent:
             j += 1
-        joined = " ".join(line.strip() for line in lines[i:j])
+        plain = " ".join(line.strip() for line in lines[i:j])
+        joined = numbered_as_seq(plain)
         if indent + len(joined) < LINE_WIDTH:
             lines[i:j] = [" " * indent + joined]
+        elif joined != plain:  # a long seq< >: wrapped inside its brackets
+            lines[i:j] = wrap(joined, indent)
     return lines
+
+
+def wrap(text: str, indent: int) -> list[str]:
+    out = [" " * indent]
+    for word in text.split(" "):
+        if len(out[-1]) + len(word) >= LINE_WIDTH and out[-1].strip():
+            out.append(" " * (indent + 4))
+        out[-1] += word if not out[-1].strip() else " " + word
+    return out
 
 
 def _indent(line: str) -> int:
