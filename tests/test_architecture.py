@@ -22,7 +22,7 @@ LAYERS = [
     {"ir"},
     {"passes"},
     {"backends"},
-    {"api", "torch_api", "onnx_export"},
+    {"api", "torch_api", "onnx_export", "frontends"},
     {"cli"},
     {"__init__", "__main__"},
 ]
