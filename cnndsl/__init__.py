@@ -9,6 +9,7 @@ from .errors import (
     CnnContractError,
     CnnError,
     CnnFileError,
+    CnnImportError,
     CnnLimitError,
     CnnNameError,
     CnnShapeError,
@@ -25,6 +26,7 @@ __all__ = [
     "CnnContractError",
     "CnnError",
     "CnnFileError",
+    "CnnImportError",
     "CnnLimitError",
     "CnnNameError",
     "CnnShapeError",
@@ -51,6 +53,7 @@ __all__ = [
 
 _TORCH_API = ("compile_source", "fuse_bn", "load")
 _WEIGHTS_API = ("load_weights", "read_checkpoint", "remap_by_structure")
+_IMPORT_API = ("from_torch",)
 
 
 def __getattr__(name: str):
@@ -60,6 +63,10 @@ def __getattr__(name: str):
         from . import torch_api
 
         return getattr(torch_api, name)
+    if name in _IMPORT_API:
+        from .frontends import torch_import
+
+        return getattr(torch_import, name)
     if name in _WEIGHTS_API:
         from . import weights
 

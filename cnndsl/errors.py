@@ -167,6 +167,10 @@ class CnnUsageError(CnnError):
     """A bad call of the API or the command line (not located in a spec)."""
 
 
+class CnnImportError(CnnError):
+    """A PyTorch model that cannot be imported exactly (cnndsl.from_torch, `cnndsl import`)."""
+
+
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
     """A hint naming the closest candidate, if one is close enough."""
     close = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.6)

@@ -22,7 +22,7 @@ LAYERS = [
     {"ir"},
     {"passes"},
     {"backends"},
-    {"api", "torch_api", "onnx_export", "weights", "zoo", "highlight"},
+    {"api", "torch_api", "onnx_export", "weights", "zoo", "highlight", "frontends"},
     {"cli", "lsp"},
     {"__init__", "__main__"},
 ]

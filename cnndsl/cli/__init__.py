@@ -13,9 +13,10 @@ import sys
 import traceback
 
 from ..errors import CnnError, CnnUsageError
-from . import check, compile, convert_weights, export, fmt, lsp, render, summary, zoo
+from . import check, compile, convert_weights, export, fmt, import_torch, lsp, render, summary, zoo
 
-SUBCOMMANDS = (check, summary, compile, export, render, convert_weights, zoo, fmt, lsp)
+SUBCOMMANDS = (check, summary, compile, export, render, convert_weights, zoo, fmt, lsp,
+               import_torch)
 
 
 def shared_options() -> argparse.ArgumentParser:

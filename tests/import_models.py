@@ -1,0 +1,278 @@
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Bottleneck(nn.Module):
+    expansion = 4
+
+    def __init__(self, inplanes, planes, stride=1, downsample=None):
+        super().__init__()
+        self.conv1 = nn.Conv2d(inplanes, planes, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, stride, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.conv3 = nn.Conv2d(planes, planes * 4, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(planes * 4)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample
+
+    def forward(self, x):
+        identity = x
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        if self.downsample is not None:
+            identity = self.downsample(x)
+        out += identity
+        return self.relu(out)
+
+
+class ResNet(nn.Module):
+    def __init__(self, layers=(1, 1, 1, 1), width=16, num_classes=10):
+        super().__init__()
+        self.inplanes = width
+        self.conv1 = nn.Conv2d(3, width, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(3, 2, 1)
+        self.layer1 = self._make_layer(width, layers[0])
+        self.layer2 = self._make_layer(width * 2, layers[1], 2)
+        self.layer3 = self._make_layer(width * 4, layers[2], 2)
+        self.layer4 = self._make_layer(width * 8, layers[3], 2)
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(width * 32, num_classes)
+
+    def _make_layer(self, planes, blocks, stride=1):
+        downsample = None
+        if stride != 1 or self.inplanes != planes * 4:
+            downsample = nn.Sequential(nn.Conv2d(self.inplanes, planes * 4, 1, stride, bias=False),
+                                       nn.BatchNorm2d(planes * 4))
+        layers = [Bottleneck(self.inplanes, planes, stride, downsample)]
+        self.inplanes = planes * 4
+        layers += [Bottleneck(self.inplanes, planes) for _ in range(1, blocks)]
+        return nn.Sequential(*layers)
+
+    def forward(self, x):
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        x = torch.flatten(self.avgpool(x), 1)
+        return self.fc(x)
+
+
+class SEModule(nn.Module):
+    def __init__(self, channels, reduction=4):
+        super().__init__()
+        self.avg_pool = nn.AdaptiveAvgPool2d(1)
+        self.fc1 = nn.Conv2d(channels, channels // reduction, 1)
+        self.relu = nn.ReLU(inplace=True)
+        self.fc2 = nn.Conv2d(channels // reduction, channels, 1)
+        self.sigmoid = nn.Sigmoid()
+
+    def forward(self, x):
+        module_input = x
+        x = self.sigmoid(self.fc2(self.relu(self.fc1(self.avg_pool(x)))))
+        return module_input * x
+
+
+class SEResNeXtBottleneck(nn.Module):
+    def __init__(self, inplanes, planes, groups, stride=1, downsample=None):
+        super().__init__()
+        width = planes // 2
+        self.conv1 = nn.Conv2d(inplanes, width, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.conv2 = nn.Conv2d(width, width, 3, stride, 1, groups=groups, bias=False)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.conv3 = nn.Conv2d(width, planes, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.se_module = SEModule(planes)
+        self.downsample = downsample
+
+    def forward(self, x):
+        residual = x
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.se_module(self.bn3(self.conv3(out)))
+        if self.downsample is not None:
+            residual = self.downsample(x)
+        return self.relu(out + residual)
+
+
+class SEResNeXt(nn.Module):
+    def __init__(self, num_classes=10):
+        super().__init__()
+        self.layer0 = nn.Sequential(nn.Conv2d(3, 16, 3, 2, 1, bias=False), nn.BatchNorm2d(16),
+                                    nn.ReLU(inplace=True), nn.MaxPool2d(3, 2, ceil_mode=True))
+        down = nn.Sequential(nn.Conv2d(16, 32, 1, 2, bias=False), nn.BatchNorm2d(32))
+        self.layer1 = nn.Sequential(SEResNeXtBottleneck(16, 32, 4, 2, down),
+                                    SEResNeXtBottleneck(32, 32, 4))
+        self.avg_pool = nn.AvgPool2d(4, stride=1)
+        self.dropout = nn.Dropout(0.2)
+        self.last_linear = nn.Linear(32, num_classes)
+
+    def forward(self, x):
+        x = self.avg_pool(self.layer1(self.layer0(x)))
+        x = x.view(x.size(0), -1)
+        return self.last_linear(self.dropout(x))
+
+
+class InvertedResidual(nn.Module):
+    def __init__(self, inp, oup, stride, expand_ratio):
+        super().__init__()
+        hidden = inp * expand_ratio
+        self.use_res_connect = stride == 1 and inp == oup
+        layers = []
+        if expand_ratio != 1:
+            layers += [nn.Conv2d(inp, hidden, 1, bias=False), nn.BatchNorm2d(hidden), nn.ReLU6(inplace=True)]
+        layers += [nn.Conv2d(hidden, hidden, 3, stride, 1, groups=hidden, bias=False),
+                   nn.BatchNorm2d(hidden), nn.ReLU6(inplace=True),
+                   nn.Conv2d(hidden, oup, 1, bias=False), nn.BatchNorm2d(oup)]
+        self.conv = nn.Sequential(*layers)
+
+    def forward(self, x):
+        if self.use_res_connect:
+            return x + self.conv(x)
+        return self.conv(x)
+
+
+class MobileNetV2(nn.Module):
+    def __init__(self, num_classes=10):
+        super().__init__()
+        features = [nn.Sequential(nn.Conv2d(3, 16, 3, 2, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU6(inplace=True))]
+        inp = 16
+        for t, c, n, s in [(1, 8, 1, 1), (6, 12, 2, 2), (6, 16, 2, 2)]:
+            for i in range(n):
+                features.append(InvertedResidual(inp, c, s if i == 0 else 1, t))
+                inp = c
+        features.append(nn.Sequential(nn.Conv2d(inp, 64, 1, bias=False), nn.BatchNorm2d(64), nn.ReLU6(inplace=True)))
+        self.features = nn.Sequential(*features)
+        self.classifier = nn.Sequential(nn.Dropout(0.2), nn.Linear(64, num_classes))
+
+    def forward(self, x):
+        x = self.features(x)
+        x = nn.functional.adaptive_avg_pool2d(x, (1, 1)).reshape(x.shape[0], -1)
+        return self.classifier(x)
+
+
+class DenseLayer(nn.Module):
+    """A DenseNet layer as many CIFAR implementations write it: it concatenates itself."""
+
+    def __init__(self, inp, growth):
+        super().__init__()
+        self.norm1 = nn.BatchNorm2d(inp)
+        self.conv1 = nn.Conv2d(inp, 4 * growth, 1, bias=False)
+        self.norm2 = nn.BatchNorm2d(4 * growth)
+        self.conv2 = nn.Conv2d(4 * growth, growth, 3, padding=1, bias=False)
+
+    def forward(self, x):
+        out = self.conv1(F.relu(self.norm1(x)))
+        out = self.conv2(F.relu(self.norm2(out)))
+        return torch.cat([x, out], 1)
+
+
+def DenseBlock(n, inp, growth):
+    return nn.Sequential(*[DenseLayer(inp + i * growth, growth) for i in range(n)])
+
+
+class ListDenseLayer(DenseLayer):
+    def forward(self, features):
+        x = torch.cat(features, 1)
+        x = self.conv1(F.relu(self.norm1(x)))
+        return self.conv2(F.relu(self.norm2(x)))
+
+
+class ListDenseBlock(nn.Module):
+    """torchvision's way: every layer reads the list of all earlier outputs."""
+
+    def __init__(self, n, inp, growth):
+        super().__init__()
+        self.layers = nn.ModuleList([ListDenseLayer(inp + i * growth, growth) for i in range(n)])
+
+    def forward(self, x):
+        features = [x]
+        for layer in self.layers:
+            features.append(layer(features))
+        return torch.cat(features, 1)
+
+
+class DenseNet(nn.Module):
+    def __init__(self, growth=8, num_classes=10):
+        super().__init__()
+        self.conv0 = nn.Conv2d(3, 16, 3, padding=1, bias=False)
+        self.block1 = DenseBlock(3, 16, growth)
+        self.trans = nn.Sequential(nn.BatchNorm2d(40), nn.ReLU(), nn.Conv2d(40, 20, 1, bias=False), nn.AvgPool2d(2))
+        self.block2 = DenseBlock(2, 20, growth)
+        self.norm = nn.BatchNorm2d(36)
+        self.fc = nn.Linear(36, num_classes)
+
+    def forward(self, x):
+        x = self.block2(self.trans(self.block1(self.conv0(x))))
+        x = F.relu(self.norm(x))
+        return self.fc(x.mean((2, 3)))
+
+
+def double_conv(inp, out):
+    return nn.Sequential(nn.Conv2d(inp, out, 3, padding=1), nn.BatchNorm2d(out), nn.ReLU(inplace=True),
+                         nn.Conv2d(out, out, 3, padding=1), nn.BatchNorm2d(out), nn.ReLU(inplace=True))
+
+
+class UNet(nn.Module):
+    def __init__(self, classes=2):
+        super().__init__()
+        self.inc = double_conv(3, 8)
+        self.down1 = nn.Sequential(nn.MaxPool2d(2), double_conv(8, 16))
+        self.down2 = nn.Sequential(nn.MaxPool2d(2), double_conv(16, 32))
+        self.up1 = nn.ConvTranspose2d(32, 16, 2, stride=2)
+        self.conv1 = double_conv(32, 16)
+        self.up2 = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True)
+        self.conv2 = double_conv(24, 8)
+        self.outc = nn.Conv2d(8, classes, 1)
+
+    def forward(self, x):
+        x1 = self.inc(x)
+        x2 = self.down1(x1)
+        x3 = self.down2(x2)
+        y = self.conv1(torch.cat([x2, self.up1(x3)], dim=1))
+        y = self.conv2(torch.cat([x1, self.up2(y)], dim=1))
+        return self.outc(y)
+
+
+class Functional(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3, padding=1)
+        self.conv2 = nn.Conv2d(8, 8, 3, padding=1)
+        self.head = nn.Linear(8, 5)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+        y = F.silu(self.conv2(x))
+        x = x + y
+        x = x * torch.sigmoid(x.mean((2, 3), keepdim=True))
+        x = F.leaky_relu(x, 0.1)
+        x = F.avg_pool2d(x, 2)
+        x = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
+        return F.dropout(self.head(x), 0.1, self.training)
+
+
+class WithLSTM(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.rnn = nn.GRU(4, 4)
+
+    def forward(self, x):
+        return self.rnn(self.conv(x).flatten(2).permute(2, 0, 1))[0]
+
+
+class DataDependent(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+
+    def forward(self, x):
+        x = self.conv(x)
+        if x.sum() > 0:
+            return x
+        return -x
