@@ -123,7 +123,5 @@ def fill_in_order(model, reference_state: list) -> None:
         fill_tensor(key, tensor)
 
 
-@pytest.mark.xfail(strict=False, reason="issue 12 item 4: the zoo is being completed; "
-                                         "make this a plain test once it holds all 67")
 def test_every_torchvision_network_has_a_zoo_spec():
     assert sorted(set(torchvision_names()) - ZOO_STEMS) == []

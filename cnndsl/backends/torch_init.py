@@ -87,8 +87,10 @@ def init_function(rule: str) -> tuple[str, str]:
     if rule == "squeezenet":  # torchvision: the classifier's conv is drawn apart
         setup = ("    last_conv = [m for m in module.modules() if isinstance(m, nn.Conv2d)][-1]\n")
     if rule == "inception":
-        # torchvision: stddev 0.1 by default, 0.01 on the aux head's conv and 0.001 on its
-        # fc (its `stddev` attributes); the aux fc is every Linear but the last.
+        # torchvision: stddev 0.1 unless the module has a `stddev` attribute; the aux
+        # head's fc has 0.001 (its aux conv's 0.01 sits on the BasicConv2d wrapper, which
+        # the loop does not visit, so that conv gets 0.1). The aux fc is every Linear but
+        # the last.
         setup = ("    linears = [m for m in module.modules() if isinstance(m, nn.Linear)]\n"
                  "    last_linear = linears[-1] if linears else None\n")
     text = (f"def {name}(module):\n"
