@@ -427,20 +427,25 @@ class Lowering:
 
     def repeat(self, item: ast.Repeat, x: int, frame: Frame, env: Env) -> int:
         count = as_int(evaluate(item.count, env, self.shape(x)[0]), item.count, "a repeat count")
+        return self.repeated(count, item.span, x,
+                             lambda done, x: self.item(item.item, x, frame, env))
+
+    def repeated(self, count: int, span, x: int, step) -> int:
+        """`step(i, x)` for i in 0 .. count-1, each on the last one's output, within the
+        layer limit (`X * n`, `repeat(n, i)< >`)."""
         if count < 0:
-            raise CnnValueError(f"a repeat count cannot be negative, got {count}", item.span)
+            raise CnnValueError(f"a repeat count cannot be negative, got {count}", span)
         if count > MAX_LAYERS:
             raise CnnLimitError(f"repeating {count:,} times gives more than {MAX_LAYERS:,} "
-                                "layers", item.span, "check the repeat count")
+                                "layers", span, "check the repeat count")
         before = self.graph.number_of_nodes()
         for done in range(count):
-            x = self.item(item.item, x, frame, env)
+            x = step(done, x)
             # Nested repeats multiply: stop before building what cannot fit.
             grown = self.graph.number_of_nodes() - before
             if done == 0 and before + grown * count > MAX_LAYERS + 1:
                 raise CnnLimitError(f"repeating {count:,} times gives more than "
-                                    f"{MAX_LAYERS:,} layers", item.span,
-                                    "check the repeat counts")
+                                    f"{MAX_LAYERS:,} layers", span, "check the repeat counts")
         return x
 
     def labelled(self, item: ast.Labelled, x: int, frame: Frame, env: Env) -> int:
@@ -553,22 +558,9 @@ class Lowering:
             raise CnnValueError("`repeat` needs a count", item.span,
                                 "e.g. `repeat(4, i)< conv k3 p1 16*(i+1) >`")
         count, index = options["n"], options.get("i")
-        if count < 0:
-            raise CnnValueError(f"a repeat count cannot be negative, got {count}", item.span)
-        if count > MAX_LAYERS:
-            raise CnnLimitError(f"repeating {count:,} times gives more than {MAX_LAYERS:,} "
-                                "layers", item.span, "check the repeat count")
         body = item.branches[0].body
-        before = self.graph.number_of_nodes()
-        for done in range(count):
-            inner_env = env.child({index: done}) if index else env
-            x = self.sequence(body, x, frame, inner_env)
-            grown = self.graph.number_of_nodes() - before
-            if done == 0 and before + grown * count > MAX_LAYERS + 1:
-                raise CnnLimitError(f"repeating {count:,} times gives more than "
-                                    f"{MAX_LAYERS:,} layers", item.span,
-                                    "check the repeat counts")
-        return x
+        return self.repeated(count, item.span, x, lambda done, x: self.sequence(
+            body, x, frame, env.child({index: done}) if index else env))
 
     def residual(self, item, options, x, frame, env) -> int:
         body = item.branches[0]
