@@ -44,7 +44,9 @@ def export_onnx(src, path: str | Path, *, params: dict | None = None, input_shap
     model = module_class(torch_source(network), network_class_name(network),
                          "cnndsl_generated")()
     if weights is not None:
-        _load_weights(model, weights)
+        from .weights import load_weights
+
+        load_weights(model, weights, strict=True)
     model.eval()
     say(f"built {network_class_name(network)}")
     example = torch.randn(2, *network.input_shape, generator=torch.Generator().manual_seed(0))
@@ -61,26 +63,6 @@ def export_onnx(src, path: str | Path, *, params: dict | None = None, input_shap
     onnx.checker.check_model(proto)
     say("checked it with onnx.checker")
     return write_atomic(path, proto.SerializeToString())
-
-
-def _load_weights(model, weights: str | Path) -> None:
-    import torch
-
-    try:
-        state = torch.load(weights, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise CnnUsageError(f"{weights}: no such file") from None
-    except Exception as exc:
-        raise CnnUsageError(f"{weights}: cannot read weights ({exc})",
-                            hint="save them with torch.save(model.state_dict(), path)") from None
-    state = state.get("state_dict", state) if isinstance(state, dict) else state
-    try:
-        model.load_state_dict(state)
-    except (RuntimeError, TypeError, AttributeError) as exc:
-        first = str(exc).strip().splitlines()[:3]
-        raise CnnUsageError(f"{weights}: the weights do not fit the network: " + " ".join(first),
-                            hint="they must come from the same spec (model.state_dict())"
-                            ) from None
 
 
 class _Progress:
