@@ -11,6 +11,9 @@ from cnndsl.syntax.layout import MAX_NESTING, MAX_OPERATORS
 from cnndsl.syntax.parser import MAX_FILE_BYTES
 
 HEAD = "input 3x8x8\n"
+# A hang guard, not a speed test (speed belongs to bench/): each of these takes
+# milliseconds, and a missing limit takes minutes or memory without end.
+HANG_S = 10.0
 
 
 def located_error(text, **kwargs):
@@ -38,7 +41,7 @@ def test_limits_are_located_and_fast(text, line, col, fragment):
     error, elapsed = located_error(text)
     assert (error.span.line, error.span.col) == (line, col), str(error)
     assert fragment in error.message
-    assert elapsed < 0.5
+    assert elapsed < HANG_S
 
 
 def test_nesting_up_to_the_limit_builds():
@@ -49,7 +52,7 @@ def test_nesting_up_to_the_limit_builds():
                  "conv k3 c=" + "-" * MAX_OPERATORS + "8"):
         started = time.perf_counter()
         cnndsl.build(HEAD + text + "\n")
-        assert time.perf_counter() - started < 1.0
+        assert time.perf_counter() - started < HANG_S
 
 
 def test_layer_limit():
@@ -61,7 +64,7 @@ def test_layer_limit():
 def test_file_size_limit():
     error, elapsed = located_error(b"input 3x8x8\n" + b"relu\n" * (MAX_FILE_BYTES // 5 + 1))
     assert (error.span.line, error.span.col) == (1, 1)
-    assert elapsed < 0.5
+    assert elapsed < HANG_S
 
 
 @pytest.mark.parametrize("text", [
