@@ -52,9 +52,23 @@ def test_word_soup_fails_cleanly(text):
           suppress_health_check=[HealthCheck.too_slow])
 @given(valid_spec())
 def test_generated_specs_run_in_torch(text):
+    """The differential check: the generated module's output shape and parameter count are
+    the compiler's, and its BN-folded form (runtime `fuse_bn` and the `fuse_bn=True` build)
+    computes the same function with the parameters that build predicts."""
     torch = pytest.importorskip("torch")
+    from .torch_helpers import expected_params, instantiate, n_params, randomise_batchnorm
+
     network = cnndsl.build(text)
-    model = cnndsl.load(text).eval()
+    model = instantiate(network)
+    assert n_params(model) == expected_params(network)
+    randomise_batchnorm(model)
+    model.eval()
+    x = torch.randn(2, *network.input_shape, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
-        out = model(torch.zeros(2, *network.input_shape))
-    assert tuple(out.shape[1:]) == tuple(network.node(network.output)["meta"]["shape"])
+        out = model(x)
+        assert tuple(out.shape[1:]) == tuple(network.node(network.output)["meta"]["shape"])
+        folded = cnndsl.fuse_bn(model)
+        scale = max(1.0, out.abs().max().item())
+        torch.testing.assert_close(folded(x), out, rtol=1e-4, atol=1e-4 * scale)
+    predicted = cnndsl.build(text, fuse_bn=True)
+    assert n_params(folded) == expected_params(predicted)
