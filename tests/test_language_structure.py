@@ -106,6 +106,22 @@ up(16, @enc2) up(8, @enc1)
     assert model(torch.randn(1, 3, 16, 16)).shape == (1, 8, 16, 16)
 
 
+def test_aux_head_reads_a_labelled_tensor():
+    spec = """input 3x16x16
+a: conv k3 p1 8 relu
+conv k3 s2 p1 16 relu
+aux< @a gap flatten fc 5 >
+gap flatten fc 10
+"""
+    net = cnndsl.build(spec)
+    (head,) = net.aux_outputs
+    assert net.node(head)["meta"]["shape"] == (5,)
+    model = cnndsl.load(spec).train()
+    out, aux = model(torch.randn(2, 3, 16, 16))
+    assert out.shape == (2, 10) and aux.shape == (2, 5)
+    assert model.aux1.fc1.in_features == 8  # it read `a` (8 channels), not the 16 after it
+
+
 def test_label_out_of_block_scope_says_pass_it():
     spec = "input 3x8x8\nblock b: concat< @skip | id >\nskip: conv k1 3\nb\n"
     with pytest.raises(cnndsl.CnnError, match="label `skip` is outside block `b`") as info:

@@ -539,11 +539,12 @@ class Lowering:
         if item.kind in ("gate", "aux", "dense", "seq", "repeat") and len(item.branches) > 1:
             raise CnnSyntaxError(f"`{item.kind}< >` has one body, not branches",
                                  item.branches[1].span)
-        for branch in item.branches[:1] if item.kind not in ("inception", "concat", "add") \
-                else ():
+        for branch in item.branches[:1] if item.kind not in ("inception", "concat", "add",
+                                                              "aux") else ():
             if branch.ref is not None:
                 raise CnnSyntaxError(f"`@{branch.ref.id}` can only start a branch of "
-                                     "inception, concat or add", branch.ref.span)
+                                     "inception, concat or add, or an `aux< >` head",
+                                     branch.ref.span)
         return values
 
     def seq(self, item, x: int, frame: Frame, env: Env, name: str | None) -> int:
@@ -708,8 +709,10 @@ class Lowering:
     def aux_head(self, item, x, frame, env, name) -> int:
         local = frame.claim(name, item.span) if name else frame.fresh("aux")
         inner = frame.child(Scope(local, "aux", span=item.span), "aux")
-        out = self.sequence(item.branches[0].body, x, inner, env)
-        if out == x:
+        branch = item.branches[0]
+        start = x if branch.ref is None else self.resolve_ref(branch.ref, frame, env)
+        out = self.sequence(branch.body, start, inner, env)
+        if out == start:
             raise CnnValueError("`aux< >` has no layers", item.span)
         self.aux.append(out)
         return x
