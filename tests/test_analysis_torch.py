@@ -23,6 +23,9 @@ PATHS = [
      lambda: [nn.Conv2d(3, 6, 3, padding=2, dilation=2), nn.InstanceNorm2d(6, affine=True),
               nn.AvgPool2d(3, 2, 1, ceil_mode=True), nn.Flatten(),
               nn.Linear(6 * 11 * 11, 7, bias=False)]),
+    ("input 3x14x14\nconv k3 p1 4 gap 4x4 gmp 3x2 flatten fc 5",
+     lambda: [nn.Conv2d(3, 4, 3, padding=1), nn.AdaptiveAvgPool2d(4),
+              nn.AdaptiveMaxPool2d((3, 2)), nn.Flatten(), nn.Linear(24, 5)]),
     ("input 3x9x11\nconv k1x7 p=[0,3] 5 conv k3 s2 5 upsample 2",
      lambda: [nn.Conv2d(3, 5, (1, 7), padding=(0, 3)), nn.Conv2d(5, 5, 3, 2),
               nn.Upsample(scale_factor=2)]),
@@ -80,6 +83,9 @@ FIELDS = [
     ("inception< conv k1 1 | conv k3 p1 1 | conv k3 p1 1 conv k3 p1 1 > conv k3 s2 p1 1",
      Inception),
     ("conv k3 s2 p1 1\nresidual< conv k3 p1 1 conv k3 p1 1 >", Residual),
+    # adaptive pooling to a size that divides the map: windows of 64/8 = 8
+    ("conv k3 p1 1 gap 8x8 conv k3 p1 1", lambda: nn.Sequential(
+        nn.Conv2d(1, 1, 3, padding=1), nn.AdaptiveAvgPool2d(8), nn.Conv2d(1, 1, 3, padding=1))),
 ]
 
 
@@ -149,6 +155,10 @@ MEMORY = [
      lambda: nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.Tanh(),
                            nn.Conv2d(8, 8, 3, 2, 1), nn.Sigmoid(), nn.Flatten(),
                            nn.Linear(512, 20), nn.GELU(), nn.Linear(20, 4))),
+    ("input 3x14x14\nconv k3 p1 8 relu gap 4x4 conv k1 8 gmp 2x2 flatten fc 4",
+     lambda: nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(4),
+                           nn.Conv2d(8, 8, 1), nn.AdaptiveMaxPool2d(2), nn.Flatten(),
+                           nn.Linear(32, 4))),
 ]
 
 

@@ -308,6 +308,40 @@ def test_upsample_by_a_factor_or_to_a_size(text, reference):
     assert net.node(net.output)["meta"]["shape"] == tuple(expected.shape[1:])
 
 
+@pytest.mark.parametrize("text, reference", [
+    ("gap", nn.AdaptiveAvgPool2d(1)),
+    ("gap 4x4", nn.AdaptiveAvgPool2d(4)),      # 14 -> 4: windows of 4 at 0, 3, 7, 10
+    ("gap 7x7", nn.AdaptiveAvgPool2d(7)),
+    ("gmp 3x5", nn.AdaptiveMaxPool2d((3, 5))),
+    ("gap 20x20", nn.AdaptiveAvgPool2d(20)),   # larger than the map: windows overlap
+])
+def test_adaptive_pooling_to_a_size_is_torchs(text, reference):
+    net, module = generated(f"input 3x14x14\n{text}")
+    x = torch.randn(2, 3, 14, 14)
+    expected = reference(x)
+    assert torch.equal(module(x), expected)
+    assert net.node(net.output)["meta"]["shape"] == tuple(expected.shape[1:])
+
+
+def test_adaptive_windows_are_torchs():
+    """Each output cell's window, as torch pools it: cell i of a 4-wide output over 14."""
+    from cnndsl.ops.pool import adaptive_windows
+
+    pool = torch.nn.functional.adaptive_avg_pool2d
+    for i, (start, end) in enumerate(adaptive_windows(14, 4)):
+        outside = torch.full((1, 1, 1, 14), 100.0)
+        outside[..., start:end] = 1.0
+        assert pool(outside, (1, 4))[0, 0, 0, i] == 1.0       # reads nothing outside
+        for edge in (start, end - 1):
+            inside = torch.ones(1, 1, 1, 14)
+            inside[..., edge] = 100.0
+            assert pool(inside, (1, 4))[0, 0, 0, i] > 1.0     # reads both ends
+    assert adaptive_windows(14, 4) == [(0, 4), (3, 7), (7, 11), (10, 14)]
+    net = cnndsl.build("input 3x14x14\ngap 4x4")
+    rf = net.node(net.output)["meta"]["rf"]
+    assert (rf[0].size, rf[0].jump) == (4, 3.5)  # the widest window; steps of 3.5 on average
+
+
 def test_upsample_fields():
     """To a size, each axis has its own step; with align_corners pixel 0 stays on input 0."""
     net = cnndsl.build("input 3x4x5\nupsample size=[8,15]")

@@ -127,6 +127,10 @@ def describe(op: str, opts: dict) -> str:
             f"upsample to {_pair(opts['size'])}"
     if op == "chunk":
         return f"chunk {opts['i']}/{opts['n']}"
+    if op in ("gap", "gmp") and tuple(value) != (1, 1):
+        return f"{op} to {value[0]}×{value[1]}"
+    if op in ("gap", "gmp"):
+        return op
     return op if value is None else f"{op} {value:g}" if isinstance(value, float) \
         else f"{op} {value}"
 

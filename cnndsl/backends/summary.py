@@ -87,7 +87,7 @@ def describe(op: str, opts: dict) -> str:
         if option.kind == "flag":
             words.append(option.name if value else f"no{option.name}")
         elif option.name == spec.positional:
-            words.append(_value(value))
+            words.append(f"{value[0]}x{value[1]}" if option.kind == "pair" else _value(value))
         elif option.compact is not None and not isinstance(value, float):
             words.append(f"{option.compact}{_value(value)}")
         else:

@@ -1,4 +1,5 @@
-"""Pooling: windowed (`maxpool`, `avgpool`), global (`gap`, `gmp`) and LeCun's `subsample`."""
+"""Pooling: windowed (`maxpool`, `avgpool`), global or adaptive (`gap`, `gmp`) and LeCun's
+`subsample`."""
 from __future__ import annotations
 
 from .geometry import slide, spatial
@@ -52,22 +53,55 @@ for _name, _doc in (("maxpool", "max pooling (torch.nn.MaxPool2d)"),
                           saves=("input", "indices") if _name == "maxpool" else ("input",)))
 
 
-def _global_shape(name: str):
+# `gap` and `gmp` pool to 1x1 (global) or, given a size (`gap 7x7`), adaptively to that
+# size as torch's AdaptiveAvgPool2d does: output cell i of n_out along an axis of n_in
+# pools input positions floor(i*n_in/n_out) .. ceil((i+1)*n_in/n_out) - 1.
+_ADAPTIVE_OPTIONS = (
+    OptionSpec("size", "pair", (1, 1), minimum=1,
+               doc="output size (default 1x1: global); `gap 7x7` pools adaptively to 7x7"),
+)
+
+
+def _adaptive_shape(name: str):
     def shape(opts: dict, ins: list[Shape]) -> Shape:
-        return (spatial(ins, name)[0], 1, 1)
+        return (spatial(ins, name)[0], *opts["size"])
     return shape
 
 
-def _global_rf(opts: dict, ins: list[Shape]):
-    return "global"
+def adaptive_windows(n_in: int, n_out: int) -> list[tuple[int, int]]:
+    """(start, end) of each output cell's window along one axis, as torch computes them."""
+    return [((i * n_in) // n_out, -((-(i + 1) * n_in) // n_out)) for i in range(n_out)]
 
 
-register_layer(OpSpec(name="gap", family="pool", doc="global average pooling to Cx1x1",
-                      shape=_global_shape("gap"), rf=_global_rf,
-                      saves=()))  # torch averages to 1x1 with a mean: it keeps no tensor
-register_layer(OpSpec(name="gmp", family="pool", doc="global max pooling to Cx1x1",
-                      shape=_global_shape("gmp"), rf=_global_rf,
-                      saves=("input", "indices")))
+def _adaptive_rf(opts: dict, ins: list[Shape]):
+    if tuple(opts["size"]) == (1, 1):
+        return "global"
+    # A uniform window where n_out divides n_in; otherwise the widest window, stepping
+    # n_in/n_out on average (the windows' offsets then vary by a pixel).
+    ks, steps = [], []
+    for n_in, n_out in zip(ins[0][1:], opts["size"]):
+        ks.append(max(end - start for start, end in adaptive_windows(n_in, n_out)))
+        steps.append(n_in // n_out if n_in % n_out == 0 else n_in / n_out)
+    return (RfWindow(tuple(ks), tuple(steps), (0, 0)),)
+
+
+def _adaptive_saves(kind: tuple):
+    def saves(opts: dict, ins: list[Shape], out: Shape) -> tuple:
+        # torch averages to 1x1 with a mean, which keeps no tensor
+        return () if kind == ("input",) and tuple(opts["size"]) == (1, 1) else kind
+    return saves
+
+
+register_layer(OpSpec(name="gap", family="pool",
+                      doc="global average pooling to Cx1x1, or adaptive to a size (`gap 7x7`)",
+                      options=_ADAPTIVE_OPTIONS, positional="size",
+                      shape=_adaptive_shape("gap"), rf=_adaptive_rf,
+                      saves=_adaptive_saves(("input",))))
+register_layer(OpSpec(name="gmp", family="pool",
+                      doc="global max pooling to Cx1x1, or adaptive to a size (`gmp 7x7`)",
+                      options=_ADAPTIVE_OPTIONS, positional="size",
+                      shape=_adaptive_shape("gmp"), rf=_adaptive_rf,
+                      saves=_adaptive_saves(("input", "indices"))))
 
 
 def _subsample_shape(opts: dict, ins: list[Shape]) -> Shape:

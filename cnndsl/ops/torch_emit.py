@@ -274,6 +274,13 @@ def _inline_rules() -> dict:
     }
 
 
+def _adaptive(cls: str):
+    def emit(opts: dict, ins: list[Shape], out: Shape) -> str:
+        h, w = opts["size"]
+        return f"nn.{cls}({h if h == w else (h, w)!r})"
+    return emit
+
+
 def _subsample(opts: dict, ins: list[Shape], out: Shape) -> str:
     return f"Subsample({ins[0][0]}, {tuple(opts['k'])!r}, {tuple(opts['s'])!r})"
 
@@ -285,8 +292,8 @@ def _rules() -> dict:
                          "SamePadConv2d": SAME_PAD_CONV_SOURCE}),
         "deconv": (_deconv, {}),
         "maxpool": (_pool("MaxPool2d"), {}), "avgpool": (_pool("AvgPool2d"), {}),
-        "gap": (_simple("nn.AdaptiveAvgPool2d(1)"), {}),
-        "gmp": (_simple("nn.AdaptiveMaxPool2d(1)"), {}),
+        "gap": (_adaptive("AdaptiveAvgPool2d"), {}),
+        "gmp": (_adaptive("AdaptiveMaxPool2d"), {}),
         "subsample": (_subsample, {"Subsample": SUBSAMPLE_SOURCE}),
         "bn": (_bn, {}),
         "gn": (lambda o, i, _: f"nn.GroupNorm({o['g']}, {i[0][0]}{_norm_kwargs(o)})", {}),
