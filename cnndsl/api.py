@@ -144,18 +144,20 @@ def _once(warnings: list[Diagnostic]) -> list[Diagnostic]:
 def summary(src: SpecSource | ast.Spec | Network, *, depth: int | None = None,
             batch: int = 1, optimizer: str = "sgd", dtype: str = "fp32",
             params: dict | None = None,
-            input_shape: tuple[int, ...] | str | None = None) -> Summary:
+            input_shape: tuple[int, ...] | str | None = None,
+            fully_conv: bool = False) -> Summary:
     """The per-layer table and totals of a spec (or a built network); see docs/analysis.md.
 
     `depth` folds deeper rows into their scope's (0: totals only); `batch`, `optimizer`
-    and `dtype` are those of the training-memory estimate (passes/memory.py).
+    and `dtype` are those of the training-memory estimate (passes/memory.py);
+    `params`, `input_shape` and `fully_conv` as in `build`.
     `str(result)` is the table, `result.json()` the JSON document, `result.data` the dict.
     """
     from .backends.summary import summary_data
     from .passes.memory import memory
 
     network = src if isinstance(src, Network) else \
-        build(src, params=params, input_shape=input_shape)
+        build(src, params=params, input_shape=input_shape, fully_conv=fully_conv)
     if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int)
                               or depth < 0):
         raise CnnUsageError(f"depth must be a whole number, 0 or more, got {depth!r}")
@@ -196,13 +198,13 @@ class Summary:
 
 def render(src: SpecSource | ast.Spec | Network, *, depth: int | None = None,
            rankdir: str | None = None, shapes: bool = True, params: dict | None = None,
-           input_shape: tuple[int, ...] | str | None = None):
+           input_shape: tuple[int, ...] | str | None = None, fully_conv: bool = False):
     """The architecture diagram (a graphviz `Digraph`) of a spec or a built network; see
     cnndsl/backends/graphviz.py for `depth`, `rankdir` and `shapes`."""
     from .backends.graphviz import render as draw
 
     network = src if isinstance(src, Network) else \
-        build(src, params=params, input_shape=input_shape)
+        build(src, params=params, input_shape=input_shape, fully_conv=fully_conv)
     return draw(network, depth=depth, rankdir=rankdir, shapes=shapes)
 
 

@@ -94,8 +94,7 @@ def load(src: SpecSource | ast.Spec, *, params: dict | None = None, fuse_bn: boo
         from .weights import load_weights, read_checkpoint
 
         if fully_conv:
-            weights = fc_as_conv_weights(read_checkpoint(weights), model.state_dict(),
-                                         network.meta["fully_conv"])
+            weights = fc_as_conv_weights(read_checkpoint(weights), model.state_dict())
         load_weights(model, weights, strict=strict)
     if fold_after:
         model = fuse_bn_module(model.eval())
@@ -132,15 +131,16 @@ def fuse_bn(module):
 fuse_bn_module = fuse_bn  # `load` has a parameter of that name
 
 
-def fc_as_conv_weights(checkpoint: dict, state: dict, converted: list[str]) -> dict:
-    """`checkpoint` (of the fc network) with the weights of the `converted` layers viewed
-    as the conv kernels of `state` (flatten's order is the kernel's: C, H, W)."""
+def fc_as_conv_weights(checkpoint: dict, state: dict) -> dict:
+    """`checkpoint` (of the fc network) with its Linear weights viewed as the conv kernels
+    that `state` (of the fully convolutional one) holds under the same keys (flatten's
+    order is the kernel's: C, H, W; see the NOTE in cnndsl/passes/fully_conv.py)."""
     reshaped = dict(checkpoint)
-    for name in converted:
-        key = f"{name}.weight"
-        if key in checkpoint and key in state and \
-                checkpoint[key].dim() == 2 and checkpoint[key].numel() == state[key].numel():
-            reshaped[key] = checkpoint[key].reshape(state[key].shape)
+    for key, tensor in checkpoint.items():
+        target = state.get(key)
+        if target is not None and tensor.dim() == 2 and target.dim() == 4 and \
+                tensor.shape[0] == target.shape[0] and tensor.numel() == target.numel():
+            reshaped[key] = tensor.reshape(target.shape)
     return reshaped
 
 

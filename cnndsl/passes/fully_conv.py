@@ -46,6 +46,13 @@ def fully_conv(network, *, trained=None, inplace: bool = False, **_opts):
     trained = trained if trained is not None else network
     trained_shapes = {trained.node(n)["name"]: trained.node(n)["meta"]["shape"]
                       for n in trained.nodes()}
+    flat_fcs = [n for n in net.layers() if net.node(n)["op"] == "fc" and not isinstance(
+        net.node(net.inputs(n)[0])["meta"]["shape"], ChannelsLast)]
+    if not flat_fcs:
+        raise CnnUsageError(f"`fully_conv`: {net.name} has no `fc` layer to turn into a conv",
+                            hint="build it without fully_conv: a network of convs and pools "
+                                 "alone gives a score map on larger inputs as written (if "
+                                 "it does not end with `flatten`)")
     kinds: dict[int, object] = {}
     flattens: dict[int, int] = {}  # a converted tensor's node -> the flatten it came from
     converted: list[str] = []
@@ -60,7 +67,9 @@ def fully_conv(network, *, trained=None, inplace: bool = False, **_opts):
             shape = trained_shapes.get(net.node(ins[0])["name"])
             if shape is None or len(shape) == 1:
                 continue  # a flatten of a flat vector: nothing to do
-            _check_flattened(trained, net, n, shape)
+            if isinstance(shape, ChannelsLast):
+                raise CnnShapeError("`fully_conv` cannot convert an fc after a channels-last "
+                                    "map", attrs["span"], "put `nchw` before the `flatten`")
             kinds[n], flattens[n] = tuple(shape), n
             bypassed.append(n)
             continue
@@ -69,6 +78,8 @@ def fully_conv(network, *, trained=None, inplace: bool = False, **_opts):
         kind = _merged_kind(net, n, in_kinds)
         origin = flattens[next(i for i in ins if i in kinds)]
         if attrs["op"] == "fc":
+            if kind != VECTOR:
+                _require_window(trained, net.node(origin)["name"])
             _to_conv(net, n, kind, origin, trained.input_shape)
             converted.append(attrs["name"])
             kind = VECTOR
@@ -77,34 +88,34 @@ def fully_conv(network, *, trained=None, inplace: bool = False, **_opts):
         elif not _carries(attrs, kind):
             _cannot_carry(net, n, kind)
         kinds[n], flattens[n] = kind, origin
+    if not converted:
+        attrs = net.node(flat_fcs[0])
+        raise CnnShapeError(
+            "`fully_conv`: this fc reads a flat vector, not a flattened spatial map, so "
+            "there is no map to slide it over", attrs["span"],
+            "fully_conv converts the fc layers that follow `flatten` of a CxHxW map")
     for end in (*net.outputs, *net.aux_outputs):
         if isinstance(kinds.get(end), tuple):
             raise CnnShapeError(
                 "`fully_conv`: no `fc` follows this `flatten`, so the network would return "
                 "the map itself", net.node(flattens[end])["span"],
                 "convert networks whose `fc` layers read the flattened map")
-    if not converted:
-        _nothing_to_convert(net)
     for n in bypassed:
         _bypass(net, n)
     net.meta["fully_conv"] = converted
     return infer_shapes(net, inplace=True)
 
 
-def _check_flattened(trained, net, n: int, shape) -> None:
-    """The flatten `n` reads a map it can slide over: channels-first, not globally pooled."""
-    attrs = net.node(n)
-    if isinstance(shape, ChannelsLast):
-        raise CnnShapeError("`fully_conv` cannot convert an fc after a channels-last map",
-                            attrs["span"], "put `nchw` before the `flatten`")
-    pool = _global_pool_before(trained, trained.by_name(attrs["name"]))
+def _require_window(trained, flatten: str) -> None:
+    """The map that the flatten named `flatten` reads is not globally pooled."""
+    pool = _global_pool_before(trained, trained.by_name(flatten))
     if pool is not None:
         op = trained.node(pool)
         raise CnnShapeError(
             f"`fully_conv`: `{op['op']}` pools the whole map to 1x1 before the fc, so there "
             "is no window to slide: the fc sees one vector at any input size",
             op["span"], f"for a score map, pool over the map's size with stride 1 (`avgpool "
-                        f"k{fmt_pair(_map_before(trained, pool))} s1`) instead, or build "
+                        f"k{_kernel_text(_map_before(trained, pool))} s1`) instead, or build "
                         "without fully_conv")
 
 
@@ -164,11 +175,12 @@ def _carries(attrs: dict, kind) -> bool:
 
 def _cannot_carry(net, n: int, kind) -> None:
     attrs = net.node(n)
-    what = ("acts on the whole flattened map, not per position" if kind != VECTOR
-            else "mixes the positions of the score map")
-    raise CnnShapeError(f"`fully_conv` cannot convert the network: `{attrs['op']}` after the "
-                        f"flatten {what}", attrs["span"],
-                        "convert networks whose fc head holds fc, activation, dropout and "
+    what = ("between the flatten and the first fc acts on the whole flattened map, not on "
+            "each element" if kind != VECTOR else
+            "after the converted fc does not act at each position on its own")
+    raise CnnShapeError(f"`fully_conv` cannot convert the network: `{attrs['op']}` {what}, so "
+                        "it cannot run over a score map", attrs["span"],
+                        "fully_conv converts fc heads of fc, activation, dropout and "
                         "normalisation layers")
 
 
@@ -210,15 +222,5 @@ def _bypass(net, n: int) -> None:
                      for c in net.contracts]
 
 
-def _nothing_to_convert(net) -> None:
-    for n in net.layers():
-        attrs = net.node(n)
-        if attrs["op"] == "fc" and not isinstance(
-                net.node(net.inputs(n)[0])["meta"]["shape"], ChannelsLast):
-            raise CnnShapeError(
-                "`fully_conv`: this fc reads a flat vector, not a flattened spatial map, so "
-                "there is no map to slide it over", attrs["span"],
-                "fully_conv converts the fc layers that follow `flatten` of a CxHxW map")
-    raise CnnUsageError(f"`fully_conv`: {net.name} has no `fc` layer after a spatial map: "
-                        "it is fully convolutional already and takes other input sizes as "
-                        "written", hint="build it without fully_conv")
+def _kernel_text(hw: tuple[int, int]) -> str:
+    return str(hw[0]) if hw[0] == hw[1] else fmt_pair(hw)
