@@ -75,19 +75,31 @@ def convert_module(module: nn.Module, input_shape: tuple[int, ...] | None) -> fx
 
 
 def _propagate_shapes(traced: fx.GraphModule, input_shape: tuple[int, ...]) -> None:
-    from torch.fx.passes.shape_prop import ShapeProp
+    """`node.meta["shape"]` for every tensor of the graph, run once on a batch of one
+    zero `input_shape` input. (The meta device would spare the arithmetic, but its first
+    use costs torch seconds, more than VGG-16's forward pass at 224x224.)"""
+    first = next(iter(traced.state_dict().values()), None)
+    x = torch.zeros(1, *input_shape,
+                    dtype=first.dtype if first is not None and first.is_floating_point()
+                    else None, device=first.device if first is not None else None)
+    shapes = {}
 
-    first = next(traced.parameters(), None)
-    example = torch.zeros(1, *input_shape, dtype=first.dtype if first is not None else None,
-                          device=first.device if first is not None else None)
+    class Recorder(fx.Interpreter):
+        def run_node(self, node):
+            out = super().run_node(node)
+            shapes[node] = tuple(out.shape) if isinstance(out, torch.Tensor) else None
+            return out
+
     try:
         with torch.no_grad():
-            ShapeProp(traced).propagate(example)
+            Recorder(traced).run(x)
     except Exception as exc:
         raise CnnUsageError(f"the module does not run on a {'x'.join(map(str, input_shape))} "
                             f"input: {type(exc).__name__}: {exc}",
                             hint="pass input_shape=, the input the Linear layers were made "
                                  "for") from None
+    for node in traced.graph.nodes:
+        node.meta["shape"] = shapes.get(node)
 
 
 def generated_input_shape(module: nn.Module) -> tuple[int, ...]:
@@ -106,8 +118,7 @@ def generated_input_shape(module: nn.Module) -> tuple[int, ...]:
 
 
 def _shape(node) -> tuple[int, ...] | None:
-    meta = node.meta.get("tensor_meta") if isinstance(node, fx.Node) else None
-    return tuple(meta.shape) if meta is not None and hasattr(meta, "shape") else None
+    return node.meta.get("shape") if isinstance(node, fx.Node) else None
 
 
 class _Rewriter:
@@ -273,12 +284,11 @@ def _linear_as_conv(linear: nn.Linear, kind, path: str) -> nn.Conv2d:
                             f"the {c}x{h}x{w} map before it")
     weight = linear.weight
     conv = nn.Conv2d(c, linear.out_features, (h, w), bias=linear.bias is not None,
-                     device=weight.device, dtype=weight.dtype)
-    with torch.no_grad():
-        conv.weight.copy_(weight.reshape(linear.out_features, c, h, w))
-        if linear.bias is not None:
-            conv.bias.copy_(linear.bias)
-    conv.weight.requires_grad_(weight.requires_grad)
+                     device="meta")  # no initialisation: the weights are the Linear's
+    conv.weight = nn.Parameter(weight.detach().reshape(linear.out_features, c, h, w),
+                               weight.requires_grad)
+    if linear.bias is not None:
+        conv.bias = nn.Parameter(linear.bias.detach(), linear.bias.requires_grad)
     return conv
 
 
