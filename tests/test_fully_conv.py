@@ -130,9 +130,17 @@ def test_fuse_bn_and_fully_conv_together():
 
 
 def test_the_generated_file_is_fully_convolutional():
+    from cnndsl.torch_api import module_class
+
     source = cnndsl.compile_source(TINY, fully_conv=True, input_shape="3x40x40")
     assert "nn.Linear" not in source and "nn.Flatten" not in source
     assert "nn.Conv2d(16, 32, 8)" in source and "output 10x3x3" in source
+    # num_classes stays a constructor parameter; pad does not, as the kernel (8 here, 6
+    # unpadded) depends on it
+    assert "def __init__(self, num_classes=10):" in source
+    model = module_class(source, "TinyVGG")(num_classes=4)
+    with torch.no_grad():
+        assert model(torch.randn(1, 3, 40, 40)).shape == (1, 4, 3, 3)
 
 
 # --- cnndsl.fully_conv(module) ------------------------------------------------------------

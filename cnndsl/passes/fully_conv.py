@@ -224,3 +224,24 @@ def _bypass(net, n: int) -> None:
 
 def _kernel_text(hw: tuple[int, int]) -> str:
     return str(hw[0]) if hw[0] == hw[1] else fmt_pair(hw)
+
+
+def convert_like(network, like):
+    """`network` (another lowering of the same spec: the torch backend's probes, with
+    symbolic params) converted as `like`, a fully convolutional network, was: its layers
+    named like `like`'s converted ones become those convs (their own output counts kept),
+    and its flattens that `like` lost go. Shapes are inferred again."""
+    converted = set(like.meta.get("fully_conv", ()))
+    kept = {like.node(n)["name"] for n in like.nodes()}
+    net = network.copy()
+    for n in list(net.nodes()):
+        attrs = net.node(n)
+        if attrs["name"] in converted and attrs["op"] == "fc":
+            conv = lookup("conv").defaults()
+            conv.update(k=like.node(like.by_name(attrs["name"]))["opts"]["k"],
+                        c=attrs["opts"]["c"], bias=attrs["opts"]["bias"])
+            attrs["op"], attrs["opts"] = "conv", conv
+        elif attrs["op"] == "flatten" and attrs["name"] not in kept:
+            _bypass(net, n)
+    net.meta["fully_conv"] = sorted(converted)
+    return infer_shapes(net, inplace=True)
