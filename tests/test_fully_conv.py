@@ -111,6 +111,22 @@ def test_the_score_map_is_the_fc_network_on_each_window():
             torch.testing.assert_close(scores[:, :, i, j], fc(crop), atol=1e-5, rtol=1e-5)
 
 
+def test_a_head_with_merges_converts_by_position():
+    """After the first fc, residuals, concatenations and softmax act per position."""
+    text = ("input 3x8x8\nconv k3 4 flatten\nfc 6 relu\nresidual< fc 6 relu fc 6 >\n"
+            "inception< fc 3 | fc 2 >\nsoftmax\n")
+    torch.manual_seed(0)
+    fc = cnndsl.load(text).eval()
+    model = cnndsl.load(text, fully_conv=True, input_shape=(3, 12, 12),
+                        weights=fc.state_dict()).eval()
+    x = torch.randn(2, 3, 12, 12)
+    with torch.no_grad():
+        scores = model(x)
+        assert scores.shape == (2, 5, 5, 5)
+        torch.testing.assert_close(scores[:, :, 2, 3], fc(x[:, :, 2:10, 3:11]))  # stride 1
+        torch.testing.assert_close(cnndsl.fully_conv(fc)(x), scores)
+
+
 def test_fuse_bn_and_fully_conv_together():
     text = ("input 3x12x12\nconv k3 p1 4 bn relu maxpool k2\nflatten\n"
             "fc 8 bn relu dropout fc 5\n")
