@@ -51,7 +51,7 @@ __all__ = [
     "unregister_layer",
 ]
 
-_TORCH_API = ("compile_source", "fuse_bn", "load")
+_TORCH_API = ("compile_source", "fully_conv", "fuse_bn", "load")
 _WEIGHTS_API = ("load_weights", "read_checkpoint", "remap_by_structure")
 _IMPORT_API = ("from_torch",)
 

@@ -78,29 +78,58 @@ def open_spec(argument: str, stdin=None) -> ast.Spec:
 
 def build(src: SpecSource | ast.Spec, *, params: dict | None = None,
           input_shape: tuple[int, ...] | str | None = None,
-          fuse_bn: bool = False) -> Network:
+          fuse_bn: bool = False, fully_conv: bool = False) -> Network:
     """Parse, lower and run every pass: the checked network, or a `CnnError`.
-    `fuse_bn=True` then folds BatchNorm layers for inference (passes/fold_batchnorm.py)."""
+    `fuse_bn=True` then folds BatchNorm layers for inference (passes/fold_batchnorm.py);
+    `fully_conv=True` turns the fc layers after a spatial map into convs, so that a larger
+    `input_shape` gives a score map (passes/fully_conv.py, docs/fully_conv.md)."""
     if isinstance(input_shape, str):
         input_shape = parse_shape(input_shape)
     spec = read_spec(src)
     del src  # so that the AST is freed once lowered, unless the caller holds it (check does not)
-    network = lower(spec, params=params, input_shape=input_shape)
+    if fully_conv:
+        network = _fully_conv_network(spec, params, input_shape)
+    else:
+        network = lower(spec, params=params, input_shape=input_shape)
+        # Nothing else holds the network lowering just made, so the passes annotate it in
+        # place instead of copying it once each (a third of `check` on a 10,000-layer spec).
+        network = _analyse(network)
     del spec
-    # Nothing else holds the network lowering just made, so the passes annotate it in
-    # place instead of copying it once each (a third of `check` on a 10,000-layer spec).
-    for run_pass in PIPELINE:
-        network = run_pass(network, inplace=True)
     if fuse_bn:
-        from .passes import check_contracts
         from .passes.fold_batchnorm import fold_batchnorm
 
         # The analyses describe the folded network; the contracts were about the spec's.
-        network = fold_batchnorm(network)
-        for run_pass in PIPELINE:
-            if run_pass is not check_contracts:
-                network = run_pass(network, inplace=True)
+        network = _analyse(fold_batchnorm(network), contracts=False)
         network.warnings = _once(network.warnings)
+    return network
+
+
+def _analyse(network: Network, *, contracts: bool = True) -> Network:
+    """`network` annotated in place by the passes of the pipeline."""
+    from .passes import check_contracts
+
+    for run_pass in PIPELINE:
+        if contracts or run_pass is not check_contracts:
+            network = run_pass(network, inplace=True)
+    return network
+
+
+def _fully_conv_network(spec: ast.Spec, params: dict | None,
+                        input_shape: tuple[int, ...] | None) -> Network:
+    """The spec's network with its fcs converted (passes/fully_conv.py), at `input_shape`.
+
+    The fcs were made for the spec's own input: the network is built and checked there
+    first (its `assert`s hold there), and the kernels come from its map sizes. The
+    converted network is then lowered at `input_shape`; the asserts are not checked again
+    (its MACs grow with the input)."""
+    from .passes.fully_conv import fully_conv
+
+    own = spec.input_shape.dims if spec.input_shape else input_shape
+    trained = _analyse(lower(spec, params=params, input_shape=own))
+    target = trained if input_shape in (None, own) else \
+        lower(spec, params=params, input_shape=input_shape)
+    network = _analyse(fully_conv(target, trained=trained), contracts=False)
+    network.warnings = _once(network.warnings)
     return network
 
 
@@ -115,18 +144,20 @@ def _once(warnings: list[Diagnostic]) -> list[Diagnostic]:
 def summary(src: SpecSource | ast.Spec | Network, *, depth: int | None = None,
             batch: int = 1, optimizer: str = "sgd", dtype: str = "fp32",
             params: dict | None = None,
-            input_shape: tuple[int, ...] | str | None = None) -> Summary:
+            input_shape: tuple[int, ...] | str | None = None,
+            fully_conv: bool = False) -> Summary:
     """The per-layer table and totals of a spec (or a built network); see docs/analysis.md.
 
     `depth` folds deeper rows into their scope's (0: totals only); `batch`, `optimizer`
-    and `dtype` are those of the training-memory estimate (passes/memory.py).
+    and `dtype` are those of the training-memory estimate (passes/memory.py);
+    `params`, `input_shape` and `fully_conv` as in `build`.
     `str(result)` is the table, `result.json()` the JSON document, `result.data` the dict.
     """
     from .backends.summary import summary_data
     from .passes.memory import memory
 
     network = src if isinstance(src, Network) else \
-        build(src, params=params, input_shape=input_shape)
+        build(src, params=params, input_shape=input_shape, fully_conv=fully_conv)
     if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int)
                               or depth < 0):
         raise CnnUsageError(f"depth must be a whole number, 0 or more, got {depth!r}")
@@ -167,13 +198,13 @@ class Summary:
 
 def render(src: SpecSource | ast.Spec | Network, *, depth: int | None = None,
            rankdir: str | None = None, shapes: bool = True, params: dict | None = None,
-           input_shape: tuple[int, ...] | str | None = None):
+           input_shape: tuple[int, ...] | str | None = None, fully_conv: bool = False):
     """The architecture diagram (a graphviz `Digraph`) of a spec or a built network; see
     cnndsl/backends/graphviz.py for `depth`, `rankdir` and `shapes`."""
     from .backends.graphviz import render as draw
 
     network = src if isinstance(src, Network) else \
-        build(src, params=params, input_shape=input_shape)
+        build(src, params=params, input_shape=input_shape, fully_conv=fully_conv)
     return draw(network, depth=depth, rankdir=rankdir, shapes=shapes)
 
 

@@ -21,8 +21,10 @@ SEED = 0
 
 def export_onnx(src, path: str | Path, *, params: dict | None = None, input_shape=None,
                 fuse_bn: bool = False, opset: int | None = None, weights: str | Path | None = None,
-                dynamic_batch: bool = True, seed: int = SEED, progress=None) -> Path:
-    """Write the network in eval mode to `path` as ONNX, checked by onnx.checker."""
+                dynamic_batch: bool = True, seed: int = SEED, progress=None,
+                fully_conv: bool = False) -> Path:
+    """Write the network in eval mode to `path` as ONNX, checked by onnx.checker;
+    `fuse_bn` and `fully_conv` as in `cnndsl.build`, `weights` as in `cnndsl.load`."""
     try:
         import onnx
         import onnxscript  # noqa: F401  (the dynamo exporter needs it)
@@ -37,15 +39,20 @@ def export_onnx(src, path: str | Path, *, params: dict | None = None, input_shap
     from .torch_api import module_class, require_torch_rules
 
     say = _Progress(progress)
-    network = build(read_spec(src), params=params, input_shape=input_shape, fuse_bn=fuse_bn)
+    network = build(read_spec(src), params=params, input_shape=input_shape, fuse_bn=fuse_bn,
+                    fully_conv=fully_conv)
     require_torch_rules(network)
     torch.manual_seed(seed)
     # A fixed module name: the exporter records where each layer's class comes from.
     model = module_class(torch_source(network), network_class_name(network),
                          "cnndsl_generated")()
     if weights is not None:
-        from .weights import load_weights
+        from .weights import load_weights, read_checkpoint
 
+        if fully_conv:
+            from .torch_api import fc_as_conv_weights
+
+            weights = fc_as_conv_weights(read_checkpoint(weights), model.state_dict())
         load_weights(model, weights, strict=True)
     model.eval()
     say(f"built {network_class_name(network)}")

@@ -387,6 +387,13 @@ class ParamPlanner:
         network = Network(lowering.graph, self.network.name, shape, out, extra_outputs=taps,
                           aux_outputs=lowering.aux, blocks=self.network.blocks,
                           source=self.network.source)
+        if "fully_conv" in self.network.meta:  # --fully-conv: converted as the network
+            from ..passes.fully_conv import convert_like
+
+            try:
+                network = convert_like(network, self.network)
+            except CnnError:
+                return None
         entry = Scope("", "block", "\0network",
                       tuple((p.name, env.values[p.name]) for p in spec.params))
         probe = Probe("", entry, network, lowering, ModuleTree(network))

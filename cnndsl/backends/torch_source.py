@@ -509,6 +509,12 @@ def _honours(network: Network, spec, py_names: dict, name: str, text: str, class
         try:
             changed = lower(spec, params={**network.params, param: other},
                             input_shape=tuple(network.input_shape))
+            if "fully_conv" in network.meta:  # --fully-conv: the kernels at that value
+                from ..passes.fully_conv import fully_conv
+
+                own = spec.input_shape.dims if spec.input_shape else network.input_shape
+                changed = fully_conv(changed, trained=lower(
+                    spec, params={**network.params, param: other}, input_shape=tuple(own)))
             for run_pass in PIPELINE:  # the spec's asserts are about its own values
                 if run_pass.__name__ != "check_contracts":
                     changed = run_pass(changed, inplace=True)

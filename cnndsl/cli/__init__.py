@@ -102,7 +102,16 @@ def build_options(args) -> dict:
 
     params = dict(parse_assignment(a) for a in args.assignments)
     shape = parse_shape(args.input) if args.input else None
-    return {"params": params or None, "input_shape": shape}
+    return {"params": params or None, "input_shape": shape,
+            "fully_conv": getattr(args, "fully_conv", False)}
+
+
+def add_fully_conv(parser: argparse.ArgumentParser) -> None:
+    """`--fully-conv`, for the commands that build a network for a report or a file."""
+    parser.add_argument("--fully-conv", action="store_true",
+                        help="turn the fc layers after a spatial map into convs (fc over a "
+                             "CxHxW map: conv kHxW; later fcs: conv k1), so that a larger "
+                             "--input gives a score map (docs/fully_conv.md)")
 
 
 class _VersionAction(argparse.Action):

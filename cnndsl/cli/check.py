@@ -9,10 +9,13 @@ from ..errors import CnnError, CnnUsageError
 
 
 def add_parser(sub, parent) -> None:
+    from . import add_fully_conv
+
     p = sub.add_parser("check", parents=[parent], help="check specs and report every problem",
                        description="Check .cnn specs: syntax, names, shapes, contracts.")
     p.add_argument("files", nargs="+", metavar="FILE",
                    help="spec files (`-`: read one spec from stdin)")
+    add_fully_conv(p)
     p.add_argument("-q", "--quiet", action="store_true", help="print errors only")
     p.add_argument("--json", action="store_true",
                    help="print one JSON document: per file, ok or not, the network's "

@@ -7,7 +7,7 @@ from ..api import open_spec
 
 
 def add_parser(sub, parent) -> None:
-    from . import FILE_HELP
+    from . import FILE_HELP, add_fully_conv
 
     p = sub.add_parser("compile", parents=[parent], help="write the network as PyTorch code",
                        description="Write a standalone Python module (importing only torch) "
@@ -16,6 +16,7 @@ def add_parser(sub, parent) -> None:
     p.add_argument("-o", "--output", metavar="PATH", help="where to write it (default: stdout)")
     p.add_argument("--fuse-bn", action="store_true",
                    help="fold BatchNorm layers into their convs (inference code)")
+    add_fully_conv(p)
     p.add_argument("--class-name", metavar="NAME",
                    help="the network class's name (default: the spec's network name)")
     p.add_argument("--weights", metavar="CKPT",
@@ -32,13 +33,19 @@ def run(args) -> int:
     options = build_options(args)
     source = compile_source(open_spec(args.file), params=options["params"],
                             input_shape=options["input_shape"], fuse_bn=args.fuse_bn,
-                            class_name=args.class_name)
+                            class_name=args.class_name, fully_conv=args.fully_conv)
     if args.weights:
         from ..torch_api import module_class
         from ..weights import load_weights
 
-        network_class = module_class(source, _class_name(source))
-        load_weights(network_class(), args.weights, strict=True)
+        model = module_class(source, _class_name(source))()
+        weights = args.weights
+        if args.fully_conv:  # a checkpoint of the fc network: its Linear weights reshaped
+            from ..torch_api import fc_as_conv_weights
+            from ..weights import read_checkpoint
+
+            weights = fc_as_conv_weights(read_checkpoint(weights), model.state_dict())
+        load_weights(model, weights, strict=True)
         print(f"{args.weights}: fits the module", file=sys.stderr)
     if args.output:
         write_atomic(args.output, source)

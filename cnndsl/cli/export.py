@@ -7,7 +7,7 @@ from ..api import open_spec
 
 
 def add_parser(sub, parent) -> None:
-    from . import FILE_HELP
+    from . import FILE_HELP, add_fully_conv
 
     p = sub.add_parser("export", parents=[parent], help="export the network to ONNX",
                        description="Export the network (eval mode) to ONNX with "
@@ -19,6 +19,7 @@ def add_parser(sub, parent) -> None:
     p.add_argument("file", metavar="FILE", help=FILE_HELP)
     p.add_argument("-o", "--output", metavar="PATH", required=True, help="the .onnx file")
     p.add_argument("--fuse-bn", action="store_true", help="fold BatchNorm layers first")
+    add_fully_conv(p)
     p.add_argument("--opset", type=int, default=None, help="ONNX opset version")
     p.add_argument("--weights", metavar="PATH",
                    help="a state_dict saved with torch.save(model.state_dict(), PATH)")
@@ -35,6 +36,7 @@ def run(args) -> int:
     export_onnx(open_spec(args.file), args.output, params=options["params"],
                 input_shape=options["input_shape"], fuse_bn=args.fuse_bn, opset=args.opset,
                 weights=args.weights, dynamic_batch=not args.static_batch,
+                fully_conv=args.fully_conv,
                 progress=lambda line: print(f"export: {line}", file=sys.stderr, flush=True))
     print(f"wrote {args.output}")
     return 0

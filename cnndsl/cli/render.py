@@ -5,7 +5,7 @@ from ..api import build, open_spec
 
 
 def add_parser(sub, parent) -> None:
-    from . import FILE_HELP
+    from . import FILE_HELP, add_fully_conv
 
     p = sub.add_parser("render", parents=[parent], help="draw the architecture diagram",
                        description="Draw a spec's architecture: blocks as clusters, repeated "
@@ -19,6 +19,7 @@ def add_parser(sub, parent) -> None:
                         "readable; a large N draws every layer)")
     p.add_argument("--rankdir", choices=("TB", "LR"), default=None,
                    help="top to bottom or left to right (default: by the network's shape)")
+    add_fully_conv(p)
     p.add_argument("--no-shapes", dest="shapes", action="store_false",
                    help="leave tensor shapes off the edges")
     p.set_defaults(run=run)

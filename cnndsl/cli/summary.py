@@ -8,7 +8,7 @@ from ..passes.memory import DTYPE_BYTES, OPTIMIZER_STATE
 
 
 def add_parser(sub, parent) -> None:
-    from . import FILE_HELP
+    from . import FILE_HELP, add_fully_conv
 
     p = sub.add_parser("summary", parents=[parent], help="per-layer shapes, counts and "
                        "receptive fields", description="Print a spec's per-layer table: "
@@ -25,6 +25,7 @@ def add_parser(sub, parent) -> None:
     p.add_argument("--dtype", choices=sorted(DTYPE_BYTES), default="fp32",
                    help="dtype of the module and its inputs in the memory estimate "
                         "(default fp32)")
+    add_fully_conv(p)
     p.add_argument("-o", "--output", metavar="PATH", help="write to PATH instead of stdout")
     p.set_defaults(run=run)
 

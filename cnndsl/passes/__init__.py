@@ -15,7 +15,9 @@ Meta keys, per node (`network.node(n)["meta"]`):
     saved_bytes  int: what autograd keeps of it for backward     memory
 
 Network keys (`network.meta`): `params`, `macs`, `flops`, `connections`, `params_bytes`,
-`activations_bytes`, `aux {params, macs}` (count); `memory {...}` (memory).
+`activations_bytes`, `aux {params, macs}` (count); `memory {...}` (memory); `fully_conv`,
+the names of the fc layers it turned into convs (fully_conv, which `cnndsl.build` runs
+before the pipeline when asked: passes/fully_conv.py).
 """
 from .check_contracts import check_contracts
 from .count import count
