@@ -341,3 +341,35 @@ def test_cli_a_located_error_exits_1(capsys):
     err = capsys.readouterr().err
     assert "resnet18.cnn:13:9: error: `fully_conv`: `gap` pools the whole map" in err
     assert "Traceback" not in err
+
+
+ADAPTIVE = "input 3x16x16\nconv k3 p1 4 relu maxpool k2\n(avgpool: {pool}) flatten fc 6 relu fc 3\n"
+
+
+@pytest.mark.parametrize("pool, at_32, op", [
+    ("gap 8x8", (3, 9, 9), None),              # the identity at 16x16: it goes
+    ("gap 4x4", (3, 5, 5), "avgpool"),         # pools 8x8 by 2: it becomes `avgpool k2`
+    ("gmp 2x4", (3, 3, 5), "maxpool"),         # windows of 4x2: 16x16 -> 4x8 -> 3x5
+])
+def test_adaptive_pools_to_a_size_slide(pool, at_32, op):
+    """torchvision's VGG pools adaptively to 7x7 before its classifier: converted, a pool
+    that is the identity at the spec's input goes and one of a whole factor slides."""
+    spec = ADAPTIVE.format(pool=pool)
+    net = cnndsl.build(spec, fully_conv=True, input_shape="3x32x32")
+    assert net.node(net.output)["meta"]["shape"] == at_32
+    ops = {net.node(n)["name"]: net.node(n)["op"] for n in net.layers()}
+    assert ops.get("avgpool") == op
+    torch.manual_seed(0)
+    fc = cnndsl.load(spec).eval()
+    conv = cnndsl.load(spec, fully_conv=True).eval()
+    conv.load_state_dict({k: v.view(conv.state_dict()[k].shape)
+                          for k, v in fc.state_dict().items()})
+    x = torch.randn(2, 3, 16, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(conv(x).flatten(1), fc(x), rtol=1e-5, atol=1e-5)
+
+
+def test_adaptive_pool_of_uneven_windows_cannot_slide():
+    with pytest.raises(cnndsl.CnnError, match="windows of different sizes") as info:
+        cnndsl.build(ADAPTIVE.format(pool="gap 3x3"), fully_conv=True)
+    assert (info.value.span.line, info.value.span.col) == (3, 11)

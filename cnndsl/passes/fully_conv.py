@@ -72,6 +72,7 @@ def fully_conv(network, *, trained=None, inplace: bool = False, **_opts):
                                     "map", attrs["span"], "put `nchw` before the `flatten`")
             kinds[n], flattens[n] = tuple(shape), n
             bypassed.append(n)
+            bypassed.extend(_slide_adaptive_pools(net, trained, n))
             continue
         if not any(k is not None for k in in_kinds):
             continue
@@ -117,6 +118,44 @@ def _require_window(trained, flatten: str) -> None:
             op["span"], f"for a score map, pool over the map's size with stride 1 (`avgpool "
                         f"k{_kernel_text(_map_before(trained, pool))} s1`) instead, or build "
                         "without fully_conv")
+
+
+def _slide_adaptive_pools(net, trained, flatten: int) -> list[int]:
+    """The adaptive pools to a size (`gap 7x7`, torchvision's VGG and AlexNet) that the
+    flatten reads through pointwise layers, made to slide: one that is the identity at the
+    trained size goes (returned, to bypass), one that pools by a whole factor becomes that
+    window, `avgpool k2`; any other has windows of different sizes and is an error."""
+    gone = []
+    n = net.inputs(flatten)[0]
+    while net.node(n)["op"] != "input" and len(net.inputs(n)) == 1:
+        attrs = net.node(n)
+        spec = lookup(attrs["op"])
+        if attrs["op"] in ("gap", "gmp") and tuple(attrs["opts"]["size"]) != (1, 1):
+            size = tuple(attrs["opts"]["size"])
+            before = trained.node(trained.inputs(trained.by_name(attrs["name"]))[0])
+            hw = tuple(before["meta"]["shape"][1:])
+            if hw == size:
+                gone.append(n)
+            elif all(a % b == 0 for a, b in zip(hw, size)):
+                k = tuple(a // b for a, b in zip(hw, size))
+                op = "avgpool" if attrs["op"] == "gap" else "maxpool"
+                opts = lookup(op).defaults()
+                opts.update(k=k, s=k)
+                attrs["op"], attrs["opts"] = op, opts
+            else:
+                raise CnnShapeError(
+                    f"`fully_conv`: `{attrs['op']} {fmt_pair(size)}` pools the "
+                    f"{fmt_pair(hw)} map into windows of different sizes, which cannot "
+                    "slide over a larger input", attrs["span"],
+                    "pool with a fixed window (`avgpool k2`) or build without fully_conv")
+        elif spec.rf is not None and spec.rf(attrs["opts"], [_input_shape(net, n)]):
+            break
+        n = net.inputs(n)[0]
+    return gone
+
+
+def _input_shape(net, n: int):
+    return net.node(net.inputs(n)[0])["meta"]["shape"]
 
 
 def _global_pool_before(net, flatten: int) -> int | None:
@@ -206,7 +245,8 @@ def _to_conv(net, n: int, kind, origin: int, trained_input) -> None:
 
 
 def _bypass(net, n: int) -> None:
-    """Remove the flatten `n`: its readers read its input (outputs and asserts follow)."""
+    """Remove `n` (a flatten, an identity pool): its readers read its input (outputs and
+    asserts follow)."""
     import dataclasses
 
     g = net.graph
@@ -241,7 +281,11 @@ def convert_like(network, like):
             conv.update(k=like.node(like.by_name(attrs["name"]))["opts"]["k"],
                         c=attrs["opts"]["c"], bias=attrs["opts"]["bias"])
             attrs["op"], attrs["opts"] = "conv", conv
-        elif attrs["op"] == "flatten" and attrs["name"] not in kept:
+        elif attrs["op"] in ("flatten", "gap", "gmp") and attrs["name"] not in kept:
             _bypass(net, n)
+        elif attrs["op"] in ("gap", "gmp") and \
+                like.node(like.by_name(attrs["name"]))["op"] != attrs["op"]:
+            twin = like.node(like.by_name(attrs["name"]))  # an adaptive pool made to slide
+            attrs["op"], attrs["opts"] = twin["op"], dict(twin["opts"])
     net.meta["fully_conv"] = sorted(converted)
     return infer_shapes(net, inplace=True)
