@@ -481,27 +481,100 @@ def compact(lines: list[str], blocks=frozenset()) -> list[str]:
     return out
 
 
-# an item: a layer, or a call of a block `name(64, s=2)`
-_ITEM = r'(?:[^()<>@"]|\([^()<>@"]*\)|seq< [^()<>@"]* >)+'
-NUMBERED = re.compile(r'\((?P<label>"[^"]+"|[A-Za-z]\w*): (?P<items>(?:\("\d+": ' + _ITEM + r'\) ?)+)\)')
-NUMBERED_ITEM = re.compile(r'\("(\d+)": (' + _ITEM + r')\)')
+LABELLED = re.compile(r'^(?P<label>"[^"]+"|[A-Za-z]\w*): (?P<rest>.*)$', re.S)
+NUMBERED_ITEM = re.compile(r'^\("(\d+)": (.*)\)$', re.S)
 CALL = re.compile(r"^[A-Za-z]\w*\(.*\)$")
 
 
 def numbered_as_seq(line: str, blocks=frozenset()) -> str:
     """`(head: ("0": conv k3 16 nobias) ("1": bn))` -> `(head: seq< conv k3 16 nobias bn >)`:
-    an nn.Sequential of single layers, numbered as seq< > numbers them."""
-    def replace(match: re.Match) -> str:
-        items = NUMBERED_ITEM.findall(match["items"])
-        if [int(i) for i, _ in items] != list(range(len(items))):
-            return match[0]
-        texts = repeats([text.strip() for _, text in items], blocks)
-        return f"({match['label']}: seq< {' '.join(texts)} >)"
+    an nn.Sequential, numbered as seq< > numbers its children (inner groups first)."""
+    out, i = [], 0
+    while i < len(line):
+        if line[i] == '"':
+            j = line.index('"', i + 1) + 1
+            out.append(line[i:j])
+            i = j
+        elif line[i] == "(":
+            j = _closing(line, i)
+            if j < 0:  # a scope that closes on a later line
+                out.append("(")
+                i += 1
+                continue
+            out.append(_as_seq("(" + numbered_as_seq(line[i + 1:j], blocks) + ")", blocks))
+            i = j + 1
+        else:
+            out.append(line[i])
+            i += 1
+    return "".join(out)
 
-    before = None
-    while before != line:  # inner groups first: ("0": seq< ... >) can be an item again? no
-        before, line = line, NUMBERED.sub(replace, line)
-    return line
+
+def _closing(text: str, i: int) -> int:
+    depth, quoted = 0, False
+    for j in range(i, len(text)):
+        c = text[j]
+        if c == '"':
+            quoted = not quoted
+        elif not quoted and c == "(":
+            depth += 1
+        elif not quoted and c == ")":
+            depth -= 1
+            if depth == 0:
+                return j
+    return -1
+
+
+def split_items(text: str) -> list[str]:
+    """The items of a sequence, at the top level of (), < > and quotes."""
+    items, depth, quoted, start = [], 0, False, 0
+    for j, c in enumerate(text):
+        if c == '"':
+            quoted = not quoted
+        elif quoted:
+            continue
+        elif c in "(<":
+            depth += 1
+        elif c in ")>":
+            depth -= 1
+        elif c.isspace() and depth == 0:
+            if text[start:j].strip():
+                items.append(text[start:j].strip())
+            start = j + 1
+    if text[start:].strip():
+        items.append(text[start:].strip())
+    return items
+
+
+COMPOSITES = {"id", "seq", "gate", "residual", "concat", "add", "inception", "dense", "aux"}
+
+
+def _one_item(text: str, blocks) -> bool:
+    """Whether `text` is one layer, call or composite (one child of a seq)."""
+    from ..ops import layer_names
+
+    heads = set(layer_names()) | set(blocks) | COMPOSITES
+    starts = [re.match(r"^[A-Za-z_]\w*", item) for item in split_items(text)]
+    firsts = [m is not None and m[0] in heads for m in starts]
+    return bool(firsts) and firsts[0] and sum(firsts) == 1
+
+
+def _as_seq(group: str, blocks) -> str:
+    m = LABELLED.match(group[1:-1])
+    if not m:
+        return group
+    numbered = seq_items(m["rest"], blocks)
+    return group if numbered is None else f"({m['label']}: {numbered})"
+
+
+def seq_items(text: str, blocks) -> str | None:
+    """`("0": a) ("1": b)` -> `seq< a b >`, or None where the items are not numbered 0, 1, ..."""
+    items = [NUMBERED_ITEM.match(item) for item in split_items(text)]
+    if not items or not all(items) or [int(m[1]) for m in items] != list(range(len(items))):
+        return None
+    if not all(_one_item(m[2], blocks) for m in items):
+        return None  # a child of several items, or a labelled one, is not one seq item
+    texts = repeats([m[2].strip() for m in items], blocks)
+    return f"seq< {' '.join(texts)} >"
 
 
 def repeats(items: list[str], blocks) -> list[str]:

@@ -43,7 +43,8 @@ class Slot:
     key: str
     value: float | int
     text: str
-    optional: bool = False  # an argument whose parameter has a default
+    optional: bool = False  # an option normalize_layer added, an argument with a default
+    default: object = None  # the default of that argument
 
     def shape(self):
         return (self.kind, self.key)
@@ -104,7 +105,7 @@ def tokens(text: str, calls: list) -> list:
     for m in TOKEN.finditer(text):
         if m["call"]:
             block, values = calls[int(m["idx"])]
-            out.append(Call(block, [Slot("arg", p.name, v, _fmt(v), p.default is not None)
+            out.append(Call(block, [Slot("arg", p.name, v, _fmt(v), p.default is not None, p.default)
                                     for p, v in zip(block.params, values)]))
         elif m["kw"]:
             out.append(m["kwkey"] + "=")
@@ -170,8 +171,8 @@ def usable_name(name: str, taken: set[str]) -> bool:
 
 
 def unique_name(base: str, taken: set[str]) -> str:
-    if not usable_name(base, taken):
-        base = base + "_block" if usable_name(base + "_block", taken) else base
+    if not usable_name(base, set()):  # a layer's name, a keyword, ...
+        base = base + "_block"
     name, i = base, 2
     while not usable_name(name, taken):
         name, i = f"{base}_{i}", i + 1
@@ -220,8 +221,9 @@ def unify(name: str, cls, instances: list, taken: set[str]) -> Block:
             default = None
             if slot.kind in ("opt", "kw") or slot.kind == "arg" and slot.optional:
                 default = Counter(vec).most_common(1)[0][0]
-                if slot.kind == "opt" and OPTION_DEFAULTS.get(slot.key) in vec:
-                    default = OPTION_DEFAULTS[slot.key]
+                preferred = OPTION_DEFAULTS.get(slot.key) if slot.kind == "opt" else slot.default
+                if preferred in vec:
+                    default = preferred
             params[vec] = Param(pname, default)
             values[pname] = vec
             used.add(pname)
@@ -427,6 +429,7 @@ class Folder:
         from ..errors import CnnImportError
 
         variants: dict[tuple, list] = {}
+        groups: list = []
         for inst in insts:
             try:
                 lines, last = self.w.write_body(inst.nodes, list(inst.path), inst.input)
@@ -437,7 +440,11 @@ class Folder:
             toks = tokens(dedent(lines, len(inst.path)), self.w.calls)
             channels = inst.input.meta["tensor_meta"].shape[1]
             variants.setdefault(shape_of(toks), []).append((inst, toks, int(channels)))
-        groups = sorted((g for g in variants.values() if len(g) >= 2), key=len, reverse=True)
+        groups = sorted(variants.values(), key=len, reverse=True)
+        if not groups or len(groups[0]) < 2:
+            return
+        # NOTE: a variant of one instance is a block too where another variant is: the
+        # instances then read alike (and a seq of calls stays a seq).
         base = snake(cls.__name__)
         first_labels = None
         for group in groups:
@@ -457,13 +464,16 @@ class Folder:
                 self.w.folded[inst.path] = inst
 
     def block_texts(self) -> list[str]:
-        from .torch_import import LINE_WIDTH, compact, numbered_as_seq
+        from .torch_import import LINE_WIDTH, compact, numbered_as_seq, seq_items, wrap
 
         out = []
         names = {b.name for b in self.blocks}
         for block in self.blocks:
             body = render(block.body, block.exprs).split("\n")
             body = [numbered_as_seq(line, names) for line in compact(body, names)]
+            whole = seq_items(" ".join(line.strip() for line in body), names)
+            if whole is not None:  # an nn.Sequential subclass: its block is a seq
+                body = wrap(whole, 0)
             head = header(block)
             if len(body) == 1 and len(head) + len(body[0]) + 2 < LINE_WIDTH:
                 out.append(f"{head}: {body[0].strip()}")
