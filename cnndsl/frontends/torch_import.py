@@ -367,6 +367,8 @@ class SpecWriter:
 
     def call(self, folded) -> str:
         """A placeholder for the call, filled in when the text is rendered (torch_structure)."""
+        if folded.block is None:
+            return folded.text
         self.calls.append((folded.block, folded.block.args[folded.path]))
         return f"\x00{len(self.calls) - 1}\x00"
 

@@ -200,6 +200,7 @@ def unify(name: str, cls, instances: list, taken: set[str]) -> Block:
     attrs = {n: tuple(getattr(m, n, None) for _, m, _, _ in instances) for n in signature_names(cls)}
     params: dict[tuple, Param] = {}
     values: dict[str, tuple] = {}
+    kinds: dict[str, str] = {}  # parameter -> an option letter, or "channels"
     exprs = []
     used = set()
     for col in columns:
@@ -208,12 +209,15 @@ def unify(name: str, cls, instances: list, taken: set[str]) -> Block:
         if len(set(vec)) == 1:
             exprs.append(None)
             continue
-        expr = _relate(vec, ins if slot.kind == "arg" else (), values)
-        if expr is None and vec == ins:  # `in` in a layer is its own input's: a parameter
+        kind = slot.key if slot.kind == "opt" else "channels"
+        expr = _relate(vec, {n: v for n, v in values.items() if kinds[n] == kind})
+        if expr is None and vec == ins:
+            # NOTE: `in` in a layer or a call inside the body is the channels of the input
+            # *there*; a parameter's default `in` is the block's input channels.
             pname = _param_name(Slot("pos", "", 0, ""), vec, attrs, used | {"c"}) \
                 if "inp" in used or not usable_name("inp", used) else "inp"
             params[vec] = Param(pname, "in")
-            values[pname] = vec
+            values[pname], kinds[pname] = vec, kind
             used.add(pname)
             expr = pname
         if expr is None:
@@ -225,7 +229,7 @@ def unify(name: str, cls, instances: list, taken: set[str]) -> Block:
                 if preferred in vec:
                     default = preferred
             params[vec] = Param(pname, default)
-            values[pname] = vec
+            values[pname], kinds[pname] = vec, kind
             used.add(pname)
             expr = pname
         exprs.append(expr)
@@ -240,9 +244,7 @@ def unify(name: str, cls, instances: list, taken: set[str]) -> Block:
     return block
 
 
-def _relate(vec: tuple, ins: tuple, values: dict[str, tuple]) -> str | None:
-    if vec == ins:
-        return "in"
+def _relate(vec: tuple, values: dict[str, tuple]) -> str | None:
     for pname, pv in values.items():
         if vec == pv:
             return pname
@@ -342,6 +344,7 @@ class Instance:
     input: object      # the one tensor it reads from outside
     output: object     # the one tensor it hands on
     block: Block | None = None
+    text: str = ""     # what it is written as where it is no block's call (a dense block)
 
 
 class Folder:
@@ -356,7 +359,9 @@ class Folder:
         self.taken: set[str] = set()
 
     def fold(self) -> None:
-        candidates = self.candidates()
+        self.find_dense_blocks()
+        candidates = {p: i for p, i in self.candidates().items()
+                      if not any(p[:len(d)] == d for d in self.w.folded)}
         by_class: dict[type, list[Instance]] = {}
         for inst in candidates.values():
             by_class.setdefault(type(inst.module), []).append(inst)
@@ -365,13 +370,71 @@ class Folder:
             if len(insts) >= 2:
                 self.fold_class(cls, insts)
 
-    def candidates(self) -> dict[tuple, Instance]:
-        w = self.w
+    def members(self) -> dict[tuple, list[int]]:
+        """module path -> the indices of its items"""
         members: dict[tuple, list[int]] = {}
         for i, n in enumerate(self.items):
-            scope = tuple(w.scope(n))
+            scope = tuple(self.w.scope(n))
             for d in range(1, len(scope) + 1):
                 members.setdefault(scope[:d], []).append(i)
+        return members
+
+    def find_dense_blocks(self) -> None:
+        """torchvision's DenseNet block: layers `denselayer1`, ... that each start by
+        concatenating the block's input and the outputs of the layers before, and a
+        concatenation of all of them at the end: `dense(n=6, k=32)`, with the layer's body
+        where it is not DenseNet-B's (docs/language.md)."""
+        for path, idx in self.members().items():
+            if idx != list(range(idx[0], idx[-1] + 1)):
+                continue
+            nodes = [self.items[i] for i in idx]
+            text = self.dense_text(path, nodes)
+            if text is not None:
+                self.w.folded[path] = Instance(path, None, nodes, nodes[-1].args[0][0], nodes[-1],
+                                               text=text)
+
+    def dense_text(self, path: tuple, nodes: list) -> str | None:
+        from ..errors import CnnImportError
+
+        w = self.w
+        last = nodes[-1]
+        if w.text(last) != "concat" or tuple(w.scope(last)) != path:
+            return None
+        layers: dict[str, list] = {}
+        for n in nodes[:-1]:
+            scope = tuple(w.scope(n))
+            if len(scope) <= len(path):
+                return None
+            layers.setdefault(scope[len(path)], []).append(n)
+        outs = list(last.args[0])
+        if list(layers) != [f"denselayer{i + 1}" for i in range(len(layers))] or \
+                len(outs) != len(layers) + 1 or outs[0] in nodes:
+            return None
+        bodies, growth = set(), set()
+        for i, (name, body) in enumerate(layers.items()):
+            first = body[0]
+            if w.text(first) != "concat" or list(first.args[0]) != outs[:i + 1] or \
+                    body[-1] is not outs[i + 1] or len(body) < 2:
+                return None
+            try:
+                lines, end = w.write_body(body[1:], list(path) + [name], first)
+            except CnnImportError:
+                return None
+            if end is not body[-1]:
+                return None
+            bodies.add(" ".join(render(tokens(dedent(lines, len(path) + 1), w.calls)).split()))
+            growth.add(int(body[-1].meta["tensor_meta"].shape[1]))
+        if len(bodies) != 1 or len(growth) != 1:
+            return None
+        body, k = bodies.pop(), growth.pop()
+        head = f"dense(n={len(layers)}, k={k})"
+        builtin = (f"(norm1: bn) (relu1: relu) (conv1: conv k1 {4 * k} nobias) (norm2: bn) "
+                   f"(relu2: relu) (conv2: conv k3 p1 {k} nobias)")
+        return head if body == builtin else f"{head}< {body} >"
+
+    def candidates(self) -> dict[tuple, Instance]:
+        w = self.w
+        members = self.members()
         spanning: set[tuple] = set()  # modules holding part of a gate whose product is outside
         for g, (_, region) in w.gates.items():
             gs = tuple(w.scope(g))
