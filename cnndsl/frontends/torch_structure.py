@@ -198,7 +198,7 @@ def unify(name: str, cls, instances: list, taken: set[str]) -> Block:
     columns = list(zip(*(slots_of(toks) for _, _, toks, _ in instances)))
     ins = tuple(c for _, _, _, c in instances)
     attrs = {n: tuple(getattr(m, n, None) for _, m, _, _ in instances) for n in signature_names(cls)}
-    params: dict[tuple, Param] = {}
+    params: dict[str, Param] = {}
     values: dict[str, tuple] = {}
     kinds: dict[str, str] = {}  # parameter -> an option letter, or "channels"
     exprs = []
@@ -210,13 +210,15 @@ def unify(name: str, cls, instances: list, taken: set[str]) -> Block:
             exprs.append(None)
             continue
         kind = slot.key if slot.kind == "opt" else "channels"
-        expr = _relate(vec, {n: v for n, v in values.items() if kinds[n] == kind})
+        # a depthwise conv's groups are its channels
+        related = (kind, "channels") if kind == "g" else (kind,)
+        expr = _relate(vec, {n: v for n, v in values.items() if kinds[n] in related})
         if expr is None and vec == ins:
             # NOTE: `in` in a layer or a call inside the body is the channels of the input
             # *there*; a parameter's default `in` is the block's input channels.
             pname = _param_name(Slot("pos", "", 0, ""), vec, attrs, used | {"c"}) \
                 if "inp" in used or not usable_name("inp", used) else "inp"
-            params[vec] = Param(pname, "in")
+            params[pname] = Param(pname, "in")
             values[pname], kinds[pname] = vec, kind
             used.add(pname)
             expr = pname
@@ -228,7 +230,7 @@ def unify(name: str, cls, instances: list, taken: set[str]) -> Block:
                 preferred = OPTION_DEFAULTS.get(slot.key) if slot.kind == "opt" else slot.default
                 if preferred in vec:
                     default = preferred
-            params[vec] = Param(pname, default)
+            params[pname] = Param(pname, default)
             values[pname], kinds[pname] = vec, kind
             used.add(pname)
             expr = pname
