@@ -616,15 +616,22 @@ def fold_scopes(lines: list[str], blocks) -> list[str]:
 
 
 def wrap(text: str, indent: int) -> list[str]:
-    """A long line broken between words, never inside a call's parentheses."""
+    """A long line broken between the items of its outermost `seq< >` or `residual< >`
+    (or its outermost group), never inside a call or a labelled layer."""
+    parts = text.split(" ")
+    depths, depth, base = [], 0, None
+    for word in parts:
+        depth += word.count("(") + word.count("<") - word.count(")") - word.count(">")
+        depths.append(depth)
+        if base is None and word.endswith("<"):
+            base = depth
+    base = base if base is not None else (1 if text.startswith("(") else 0)
     words: list[str] = []
-    depth = 0
-    for word in text.split(" "):
-        if words and depth > 1:
+    for i, word in enumerate(parts):
+        if words and depths[i - 1] > base:
             words[-1] += " " + word
         else:
             words.append(word)
-        depth += word.count("(") - word.count(")")
     while len(words) > 1 and re.match(r"^[>)]+$", words[-1]):
         words[-2:] = [" ".join(words[-2:])]
     out = [" " * indent]

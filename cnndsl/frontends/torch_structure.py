@@ -197,7 +197,9 @@ def unify(name: str, cls, instances: list, taken: set[str]) -> Block:
     block.body = instances[0][2]
     columns = list(zip(*(slots_of(toks) for _, _, toks, _ in instances)))
     ins = tuple(c for _, _, _, c in instances)
-    attrs = {n: tuple(getattr(m, n, None) for _, m, _, _ in instances) for n in signature_names(cls)}
+    names = signature_names(cls) + [n for n, v in vars(instances[0][1]).items()
+                                    if isinstance(v, bool) and not n.startswith("_")]
+    attrs = {n: tuple(getattr(m, n, None) for _, m, _, _ in instances) for n in names}
     params: dict[str, Param] = {}
     values: dict[str, tuple] = {}
     kinds: dict[str, str] = {}  # parameter -> an option letter, or "channels"
@@ -271,6 +273,9 @@ def _param_name(slot: Slot, vec: tuple, attrs: dict, used: set[str]) -> str:
         if av == vec and n not in used and usable_name(n, used | {"in"}):
             return n
     base = slot.key if slot.kind in ("kw", "arg") else FALLBACK.get(slot.key or "pos", "c")
+    base = "skip" if slot.kind == "kw" and base == "when" else base
+    if slot.kind == "arg" and not slot.optional:  # a callee's channels: ours are `c`, ...
+        base = "c"
     if slot.kind == "pos":
         base = "c"
     name, i = base, 2
@@ -302,6 +307,7 @@ def render(toks: list, exprs: list | None = None) -> str:
         out.append(slot_text(t, e))
     text = re.sub(r"(?<=\S)  +", " ", "".join(out))  # options dropped at their default
     text = re.sub(r"(?<=[\w\]]) +\)", ")", text)
+    text = text.replace("residual(when=1)<", "residual<")
     return re.sub(r" +$", "", text, flags=re.M)
 
 
@@ -310,6 +316,8 @@ def slot_text(s: Slot, expr: str | None) -> str:
         if expr is not None:
             return f"{s.key}={expr}"
         return "" if s.optional and OPTION_DEFAULTS.get(s.key) == s.value else s.text
+    if s.kind == "kw" and s.key == "when" and expr is not None:
+        return f"{expr} == 1"
     if expr is not None:
         return expr
     return s.text
@@ -495,6 +503,7 @@ class Folder:
 
         variants: dict[tuple, list] = {}
         groups: list = []
+        written = []
         for inst in insts:
             try:
                 lines, last = self.w.write_body(inst.nodes, list(inst.path), inst.input)
@@ -502,7 +511,22 @@ class Folder:
                 continue
             if last is not inst.output:
                 continue
-            toks = tokens(dedent(lines, len(inst.path)), self.w.calls)
+            shapes_differ = inst.input.meta["tensor_meta"].shape != inst.output.meta["tensor_meta"].shape
+            written.append((inst, *residual_form(dedent(lines, len(inst.path)), shapes_differ)))
+        kinds = {kind for _, _, kind in written}
+        masked = {mask(text) for _, text, kind in written if kind == "identity"}
+        for inst, text, kind in written:
+            # NOTE: a residual with its projection only where the shapes differ is torchvision's
+            # downsample, so the instances without one read alike; a variant with no skip at
+            # all is the same body under residual(when=...) (MobileNetV2's use_res_connect).
+            if kind == "identity" and "proj" in kinds:
+                text = "residual(proj)<" + text[len("residual<"):]
+            elif kind == "identity" and kinds & {"plain"}:
+                text = "residual(when=1)<" + text[len("residual<"):]
+            elif kind == "plain" and "identity" in kinds and \
+                    mask(f"residual< {' '.join(chunks(text))} >") in masked:
+                text = f"residual(when=0)< {' '.join(chunks(text))} >"
+            toks = tokens(text, self.w.calls)
             channels = inst.input.meta["tensor_meta"].shape[1]
             variants.setdefault(shape_of(toks), []).append((inst, toks, int(channels)))
         groups = sorted(variants.values(), key=len, reverse=True)
@@ -539,6 +563,10 @@ class Folder:
             whole = seq_items(" ".join(line.strip() for line in body), names)
             if whole is not None:  # an nn.Sequential subclass: its block is a seq
                 body = wrap(whole, 0)
+            for _ in range(2):  # a long group on a wrapped line is wrapped in turn
+                body = [part for line in body for part in
+                        (wrap(line.strip(), len(line) - len(line.lstrip()))
+                         if len(line) > LINE_WIDTH else [line])]
             head = header(block)
             if len(body) == 1 and len(head) + len(body[0]) + 2 < LINE_WIDTH:
                 out.append(f"{head}: {body[0].strip()}")
@@ -546,6 +574,51 @@ class Folder:
                 out.append(head + ":")
                 out.extend("    " + line for line in body)
         return out
+
+
+# --------------------------------------------------------------------------- residuals
+
+PROJECTION = re.compile(r'^\(downsample: concat< @t0 > \("0": conv k1 \x01?s\d+ \x01?p0 \x01?d1 \x01?g1 '
+                        r'\d+ nobias\) \("1": bn\)\)$')
+
+
+def chunks(text: str) -> list[str]:
+    """The top-level items of a body written one per line, each on one line."""
+    out: list[str] = []
+    for line in text.split("\n"):
+        if line.startswith(" ") and out:
+            out[-1] += " " + line.strip()
+        else:
+            out.append(line.strip())
+    return out
+
+
+def residual_form(text: str, shapes_differ: bool) -> tuple[str, str]:
+    """`(t0: id) BODY add< id | @t0 >` -> `residual< BODY >`, and with torchvision's
+    projection (`(tK: id) (downsample: concat< @t0 > ("0": conv k1 ...) ("1": bn))
+    add< @tK | id >`, where the shapes differ) `residual(proj)< BODY >`: the readable forms.
+    Returns the text and its kind: "plain", "identity" or "proj"."""
+    items = chunks(text)
+    if not items or items[0] != "(t0: id)":
+        return text, "plain"
+    for j in range(1, len(items)):
+        if items[j] in ("add< id | @t0 >", "add< @t0 | id >"):
+            body = items[1:j]
+            if body and not any("@t0" in b for b in body):
+                return " ".join([f"residual< {' '.join(body)} >"] + items[j + 1:]), "identity"
+            break
+        m = re.match(r"^\((t\d+): id\)$", items[j])
+        if m and j + 2 < len(items) and PROJECTION.match(items[j + 1]) and \
+                items[j + 2] == f"add< @{m[1]} | id >" and shapes_differ:
+            body = items[1:j]
+            if body and not any("@t0" in b or f"@{m[1]}" in b for b in body):
+                return " ".join([f"residual(proj)< {' '.join(body)} >"] + items[j + 3:]), "proj"
+            break
+    return text, "plain"
+
+
+def mask(text: str) -> str:
+    return re.sub(r"\d+", "#", text.replace(DEFAULTED, ""))
 
 
 def dedent(lines: list[str], depth: int) -> str:
