@@ -368,7 +368,8 @@ class TVInvertedResidual(nn.Module):
         layers = []
         if expand_ratio != 1:
             layers.append(Conv2dNormActivation(inp, hidden_dim, kernel_size=1))
-        layers.extend([Conv2dNormActivation(hidden_dim, hidden_dim, stride=stride, groups=hidden_dim),
+        layers.extend([Conv2dNormActivation(hidden_dim, hidden_dim, stride=stride,
+                                            groups=hidden_dim),
                        nn.Conv2d(hidden_dim, oup, 1, 1, 0, bias=False), nn.BatchNorm2d(oup)])
         self.conv = nn.Sequential(*layers)
         self.out_channels = oup
@@ -389,7 +390,8 @@ class TVMobileNetV2(nn.Module):
                            [6, 96, 3, 1], [6, 160, 3, 2], [6, 320, 1, 1]]:
             output_channel = _make_divisible(c * width_mult)
             for i in range(n):
-                features.append(TVInvertedResidual(input_channel, output_channel, s if i == 0 else 1, t))
+                stride = s if i == 0 else 1
+                features.append(TVInvertedResidual(input_channel, output_channel, stride, t))
                 input_channel = output_channel
         features.append(Conv2dNormActivation(input_channel, last_channel, kernel_size=1))
         self.features = nn.Sequential(*features)
@@ -422,11 +424,11 @@ class _DenseBlock(nn.ModuleDict):
         super().__init__()
         for i in range(num_layers):
             layer = _DenseLayer(num_input_features + i * growth_rate, growth_rate, bn_size)
-            self.add_module("denselayer%d" % (i + 1), layer)
+            self.add_module(f"denselayer{i + 1}", layer)
 
     def forward(self, init_features):
         features = [init_features]
-        for name, layer in self.items():
+        for _name, layer in self.items():
             features.append(layer(features))
         return torch.cat(features, 1)
 
@@ -454,10 +456,11 @@ class TVDenseNet(nn.Module):
         num_features = num_init_features
         for i, num_layers in enumerate(block_config):
             block = _DenseBlock(num_layers, num_features, bn_size, growth_rate)
-            self.features.add_module("denseblock%d" % (i + 1), block)
+            self.features.add_module(f"denseblock{i + 1}", block)
             num_features = num_features + num_layers * growth_rate
             if i != len(block_config) - 1:
-                self.features.add_module("transition%d" % (i + 1), _Transition(num_features, num_features // 2))
+                transition = _Transition(num_features, num_features // 2)
+                self.features.add_module(f"transition{i + 1}", transition)
                 num_features = num_features // 2
         self.features.add_module("norm5", nn.BatchNorm2d(num_features))
         self.classifier = nn.Linear(num_features, num_classes)

@@ -68,7 +68,8 @@ TORCHVISION_STYLE = {
         "(features: seq< conv2d_norm_activation(8, s=2, p=1)",
         "    residual(when=use_res_connect == 1)<\n",
         "tv_inverted_residual(96, 16) * 3"]),
-    "densenet121": (lambda: models.TVDenseNet(growth_rate=8, num_init_features=16, num_classes=10), [
+    "densenet121": (lambda: models.TVDenseNet(growth_rate=8, num_init_features=16,
+                                              num_classes=10), [
         "block transition(c): (norm: bn) (relu: relu) (conv: conv k1 c nobias) (pool: avgpool k2)",
         "(denseblock1: dense(n=6, k=8)) (transition1: transition(32))",
         "(denseblock4: dense(n=16, k=8)) (norm5: bn))"]),
@@ -90,7 +91,8 @@ def test_a_dense_block_with_another_layer_body_states_it():
     model = models.TVDenseNet(growth_rate=4, block_config=(2, 3), num_init_features=8, bn_size=2,
                               num_classes=5)
     text = round_trip(model, "3x16x16")
-    assert "(denseblock1: dense(n=2, k=4)< (norm1: bn) (relu1: relu) (conv1: conv k1 8 nobias)" in text
+    assert ("(denseblock1: dense(n=2, k=4)< (norm1: bn) (relu1: relu) "
+            "(conv1: conv k1 8 nobias)") in text
 
 
 def test_a_parameter_takes_its_name_from_the_classes_signature_where_an_attribute_matches():

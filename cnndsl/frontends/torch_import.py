@@ -342,8 +342,8 @@ class SpecWriter:
                                          hint="call a separate module each time")
                 self.called[n.target] += 1
                 op = text.split(" ")[0]
-                siblings = dict(self.gm.get_submodule(".".join(n.target.split(".")[:-1])).named_children())
-                if not any(re.match(rf"^{op}\d+$", s) for s in siblings):
+                parent = self.gm.get_submodule(".".join(n.target.split(".")[:-1]))
+                if not any(re.match(rf"^{op}\d+$", s) for s, _ in parent.named_children()):
                     return text  # named `relu1`, ... by cnndsl: no module has such a name here
                 return f"(t_{re.sub(r'[^A-Za-z0-9_]', '_', leaf)}_{self.called[n.target]}: {text})"
             self.called[n.target] = 0
@@ -425,7 +425,8 @@ class SpecWriter:
                 first = [self.gates[n][0]]
             if folded is not None:
                 first = [folded.input]
-            if first and current not in first and (folded is not None or self.text(n) not in ("add", "concat")):
+            merge = folded is None and self.text(n) in ("add", "concat")
+            if first and current not in first and not merge:
                 out.append(f"{'    ' * len(stack)}concat< {self.ref(first[0], stack)} >")
                 current = first[0]
             if folded is not None:

@@ -52,7 +52,7 @@ class Slot:
 
 @dataclass
 class Call:
-    block: "Block"
+    block: Block
     args: list[Slot]
 
     def shape(self):
@@ -105,8 +105,9 @@ def tokens(text: str, calls: list) -> list:
     for m in TOKEN.finditer(text):
         if m["call"]:
             block, values = calls[int(m["idx"])]
-            out.append(Call(block, [Slot("arg", p.name, v, _fmt(v), p.default is not None, p.default)
-                                    for p, v in zip(block.params, values)]))
+            args = [Slot("arg", p.name, v, _fmt(v), p.default is not None, p.default)
+                    for p, v in zip(block.params, values)]
+            out.append(Call(block, args))
         elif m["kw"]:
             out.append(m["kwkey"] + "=")
             out.append(Slot("kw", m["kwkey"], _number(m["kwval"]), m["kwval"]))
@@ -511,7 +512,8 @@ class Folder:
                 continue
             if last is not inst.output:
                 continue
-            shapes_differ = inst.input.meta["tensor_meta"].shape != inst.output.meta["tensor_meta"].shape
+            shapes_differ = (inst.input.meta["tensor_meta"].shape
+                             != inst.output.meta["tensor_meta"].shape)
             written.append((inst, *residual_form(dedent(lines, len(inst.path)), shapes_differ)))
         kinds = {kind for _, _, kind in written}
         masked = {mask(text) for _, text, kind in written if kind == "identity"}
@@ -542,8 +544,8 @@ class Folder:
             name = base
             if first_labels is not None:
                 extra = sorted(labels - first_labels)
-                name = f"{base}_{extra[0]}" if extra and usable_name(f"{base}_{extra[0]}", self.taken) \
-                    else base
+                named = f"{base}_{extra[0]}" if extra else base
+                name = named if usable_name(named, self.taken) else base
             name = unique_name(name, self.taken)
             first_labels = labels if first_labels is None else first_labels
             block = unify(name, cls, [(i.path, i.module, t, c) for i, t, c in group], self.taken)
@@ -578,8 +580,9 @@ class Folder:
 
 # --------------------------------------------------------------------------- residuals
 
-PROJECTION = re.compile(r'^\(downsample: concat< @t0 > \("0": conv k1 \x01?s\d+ \x01?p0 \x01?d1 \x01?g1 '
-                        r'\d+ nobias\) \("1": bn\)\)$')
+PROJECTION = re.compile(r'^\(downsample: concat< @t0 > '
+                        r'\("0": conv k1 \x01?s\d+ \x01?p0 \x01?d1 \x01?g1 \d+ nobias\) '
+                        r'\("1": bn\)\)$')
 
 
 def chunks(text: str) -> list[str]:
