@@ -63,9 +63,9 @@ TORCHVISION_STYLE = {
         "(layer1: seq< tv_bottleneck(16) * 3 >)",
         "(layer3: seq< tv_bottleneck(64, stride=2) tv_bottleneck(64) * 5 >)"]),
     "mobilenet_v2": (lambda: models.TVMobileNetV2(0.25, num_classes=10), [
-        "block conv2d_norm_activation(out_channels, k=3, s=1, p=0, g=1):",
-        "    seq< conv k=k s=s p=p g=g out_channels nobias bn relu6 >",
-        "(features: seq< conv2d_norm_activation(8, s=2, p=1)",
+        "block conv2d_norm_activation(out_channels, k=3, s=1, g=1):",
+        "    seq< conv k=k s=s p=(k-1)//2 g=g out_channels nobias bn relu6 >",
+        "(features: seq< conv2d_norm_activation(8, s=2) tv_inverted_residual_2",
         "    residual(when=use_res_connect == 1)<\n",
         "tv_inverted_residual(96, 16) * 3"]),
     "densenet121": (lambda: models.TVDenseNet(growth_rate=8, num_init_features=16,
@@ -192,3 +192,17 @@ def test_a_module_name_cnndsl_cannot_write_is_reported():
     model.add_module("print", torch.nn.Conv2d(3, 4, 3))
     with pytest.raises(CnnImportError, match="`print` .*cannot be a cnndsl label"):
         cnndsl.from_torch(model, "3x8x8")
+
+
+def test_a_folded_spec_that_does_not_check_gives_way_to_the_flat_one(monkeypatch):
+    from cnndsl.frontends import torch_structure
+
+    written = torch_structure.Folder.block_texts
+
+    def wrong(self):  # a folding bug: the blocks' convs get a bias the model lacks
+        return [line.replace("nobias", "bias") for line in written(self)]
+
+    monkeypatch.setattr(torch_structure.Folder, "block_texts", wrong)
+    torch.manual_seed(0)
+    text = round_trip(models.ResNet((2, 1, 1, 1)), "3x32x32")
+    assert "block" not in text and "(layer2:" in text

@@ -216,6 +216,10 @@ def unify(name: str, cls, instances: list, taken: set[str]) -> Block:
         # a depthwise conv's groups are its channels
         related = (kind, "channels") if kind == "g" else (kind,)
         expr = _relate(vec, {n: v for n, v in values.items() if kinds[n] in related})
+        if expr is None and kind == "p":  # the padding that keeps the size: (k-1)//2
+            expr = next((f"({n}-1)//2" for n, v in values.items() if kinds[n] == "k"
+                         and all(isinstance(a, int) and p == (a - 1) // 2 for p, a in zip(vec, v))),
+                        None)
         if expr is None and vec == ins:
             # NOTE: `in` in a layer or a call inside the body is the channels of the input
             # *there*; a parameter's default `in` is the block's input channels.
