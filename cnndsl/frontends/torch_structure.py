@@ -377,13 +377,17 @@ class Folder:
         self.find_dense_blocks()
         candidates = {p: i for p, i in self.candidates().items()
                       if not any(p[:len(d)] == d for d in self.w.folded)}
-        by_class: dict[type, list[Instance]] = {}
+        # NOTE: classes `Inverted`, `Inverted2`, ... (cnndsl's own generated modules, one
+        # class per variant) are one family; variants split again by their text below.
+        by_class: dict[tuple, list[Instance]] = {}
         for inst in candidates.values():
-            by_class.setdefault(type(inst.module), []).append(inst)
-        for cls in self.order(by_class):
-            insts = by_class[cls]
+            cls = type(inst.module)
+            family = (cls.__module__, re.sub(r"\d+$", "", cls.__name__))
+            by_class.setdefault(family, []).append(inst)
+        for family in self.order(by_class):
+            insts = by_class[family]
             if len(insts) >= 2:
-                self.fold_class(cls, insts)
+                self.fold_class(type(insts[0].module), insts)
 
     def members(self) -> dict[tuple, list[int]]:
         """module path -> the indices of its items"""
@@ -489,15 +493,15 @@ class Folder:
         return Instance(path, module, nodes, reads.pop(), outs[0])
 
     @staticmethod
-    def order(by_class: dict) -> list[type]:
+    def order(by_class: dict) -> list[tuple]:
         """Classes whose instances hold instances of others come after those."""
-        inner: dict[type, set[type]] = {c: set() for c in by_class}
+        inner: dict[tuple, set[tuple]] = {c: set() for c in by_class}
         paths = [(inst.path, c) for c, insts in by_class.items() for inst in insts]
         for p, c in paths:
             for q, d in paths:
                 if len(q) > len(p) and q[:len(p)] == p and d is not c:
                     inner[c].add(d)
-        done: list[type] = []
+        done: list[tuple] = []
         while len(done) < len(inner):
             ready = [c for c in inner if c not in done and inner[c] <= set(done)]
             done.extend(ready or [next(c for c in inner if c not in done)])
@@ -540,7 +544,7 @@ class Folder:
             return
         # NOTE: a variant of one instance is a block too where another variant is: the
         # instances then read alike (and a seq of calls stays a seq).
-        base = snake(cls.__name__)
+        base = snake(re.sub(r"\d+$", "", cls.__name__))
         first_labels = None
         for group in groups:
             labels = {t for t, nxt in zip(group[0][1], group[0][1][1:])
