@@ -629,7 +629,7 @@ def wrap(text: str, indent: int) -> list[str]:
     base = base if base is not None else (1 if text.startswith("(") else 0)
     words: list[str] = []
     for i, word in enumerate(parts):
-        if words and depths[i - 1] > base:
+        if words and (depths[i - 1] > base or not _starts_item(word)):
             words[-1] += " " + word
         else:
             words.append(word)
@@ -641,6 +641,16 @@ def wrap(text: str, indent: int) -> list[str]:
             out.append(" " * (indent + 4))
         out[-1] += word if not out[-1].strip() else " " + word
     return out
+
+
+def _starts_item(word: str) -> bool:
+    """Whether a word of a layer sequence starts a layer, call or group (not an option)."""
+    from ..ops import layer_names
+
+    if word[:1] in "(@>" or "<" in word or re.match(r"^[A-Za-z_]\w*\(", word):
+        return True
+    head = re.match(r"^[A-Za-z_]\w*", word)
+    return head is not None and head[0] in set(layer_names()) | COMPOSITES
 
 
 def _indent(line: str) -> int:
