@@ -41,17 +41,65 @@ def round_trip(model, shape):
     return text
 
 
-@pytest.mark.parametrize("make, shape", [
-    (lambda: models.ResNet((2, 1, 1, 1)), "3x32x32"),
-    (models.SEResNeXt, "3x32x32"),
-    (models.MobileNetV2, "3x32x32"),
-    (models.DenseNet, "3x16x16"),
-    (models.UNet, "3x32x32"),
-    (models.Functional, "3x16x16"),
+@pytest.mark.parametrize("make, shape, lines", [
+    (lambda: models.ResNet((2, 1, 1, 1)), "3x32x32", 16),
+    (models.SEResNeXt, "3x32x32", 20),
+    (models.MobileNetV2, "3x32x32", 16),
+    (models.DenseNet, "3x16x16", 10),
+    (models.UNet, "3x32x32", 12),
+    (models.Functional, "3x16x16", 6),
 ], ids=["resnet", "se_resnext", "mobilenet_v2", "densenet", "unet", "functional"])
-def test_hand_written_models_import_exactly(make, shape):
+def test_hand_written_models_import_exactly(make, shape, lines):
     torch.manual_seed(0)
-    round_trip(make(), shape)
+    text = round_trip(make(), shape)
+    assert len(text.splitlines()) <= lines, text
+
+
+# torchvision's classes and idioms, written in import_models.py (no torchvision here); the
+# issue's target is 40 lines each, and the structure a hand-written spec would have.
+TORCHVISION_STYLE = {
+    "resnet50": (lambda: models.TVResNet(width=16, num_classes=10), [
+        "block tv_bottleneck(c, stride=1):\n    residual(proj)< (conv1: conv k1 c nobias)",
+        "(layer1: seq< tv_bottleneck(16) * 3 >)",
+        "(layer3: seq< tv_bottleneck(64, stride=2) tv_bottleneck(64) * 5 >)"]),
+    "mobilenet_v2": (lambda: models.TVMobileNetV2(0.25, num_classes=10), [
+        "block conv2d_norm_activation(out_channels, k=3, s=1, g=1):",
+        "    seq< conv k=k s=s p=(k-1)//2 g=g out_channels nobias bn relu6 >",
+        "(features: seq< conv2d_norm_activation(8, s=2) tv_inverted_residual_2",
+        "    residual(when=use_res_connect == 1)<\n",
+        "tv_inverted_residual(96, 16) * 3"]),
+    "densenet121": (lambda: models.TVDenseNet(growth_rate=8, num_init_features=16,
+                                              num_classes=10), [
+        "block transition(c): (norm: bn) (relu: relu) (conv: conv k1 c nobias) (pool: avgpool k2)",
+        "(denseblock1: dense(n=6, k=8)) (transition1: transition(32))",
+        "(denseblock4: dense(n=16, k=8)) (norm5: bn))"]),
+}
+
+
+@pytest.mark.parametrize("name", list(TORCHVISION_STYLE))
+def test_torchvision_style_models_import_in_40_lines_with_blocks_and_repeats(name):
+    make, expected = TORCHVISION_STYLE[name]
+    torch.manual_seed(0)
+    text = round_trip(make(), "3x32x32")
+    assert len(text.splitlines()) <= 40, text
+    for line in expected:
+        assert line in text, (line, text)
+
+
+def test_a_dense_block_with_another_layer_body_states_it():
+    torch.manual_seed(0)
+    model = models.TVDenseNet(growth_rate=4, block_config=(2, 3), num_init_features=8, bn_size=2,
+                              num_classes=5)
+    text = round_trip(model, "3x16x16")
+    assert ("(denseblock1: dense(n=2, k=4)< (norm1: bn) (relu1: relu) "
+            "(conv1: conv k1 8 nobias)") in text
+
+
+def test_a_parameter_takes_its_name_from_the_classes_signature_where_an_attribute_matches():
+    torch.manual_seed(0)
+    text = round_trip(models.TVResNet((1, 2, 1, 1), width=8, num_classes=5), "3x32x32")
+    assert "(conv2: conv k3 s=stride p1 c nobias)" in text  # TVBottleneck keeps self.stride
+    assert "(layer2: seq< tv_bottleneck(16, stride=2) tv_bottleneck(16) >)" in text
 
 
 ZOO = Path(__file__).parents[1] / "zoo_specs"
@@ -144,3 +192,17 @@ def test_a_module_name_cnndsl_cannot_write_is_reported():
     model.add_module("print", torch.nn.Conv2d(3, 4, 3))
     with pytest.raises(CnnImportError, match="`print` .*cannot be a cnndsl label"):
         cnndsl.from_torch(model, "3x8x8")
+
+
+def test_a_folded_spec_that_does_not_check_gives_way_to_the_flat_one(monkeypatch):
+    from cnndsl.frontends import torch_structure
+
+    written = torch_structure.Folder.block_texts
+
+    def wrong(self):  # a folding bug: the blocks' convs get a bias the model lacks
+        return [line.replace("nobias", "bias") for line in written(self)]
+
+    monkeypatch.setattr(torch_structure.Folder, "block_texts", wrong)
+    torch.manual_seed(0)
+    text = round_trip(models.ResNet((2, 1, 1, 1)), "3x32x32")
+    assert "block" not in text and "(layer2:" in text
