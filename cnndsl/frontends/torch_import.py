@@ -22,6 +22,7 @@ from torch import nn
 
 from ..errors import CnnError, CnnImportError
 from . import torch_layers as layers
+from . import torch_patterns as patterns
 from .torch_layers import Unmapped
 
 CUSTOM_LAYER_HINT = ("register a custom layer with cnndsl.register_layer and write the "
@@ -94,6 +95,7 @@ def trace(model: nn.Module, shape: tuple[int, ...]) -> fx.GraphModule:
 
     with torch.no_grad():
         ShapeProp(gm).propagate(x)
+    patterns.mark_layouts(gm)
     return gm
 
 
@@ -146,6 +148,10 @@ class SpecWriter:
         self.nodes = [n for n in gm.graph.nodes if n.op not in ("output",)]
         self.output = next(n for n in gm.graph.nodes if n.op == "output")
         self.users: dict[fx.Node, list[fx.Node]] = {n: list(n.users) for n in gm.graph.nodes}
+        # calls that are one layer together (chunk, shuffle, layer scale): torch_patterns
+        self.fused, self.swallowed = patterns.find_patterns(gm)
+        for n, fused in self.fused.items():
+            self.users[fused.source].append(n)
         self.called: set[str] = set()
         self.alias_depth: dict[fx.Node, int] = {}
         self.gates: dict[fx.Node, tuple[fx.Node, list[fx.Node]]] = {}
@@ -185,6 +191,8 @@ class SpecWriter:
             if n.op == "placeholder":
                 self.input = n
                 continue
+            if n in self.swallowed:
+                continue
             if not is_tensor(n):
                 if n.op == "call_module":  # a module that returns a tuple: nn.GRU, ...
                     m = self.gm.get_submodule(n.target)
@@ -217,12 +225,17 @@ class SpecWriter:
 
     # -- what one node becomes
     def tensor_args(self, n: fx.Node) -> list[fx.Node]:
+        if n in self.fused:
+            return [self.fused[n].source]
         return [a for a in n.all_input_nodes if is_tensor(a)]
 
     def text(self, n: fx.Node, dry: bool = False) -> str:
         t = n.target
+        if n in self.fused:
+            fused = self.fused[n]
+            return f"({label(fused.name)}: {fused.layer()})" if fused.name else fused.layer()
         if n.op == "call_module":
-            return layers.module_layer(self.gm.get_submodule(t))
+            return layers.module_layer(self.gm.get_submodule(t), n)
         if n.op == "call_function" and t in layers.ADD or n.op == "call_method" and t in ("add", "add_"):
             return self.merge(n, "add")
         if n.op == "call_function" and t in layers.CAT:
