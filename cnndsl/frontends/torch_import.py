@@ -91,10 +91,8 @@ def trace(model: nn.Module, shape: tuple[int, ...]) -> fx.GraphModule:
         raise CnnImportError(f"the model does not run on an input of shape "
                              f"{'x'.join(map(str, shape))}: {type(exc).__name__}: {exc}",
                              hint="give the input shape the model expects (--input CxHxW)") from None
-    from torch.fx.passes.shape_prop import ShapeProp
-
     with torch.no_grad():
-        ShapeProp(gm).propagate(x)
+        patterns.ValueProp(gm).propagate(x)
     patterns.mark_layouts(gm)
     return gm
 

@@ -21,7 +21,32 @@ from typing import NamedTuple
 import torch
 import torch.fx as fx
 
+from torch.fx.passes.shape_prop import ShapeProp
+
 from .torch_layers import Unmapped, num, permute_dims
+
+
+class ValueProp(ShapeProp):
+    """ShapeProp that also keeps the numbers a forward computes from shapes (`x.size(1)`,
+    `x.shape[1] // 2`) in node.meta["value"]: fixed for the spec's input shape."""
+
+    def run_node(self, n: fx.Node):
+        result = super().run_node(n)
+        if isinstance(result, (int, float, bool)) or isinstance(result, (tuple, list)) and \
+                all(isinstance(v, int) for v in result):
+            n.meta["value"] = result
+        return result
+
+
+def value(v):
+    """An argument, with numbers computed in the forward replaced by their value."""
+    if isinstance(v, fx.Node):
+        return v.meta.get("value", v)
+    if isinstance(v, slice):
+        return slice(value(v.start), value(v.stop), value(v.step))
+    if isinstance(v, (tuple, list)):
+        return type(v)(value(i) for i in v)
+    return v
 
 
 class Fused(NamedTuple):
@@ -43,8 +68,8 @@ def _shape(node) -> tuple[int, ...] | None:
 
 def _arg(node: fx.Node, i: int, name: str, default):
     if len(node.args) > i:
-        return node.args[i]
-    return node.kwargs.get(name, default)
+        return value(node.args[i])
+    return value(node.kwargs.get(name, default))
 
 
 def _is(node, method: str, *functions) -> bool:
@@ -81,7 +106,7 @@ def find_patterns(gm: fx.GraphModule) -> tuple[dict[fx.Node, Fused], set[fx.Node
 # -- chunk: one of n equal channel parts
 
 def _channel_part(n: fx.Node) -> Fused | None:
-    whole, index = n.args
+    whole, index = n.args[0], value(n.args[1])
     if not isinstance(whole, fx.Node):
         return None
     if _is(whole, "chunk", torch.chunk) or _is(whole, "split", torch.split):
