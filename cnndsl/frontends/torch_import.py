@@ -240,6 +240,9 @@ class SpecWriter:
             dim = n.args[1] if len(n.args) > 1 else n.kwargs.get("dim", 0)
             if dim not in (1, -3):
                 raise Unmapped(f"concatenation along dim {dim} (cnndsl concatenates channels)")
+            if not isinstance(n.args[0], (list, tuple)) or not all(
+                    isinstance(a, fx.Node) and is_tensor(a) for a in n.args[0]):
+                raise Unmapped("a concatenation of something other than a list of tensors")
             return "concat"
         if n.op == "call_function" and t in layers.MUL or n.op == "call_method" and t in ("mul", "mul_"):
             return self.mul(n, dry)
