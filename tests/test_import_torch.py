@@ -94,6 +94,24 @@ def test_splits_shuffles_permutes_and_layer_scales_become_their_layers():
     assert "(stem: seq< conv k2 s2 8 bias ln eps=1e-06 >)" in text
 
 
+class Clamps(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3)
+        self.norm = torch.nn.InstanceNorm2d(4, affine=True)
+        self.fc = torch.nn.Linear(4, 3)
+
+    def forward(self, x):
+        x = self.norm(self.conv(x)).clamp(0, 6)
+        x = torch.clamp(x * 0.5, min=0).mean((2, 3))
+        return torch.softmax(self.fc(x), dim=-1)
+
+
+def test_clamps_softmax_and_instance_norm_map():
+    text = round_trip(Clamps(), "3x8x8")
+    assert "(norm: inorm affine) relu6" in text and "softmax" in text
+
+
 class Unequal(torch.nn.Module):
     def forward(self, x):
         a, b = x.chunk(2, dim=1)

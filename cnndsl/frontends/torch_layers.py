@@ -186,6 +186,13 @@ def drop_path(m, node) -> str:
     return _droppath(m.drop_prob, "row")
 
 
+def instancenorm(m: nn.InstanceNorm2d) -> str:
+    if m.track_running_stats:
+        raise Unmapped("track_running_stats=True (cnndsl's inorm normalises with the "
+                       "instance's statistics only)")
+    return _join("inorm", "" if m.eps == 1e-5 else f"eps={m.eps!r}", "affine" if m.affine else "")
+
+
 def local_response_norm(m: nn.LocalResponseNorm) -> str:
     return f"lrn size={m.size} alpha={m.alpha!r} beta={m.beta!r} k={float(m.k)!r}"
 
@@ -256,6 +263,7 @@ MODULES = {
     nn.LeakyReLU: lambda m: f"leaky({m.negative_slope!r})",
     nn.PReLU: lambda m: f"prelu {m.num_parameters}",
     nn.Softmax: softmax, nn.Identity: lambda m: "id", nn.LocalResponseNorm: local_response_norm,
+    nn.InstanceNorm2d: instancenorm,
 }
 # mappers that read the traced call: (module, node) -> text
 SHAPED_MODULES = {
@@ -326,6 +334,10 @@ def function_layer(node) -> str:
             return "id"
         if f == "permute":
             return _permute(permute_dims(node), node)
+        if f == "softmax":
+            return _softmax(_arg(node, 1, "dim", None), node)
+        if f in ("clamp", "clamp_", "clip"):
+            return _clamp(_arg(node, 1, "min", None), _arg(node, 2, "max", None))
         raise Unmapped(f"the method `.{f}()`")
     if f in _FUNCTIONS:
         if f is F.gelu and node.kwargs.get("approximate", "none") != "none":
@@ -345,6 +357,10 @@ def function_layer(node) -> str:
         return _adaptive(f is F.adaptive_avg_pool2d, _arg(node, 1, "output_size", None), node)
     if f is torch.permute:
         return _permute(permute_dims(node), node)
+    if f in (F.softmax, torch.softmax):
+        return _softmax(_arg(node, 1, "dim", None), node)
+    if f in (torch.clamp, torch.clip):
+        return _clamp(_arg(node, 1, "min", None), _arg(node, 2, "max", None))
     if getattr(f, "__name__", "") == "stochastic_depth" and \
             getattr(f, "__module__", "").startswith("torchvision."):
         return _droppath(_arg(node, 1, "p", None), _arg(node, 2, "mode", None))
@@ -356,6 +372,21 @@ def function_layer(node) -> str:
         return _upsample(_arg(node, 2, "scale_factor", None), _arg(node, 1, "size", None),
                          _arg(node, 3, "mode", "nearest"), _arg(node, 4, "align_corners", None))
     raise Unmapped(f"the function `{getattr(f, '__name__', f)}`")
+
+
+def _softmax(dim, node) -> str:
+    if dim != 1 and not (dim == -1 and len(input_shape(node)) == 2):
+        raise Unmapped(f"softmax over dim {dim} (cnndsl's is over the channels)")
+    return "softmax"
+
+
+def _clamp(low, high) -> str:
+    """clamp(0, 6) is relu6, clamp(min=0) relu."""
+    if (low, high) == (0, 6):
+        return "relu6"
+    if low == 0 and high is None:
+        return "relu"
+    raise Unmapped(f"clamp({low}, {high}) (cnndsl has relu: clamp(min=0), relu6: clamp(0, 6))")
 
 
 def _flatten(start, end) -> str:
