@@ -118,6 +118,11 @@ class Unequal(torch.nn.Module):
         return torch.cat([b, a], 1)
 
 
+class Indexing(torch.nn.Module):
+    def forward(self, x):
+        return x[:, :, 1:]  # a crop
+
+
 class ChannelsLastScale(torch.nn.Module):
     """The official ConvNeXt's gamma: a (C,) scale of a channels-last tensor."""
 
@@ -131,13 +136,14 @@ class ChannelsLastScale(torch.nn.Module):
 
 @pytest.mark.parametrize("model, shape, why", [
     (Unequal(), "5x4x4", "`getitem` in `\\(the model\\)`: a split of 5 channels into unequal parts"),
-    (ChannelsLastScale(), "3x4x4", "not a per-channel scale of shape \\(C, 1, 1\\)"),
+    (Indexing(), "4x4x4", "indexing .* other than taking one of n equal channel parts"),
+    (ChannelsLastScale(), "3x4x4", "`gamma`, which is not a per-channel scale parameter of shape \\(C, 1, 1\\)"),
     (torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(2)), "3x5x5",
      "adaptive pooling of a 5x5 map to 2x2"),
     (torch.nn.Sequential(torch.nn.LayerNorm(4)), "3x4x4",
      "LayerNorm over the width of a channels-first"),
     (torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(2)), "3x4x4", None),
-], ids=["unequal_chunk", "channels_last_scale", "adaptive_pool", "layernorm_width", "plain"])
+], ids=["unequal_chunk", "indexing", "channels_last_scale", "adaptive_pool", "layernorm_width", "plain"])
 def test_idioms_that_do_not_map_are_reported_with_the_reason(model, shape, why):
     if why is None:  # the control: the same pooling of a map it divides imports
         cnndsl.from_torch(model, shape)

@@ -371,6 +371,9 @@ def function_layer(node) -> str:
     if f is F.interpolate:
         return _upsample(_arg(node, 2, "scale_factor", None), _arg(node, 1, "size", None),
                          _arg(node, 3, "mode", "nearest"), _arg(node, 4, "align_corners", None))
+    if f is operator.getitem:
+        raise Unmapped("indexing (`x[...]`) other than taking one of n equal channel parts "
+                       "(`x[:, a:b]`, `x.chunk(n, 1)[i]`)")
     raise Unmapped(f"the function `{getattr(f, '__name__', f)}`")
 
 

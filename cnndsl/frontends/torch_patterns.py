@@ -197,8 +197,8 @@ def _layer_scale(gm: fx.GraphModule, n: fx.Node) -> tuple[Fused, fx.Node] | None
     scope = _scope(n)
     if value is None or shape is None or len(shape) != 4 or \
             tuple(value.shape) != (shape[1], 1, 1):
-        return Fused(None, x, "a product with a parameter that is not a per-channel scale of "
-                              "shape (C, 1, 1)"), param
+        return Fused(None, x, f"a product with `{param.target}`, which is not a per-channel "
+                              "scale parameter of shape (C, 1, 1)"), param
     if path[:-1] != scope:
         return Fused(None, x, f"the parameter `{param.target}` is used outside its module "
                               f"(in `{'.'.join(scope) or '(the model)'}`)"), param
