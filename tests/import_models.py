@@ -469,3 +469,113 @@ class TVDenseNet(nn.Module):
         out = F.relu(self.features(x), inplace=True)
         out = torch.flatten(F.adaptive_avg_pool2d(out, (1, 1)), 1)
         return self.classifier(out)
+
+
+def channel_shuffle(x, groups):
+    """As torchvision writes it."""
+    batch, channels, height, width = x.size()
+    x = x.view(batch, groups, channels // groups, height, width)
+    x = torch.transpose(x, 1, 2).contiguous()
+    return x.view(batch, channels, height, width)
+
+
+class ShuffleUnit(nn.Module):
+    """ShuffleNetV2's unit; `split` says how the stride-1 unit halves its channels."""
+
+    def __init__(self, inp, out, stride, split="chunk"):
+        super().__init__()
+        self.stride, self.split = stride, split
+        half = out // 2
+        if stride == 2:
+            self.branch1 = nn.Sequential(
+                nn.Conv2d(inp, inp, 3, stride, 1, groups=inp, bias=False), nn.BatchNorm2d(inp),
+                nn.Conv2d(inp, half, 1, bias=False), nn.BatchNorm2d(half), nn.ReLU(inplace=True))
+        self.branch2 = nn.Sequential(
+            nn.Conv2d(inp if stride == 2 else half, half, 1, bias=False), nn.BatchNorm2d(half),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(half, half, 3, stride, 1, groups=half, bias=False), nn.BatchNorm2d(half),
+            nn.Conv2d(half, half, 1, bias=False), nn.BatchNorm2d(half), nn.ReLU(inplace=True))
+
+    def forward(self, x):
+        if self.stride == 2:
+            return channel_shuffle(torch.cat((self.branch1(x), self.branch2(x)), dim=1), 2)
+        half = x.shape[1] // 2
+        if self.split == "chunk":
+            x1, x2 = x.chunk(2, dim=1)
+        elif self.split == "split":
+            x1, x2 = torch.split(x, half, dim=1)
+        else:
+            x1, x2 = x[:, :half], x[:, half:]
+        out = torch.cat((x1, self.branch2(x2)), dim=1)
+        b, c, h, w = out.shape  # the shuffle written with reshape and permute
+        return out.reshape(b, 2, c // 2, h, w).permute(0, 2, 1, 3, 4).reshape(b, c, h, w)
+
+
+class ShuffleNet(nn.Module):
+    def __init__(self, num_classes=10):
+        super().__init__()
+        self.conv1 = nn.Sequential(nn.Conv2d(3, 8, 3, 2, 1, bias=False), nn.BatchNorm2d(8), nn.ReLU())
+        self.stage = nn.Sequential(ShuffleUnit(8, 16, 2), ShuffleUnit(16, 16, 1, "chunk"),
+                                   ShuffleUnit(16, 16, 1, "split"), ShuffleUnit(16, 16, 1, "slice"))
+        self.pool = nn.AdaptiveAvgPool2d(4)  # of an 8x8 map: 2x2 windows
+        self.fc = nn.Linear(16 * 4 * 4, num_classes)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(self.pool(self.stage(self.conv1(x))), 1))
+
+
+class LayerNorm2d(nn.LayerNorm):
+    """ConvNeXt's LayerNorm over the channels, as torchvision writes it."""
+
+    def forward(self, x):
+        x = F.layer_norm(x.permute(0, 2, 3, 1), self.normalized_shape, self.weight, self.bias, self.eps)
+        return x.permute(0, 3, 1, 2)
+
+
+class StochasticDepth(nn.Module):
+    """A copy of torchvision.ops.StochasticDepth (the identity in eval)."""
+
+    def __init__(self, p, mode):
+        super().__init__()
+        self.p, self.mode = p, mode
+
+    def forward(self, x):
+        if not self.training or self.p == 0.0:
+            return x
+        keep = torch.empty([x.shape[0], 1, 1, 1]).bernoulli_(1 - self.p)
+        return x * keep / (1 - self.p)
+
+
+class CNBlock(nn.Module):
+    """ConvNeXt's block with the permutes written out and a bare layer-scale parameter."""
+
+    def __init__(self, dim, p):
+        super().__init__()
+        self.dwconv = nn.Conv2d(dim, dim, 7, padding=3, groups=dim)
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.pwconv1 = nn.Linear(dim, 4 * dim)
+        self.act = nn.GELU()
+        self.pwconv2 = nn.Linear(4 * dim, dim)
+        self.gamma = nn.Parameter(torch.full((dim, 1, 1), 0.5))
+        self.drop_path = StochasticDepth(p, "row")
+
+    def forward(self, x):
+        y = self.dwconv(x).permute(0, 2, 3, 1)
+        y = self.pwconv2(self.act(self.pwconv1(self.norm(y))))
+        y = torch.permute(y, (0, 3, 1, 2))
+        return x + self.drop_path(self.gamma * y)
+
+
+class ConvNeXt(nn.Module):
+    def __init__(self, num_classes=10):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 8, 2, 2), LayerNorm2d(8, eps=1e-6))
+        self.blocks = nn.Sequential(CNBlock(8, 0.0), CNBlock(8, 0.1))
+        self.down = nn.Sequential(LayerNorm2d(8, eps=1e-6), nn.Conv2d(8, 16, 2, 2))
+        self.block = CNBlock(16, 0.2)
+        self.norm = nn.LayerNorm(16)
+        self.head = nn.Linear(16, num_classes)
+
+    def forward(self, x):
+        x = self.block(self.down(self.blocks(self.stem(x))))
+        return self.head(self.norm(x.mean([-2, -1])))

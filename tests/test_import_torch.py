@@ -20,13 +20,12 @@ import import_models as models  # noqa: E402
 
 
 SLOW = pytest.mark.slow
-# ShuffleNetV2 (channel split by indexing, channel_shuffle by view/transpose) and ConvNeXt
-# (permutes, a bare layer_scale parameter) do not map yet; GoogLeNet's aux heads do not fit
-# a small input (docs/importing.md).
-ZOO_ROUND_TRIPS = ["resnet18", "squeezenet1_1",
+# GoogLeNet's aux heads do not fit a small input (docs/importing.md).
+ZOO_ROUND_TRIPS = ["resnet18", "squeezenet1_1", "shufflenet_v2_x0_5",
                    *(pytest.param(name, marks=SLOW) for name in (
                        "resnet50", "mobilenet_v2", "vgg11_bn", "densenet121", "mnasnet0_5",
-                       "efficientnet_b0", "mobilenet_v3_small", "regnet_x_400mf"))]
+                       "efficientnet_b0", "mobilenet_v3_small", "regnet_x_400mf",
+                       "convnext_tiny", "efficientnet_v2_s", "regnet_y_400mf"))]
 
 
 def round_trip(model, shape):
@@ -48,7 +47,10 @@ def round_trip(model, shape):
     (models.DenseNet, "3x16x16", 10),
     (models.UNet, "3x32x32", 12),
     (models.Functional, "3x16x16", 6),
-], ids=["resnet", "se_resnext", "mobilenet_v2", "densenet", "unet", "functional"])
+    (models.ShuffleNet, "3x32x32", 200),
+    (models.ConvNeXt, "3x16x16", 200),
+], ids=["resnet", "se_resnext", "mobilenet_v2", "densenet", "unet", "functional", "shufflenet",
+        "convnext"])
 def test_hand_written_models_import_exactly(make, shape, lines):
     torch.manual_seed(0)
     text = round_trip(make(), shape)
@@ -120,6 +122,91 @@ def test_zoo_networks_round_trip(name, tmp_path):
     torch.manual_seed(0)
     model = cnndsl.load(small_zoo_spec(name, tmp_path), input_shape="3x64x64")
     round_trip(model, "3x64x64")
+
+
+def test_splits_shuffles_permutes_and_layer_scales_become_their_layers():
+    torch.manual_seed(0)
+    text = round_trip(models.ShuffleNet(), "3x32x32")
+    assert text.count("shuffle 2") == 4
+    assert text.count("chunk 2 i=0") == 3 and text.count("chunk 2 i=1") == 3
+    assert "(pool: gap 4x4)" in text  # AdaptiveAvgPool2d(4)
+
+    model = models.ConvNeXt()
+    with torch.no_grad():
+        model.block.gamma.normal_()  # a trained scale: not uniform, and not small
+    text = round_trip(model, "3x16x16")
+    assert "nhwc (norm: ln eps=1e-06)" in text
+    # the two blocks of uniform scale fold into one block; the trained one is a block apart
+    assert "nchw (gamma: layerscale 0.5)" in text and "nchw (gamma: layerscale)" in text
+    assert "(drop_path: droppath p)" in text and "cn_block(0.1)" in text
+    assert "(stem: seq< conv k2 s2 8 bias ln eps=1e-06 >)" in text
+
+
+class Clamps(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3)
+        self.norm = torch.nn.InstanceNorm2d(4, affine=True)
+        self.fc = torch.nn.Linear(4, 3)
+
+    def forward(self, x):
+        x = self.norm(self.conv(x)).clamp(0, 6)
+        x = torch.clamp(x * 0.5, min=0).mean((2, 3))
+        return torch.softmax(self.fc(x), dim=-1)
+
+
+def test_clamps_softmax_and_instance_norm_map():
+    text = round_trip(Clamps(), "3x8x8")
+    assert "(norm: inorm affine) relu6" in text and "softmax" in text
+
+
+class Unequal(torch.nn.Module):
+    def forward(self, x):
+        a, b = x.chunk(2, dim=1)
+        return torch.cat([b, a], 1)
+
+
+class Indexing(torch.nn.Module):
+    def forward(self, x):
+        return x[:, :, 1:]  # a crop
+
+
+class ChannelsLastScale(torch.nn.Module):
+    """The official ConvNeXt's gamma: a (C,) scale of a channels-last tensor."""
+
+    def __init__(self):
+        super().__init__()
+        self.gamma = torch.nn.Parameter(torch.ones(3))
+
+    def forward(self, x):
+        return (self.gamma * x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+
+@pytest.mark.parametrize("model, shape, why", [
+    (Unequal(), "5x4x4", "`getitem` in `\\(the model\\)`: a split of 5 channels into unequal parts"),
+    (Indexing(), "4x4x4", "indexing .* other than taking one of n equal channel parts"),
+    (ChannelsLastScale(), "3x4x4", "`gamma`, which is not a per-channel scale parameter of shape \\(C, 1, 1\\)"),
+    (torch.nn.Sequential(torch.nn.LayerNorm(4)), "3x4x4",
+     "LayerNorm over the width of a channels-first"),
+    (torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(2)), "3x4x4", None),
+    (torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(2)), "3x5x5", None),  # uneven windows
+], ids=["unequal_chunk", "indexing", "channels_last_scale", "layernorm_width", "plain",
+        "uneven_adaptive"])
+def test_idioms_that_do_not_map_are_reported_with_the_reason(model, shape, why):
+    if why is None:  # the control: the same pooling of a map it divides imports
+        cnndsl.from_torch(model, shape)
+        return
+    with pytest.raises(CnnImportError, match=why):
+        cnndsl.from_torch(model, shape)
+
+
+def test_a_permute_other_than_to_and_from_channels_last_is_reported():
+    class Swap(torch.nn.Module):
+        def forward(self, x):
+            return x.permute(0, 1, 3, 2)
+
+    with pytest.raises(CnnImportError, match=r"a permute to \[0, 1, 3, 2\]"):
+        cnndsl.from_torch(Swap(), "3x4x4")
 
 
 def test_a_long_report_is_cut_short():

@@ -22,6 +22,7 @@ from torch import nn
 
 from ..errors import CnnError, CnnImportError
 from . import torch_layers as layers
+from . import torch_patterns as patterns
 from .torch_layers import Unmapped
 from .torch_structure import Folder, normalize_layer, render, tokens
 
@@ -101,10 +102,9 @@ def trace(model: nn.Module, shape: tuple[int, ...]) -> fx.GraphModule:
         raise CnnImportError(f"the model does not run on an input of shape "
                              f"{'x'.join(map(str, shape))}: {type(exc).__name__}: {exc}",
                              hint="give the input shape the model expects (--input CxHxW)") from None
-    from torch.fx.passes.shape_prop import ShapeProp
-
     with torch.no_grad():
-        ShapeProp(gm).propagate(x)
+        patterns.ValueProp(gm).propagate(x)
+    patterns.mark_layouts(gm)
     return gm
 
 
@@ -162,6 +162,10 @@ class SpecWriter:
         self.nodes = [n for n in gm.graph.nodes if n.op not in ("output",)]
         self.output = next(n for n in gm.graph.nodes if n.op == "output")
         self.users: dict[fx.Node, list[fx.Node]] = {n: list(n.users) for n in gm.graph.nodes}
+        # calls that are one layer together (chunk, shuffle, layer scale): torch_patterns
+        self.fused, self.swallowed = patterns.find_patterns(gm)
+        for n, fused in self.fused.items():
+            self.users[fused.source].append(n)
         self.called: dict[str, int] = {}
         self.alias_depth: dict[fx.Node, int] = {}
         self.gates: dict[fx.Node, tuple[fx.Node, list[fx.Node]]] = {}
@@ -223,6 +227,8 @@ class SpecWriter:
             if n.op == "placeholder":
                 self.input = n
                 continue
+            if n in self.swallowed:
+                continue
             if not is_tensor(n):
                 if n.op == "call_module":  # a module that returns a tuple: nn.GRU, ...
                     m = self.gm.get_submodule(n.target)
@@ -255,18 +261,26 @@ class SpecWriter:
 
     # -- what one node becomes
     def tensor_args(self, n: fx.Node) -> list[fx.Node]:
+        if n in self.fused:
+            return [self.fused[n].source]
         return [a for a in n.all_input_nodes if is_tensor(a)]
 
     def text(self, n: fx.Node, dry: bool = False) -> str:
         t = n.target
+        if n in self.fused:
+            fused = self.fused[n]
+            return f"({label(fused.name)}: {fused.layer()})" if fused.name else fused.layer()
         if n.op == "call_module":
-            return layers.module_layer(self.gm.get_submodule(t))
+            return layers.module_layer(self.gm.get_submodule(t), n)
         if n.op == "call_function" and t in layers.ADD or n.op == "call_method" and t in ("add", "add_"):
             return self.merge(n, "add")
         if n.op == "call_function" and t in layers.CAT:
             dim = n.args[1] if len(n.args) > 1 else n.kwargs.get("dim", 0)
             if dim not in (1, -3):
                 raise Unmapped(f"concatenation along dim {dim} (cnndsl concatenates channels)")
+            if not isinstance(n.args[0], (list, tuple)) or not all(
+                    isinstance(a, fx.Node) and is_tensor(a) for a in n.args[0]):
+                raise Unmapped("a concatenation of something other than a list of tensors")
             return "concat"
         if n.op == "call_function" and t in layers.MUL or n.op == "call_method" and t in ("mul", "mul_"):
             return self.mul(n, dry)

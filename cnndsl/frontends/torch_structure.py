@@ -281,8 +281,8 @@ def _param_name(slot: Slot, vec: tuple, attrs: dict, used: set[str]) -> str:
     base = "skip" if slot.kind == "kw" and base == "when" else base
     if slot.kind == "arg" and not slot.optional:  # a callee's channels: ours are `c`, ...
         base = "c"
-    if slot.kind == "pos":
-        base = "c"
+    if slot.kind == "pos":  # channels, or a probability (`droppath 0.1`)
+        base = "p" if any(isinstance(v, float) for v in vec) else "c"
     name, i = base, 2
     while name in used or not usable_name(name, used):
         name, i = f"{base}{i}" if base not in ("s", "g", "k", "p", "d") else f"{base}_{i}", i + 1
