@@ -564,6 +564,9 @@ class ProbeSource(TorchSource):
         condition = self.lowering.optional.get(path)
         return expr if condition is None else f"{expr} if {condition} else None"
 
+    def constructor_names(self) -> set[str]:
+        return set(self.known)
+
     def optional_module(self, path: str) -> bool:
         return path in self.lowering.optional
 

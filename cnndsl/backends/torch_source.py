@@ -37,6 +37,7 @@ from ..ir import Network
 from ..ir.names import class_name as sanitise_class_name
 from ..ops import lookup
 from .torch_inplace import activation_in_place, add_in_place, with_inplace
+from .torch_running import running_count
 from .torch_tree import ModuleTree, join
 from .torch_wrap import wrap_lines
 
@@ -223,7 +224,11 @@ class TorchSource:
             lines.append(f"{INDENT * 2}super().__init__([\n{items}{INDENT * 2}])")
             return "\n".join(lines) + "\n"
         lines.append(f"{INDENT * 2}super().__init__()")
-        for local, expr in exprs:
+        texts, before = running_count([e for _, e in exprs],
+                                      [self._in_channels(join(path, c)) for c, _ in exprs],
+                                      self.constructor_names())
+        for (local, _), expr, statements in zip(exprs, texts, before):
+            lines += [f"{INDENT * 2}{statement}" for statement in statements]
             if not local.isidentifier() and self.tree.is_parameter(join(path, local)):
                 lines.append(f"{INDENT * 2}self.register_parameter({local!r}, "
                              f"{_indent(expr, 2)})")
@@ -232,6 +237,18 @@ class TorchSource:
             else:
                 lines.append(f"{INDENT * 2}self.{local} = {_indent(expr, 2)}")
         return "\n".join(lines) + "\n"
+
+    def constructor_names(self) -> set[str]:
+        """Names a constructor may read besides `self` (a parametric class's parameters)."""
+        return set()
+
+    def _in_channels(self, path: str):
+        """The input channels of the child at `path` (None where it reads nothing)."""
+        if self.tree.is_container(path):
+            inputs = self.tree.containers[path].inputs
+        else:
+            inputs = self.network.inputs(self.tree.leaf_of[path])
+        return self.network.node(inputs[0])["meta"]["shape"][0] if inputs else None
 
     def optional_module(self, path: str) -> bool:
         """Whether the module at `path` may be None (a parametric class decides in its
