@@ -231,9 +231,15 @@ def test_densenet_has_one_dense_layer_class():
     assert 'self.add_module(f"denselayer{i + 1}", DenseLayer(in_channels + i * k, k))' in source
     assert ("def forward(self, features: list[torch.Tensor]):\n"
             "        x = torch.cat(features, dim=1)") in source
-    assert "self.denseblock1 = DenseBlock(c0, n1, k)" in source
-    assert "self.transition1 = Transition(c0 + n1 * k)" in source
-    assert "self.denseblock2 = DenseBlock((c0 + n1 * k) // 2, n2, k)" in source
+    # a running channel count, as a hand-written DenseNet keeps (torch_running.py)
+    assert ("        channels = c0\n"
+            "        self.denseblock1 = DenseBlock(channels, n1, k)\n"
+            "        channels += n1 * k\n"
+            "        self.transition1 = Transition(channels)\n"
+            "        channels //= 2\n"
+            "        self.denseblock2 = DenseBlock(channels, n2, k)\n") in source
+    assert "        channels += n4 * k\n        self.norm5 = nn.BatchNorm2d(channels)\n" in source
+    assert "((" not in source.split("class Densenet(")[1]
 
 
 def test_generated_densenet_traces_with_fx():

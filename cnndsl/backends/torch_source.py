@@ -36,7 +36,7 @@ from ..errors import CnnUsageError
 from ..ir import Network
 from ..ir.names import class_name as sanitise_class_name
 from ..ops import lookup
-from .torch_inplace import activation_in_place, add_in_place, with_inplace
+from .torch_inplace import activation_in_place, add_in_place, is_identity, with_inplace
 from .torch_running import running_count
 from .torch_tree import ModuleTree, join
 from .torch_wrap import wrap_lines
@@ -107,7 +107,9 @@ class TorchSource:
         self.spec_name = spec_name
         self.helpers: dict[str, str] = {}
         self.class_text: dict[str, str] = {}  # class name -> its full text
-        self.class_by_body: dict[tuple[str, str], str] = {}
+        self.class_by_body: dict[tuple[str, str, str], str] = {}
+        self.class_stem: dict[str, str] = {}  # class name -> the stem it was named after
+        self.renames: dict[str, str] = {}  # class name -> its family's, once it is shared
         self.used_names = reserved_names() | {self.top_name}
         self.planner = None
         if parametric:
@@ -132,6 +134,8 @@ class TorchSource:
         helpers = "\n\n".join(text.strip("\n") + "\n" for _, text in
                               sorted(self.helpers.items()))
         body = "\n\n".join(part for part in (helpers, classes, top) if part)
+        for old, new in self.renames.items():
+            body = re.sub(rf"\b{old}(?=\()", new, body)
         return self._header() + self._imports(body) + "\n\n" + wrap_lines(body)
 
     def _with_init(self, root: str) -> str:
@@ -186,13 +190,21 @@ class TorchSource:
         return self.register_class(base, self._class_body(path), self._class_stem(path))
 
     def register_class(self, base: str, body: str, stem: str) -> str:
-        """The name of the class with this base and body: identical classes are shared."""
-        key = (base, body, stem)
+        """The name of the class with this base and body: identical classes of one stem
+        family are shared (`aux1` and `aux2` make one class `Aux`; see `renames`)."""
+        family = _family(stem)
+        key = (base, body, family)
         if key not in self.class_by_body:
             name = self._fresh_class_name(stem)
             self.class_by_body[key] = name
             self.class_text[name] = f"class {name}({base}):\n{body}"
-        return self.class_by_body[key]
+            self.class_stem[name] = stem
+        name = self.class_by_body[key]
+        if self.class_stem[name] != stem and name not in self.renames and \
+                family not in self.used_names:
+            self.used_names.add(family)
+            self.renames[name] = family  # applied to the whole file by `render`
+        return name
 
     def _class_stem(self, path: str) -> str:
         parts = path.split(".")
@@ -330,6 +342,7 @@ class ForwardWriter:
         self.lines: list[str] = []
         self.training_only: list[bool] = []  # per line: computes auxiliary heads only
         self.assigned: list[list[str]] = []  # per line: the variables it assigns
+        self.sharing: dict[str, list[int]] = {}  # variable -> nodes it holds (identities)
         self.main = self.network.main_nodes() if not path else None
 
     def units(self) -> list[tuple[list[str], list[int], list[int]]]:
@@ -411,9 +424,14 @@ class ForwardWriter:
             call = apply(self.source.access(self.path, rel), args)
         else:
             call = f"{self.source.access(self.path, rel)}({', '.join(args)})"
+        if op is not None and len(outs) == 1 and is_identity(self.network, outs[0]):
+            self.var[outs[0]] = args[0]  # a merge of one tensor is that tensor
+            self.sharing.setdefault(args[0], []).extend([ins[0], outs[0]])
+            return
         # A chain reuses its variable; a step that reads `x` while `x` is still needed
         # later (a residual's shortcut) starts `out`, as hand-written code does.
-        reuse = len(outs) == 1 and args and uses[ins[0]] == 0 and not aux
+        reuse = len(outs) == 1 and args and not aux and all(
+            uses[m] == 0 for m in (ins[0], *self.sharing.get(args[0], ())))
         chain_start = len(outs) == 1 and args and args[0] == "x" and \
             not self.tree.is_container(node_path)
         if not outs:  # nothing reads what it makes: a call for its side effects alone
@@ -479,6 +497,12 @@ class ForwardWriter:
                     f"{INDENT * 3}return {', '.join(names)}",
                     f"{INDENT * 2}return {', '.join(names[:taps])}"]
         return [f"{INDENT * 2}return {', '.join(names)}".rstrip()]
+
+
+def _family(stem: str) -> str:
+    """A class stem without the number that tells its labels apart: `Aux1` -> `Aux`."""
+    family = stem.rstrip("0123456789").rstrip("_")
+    return family if family and family != stem and family[-1].isalpha() else stem
 
 
 def _indent(text: str, levels: int = 1) -> str:
