@@ -84,7 +84,8 @@ def test_resnet50_has_one_bottleneck_and_one_stage():
     assert "self.layer2 = Stage(256, 128, 4)" in source
     assert "self.downsample = nn.Sequential(\n" in source  # torchvision's downsample.0/.1
     assert ") if s != 1 or in_channels != 4 * c else None" in source
-    assert "x = self.downsample(x) if self.downsample is not None else x" in source
+    assert ("downsample = self.downsample(x) if self.downsample is not None else x\n"
+            "        out += downsample\n") in source
 
 
 @pytest.mark.parametrize("path", [ZOO / f"{name}.cnn" for name in ZOO_SAMPLE],

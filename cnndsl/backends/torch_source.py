@@ -135,7 +135,7 @@ class TorchSource:
                               sorted(self.helpers.items()))
         body = "\n\n".join(part for part in (helpers, classes, top) if part)
         for old, new in self.renames.items():
-            body = re.sub(rf"\b{old}(?=\()", new, body)
+            body = re.sub(rf"(?<![\w.]){old}(?=\()", new, body)  # not `self.S2(x)`
         return self._header() + self._imports(body) + "\n\n" + wrap_lines(body)
 
     def _with_init(self, root: str) -> str:
@@ -343,6 +343,7 @@ class ForwardWriter:
         self.training_only: list[bool] = []  # per line: computes auxiliary heads only
         self.assigned: list[list[str]] = []  # per line: the variables it assigns
         self.sharing: dict[str, list[int]] = {}  # variable -> nodes it holds (identities)
+        self.merges: set[int] = set()  # lines that merge tensors (`y = torch.cat(...)`)
         self.main = self.network.main_nodes() if not path else None
 
     def units(self) -> list[tuple[list[str], list[int], list[int]]]:
@@ -366,6 +367,7 @@ class ForwardWriter:
         returned = self._returned()
         for n in returned:
             uses[n] = uses.get(n, 0) + 1
+        self.readers = dict(uses)  # steps (and the return) reading each tensor
         args = []
         for u in self.box.inputs:
             self.var[u] = self._fresh("x" if not args else self._local(u))
@@ -382,9 +384,15 @@ class ForwardWriter:
         if self.box.path == "" and len(returned) > 1:  # see the NOTE on auxiliary heads
             annotation = f" -> torch.Tensor | tuple[{', '.join(['torch.Tensor'] * len(returned))}]"
         lines = [f"{INDENT}def forward(self, {', '.join(args)}){annotation}:"]
-        lines += self._body_lines([self.var[n] for n in returned[1:]])
-        lines += self._return_lines(returned)
-        return "\n".join(lines) + "\n"
+        body = self._body_lines([self.var[n] for n in returned[1:]])
+        ret = self._return_lines(returned)
+        last = len(self.lines) - 1
+        if len(ret) == 1 and last in self.merges and not self.training_only[last] and \
+                ret[0].strip() == f"return {self.assigned[last][0]}":
+            # a merge that ends the forward is returned, as hand-written code does:
+            # `return torch.cat([branch1, branch2], dim=1)`
+            body, ret = body[:-1], [f"{INDENT * 2}return {self.lines[last].split(' = ', 1)[1]}"]
+        return "\n".join(lines + body + ret) + "\n"
 
     def _returned(self) -> list[int]:
         if self.box.path:
@@ -432,6 +440,9 @@ class ForwardWriter:
         # later (a residual's shortcut) starts `out`, as hand-written code does.
         reuse = len(outs) == 1 and args and not aux and all(
             uses[m] == 0 for m in (ins[0], *self.sharing.get(args[0], ())))
+        if reuse and self.tree.is_container(node_path) and rel[-1].isidentifier() and \
+                self.readers[ins[0]] > 1:
+            reuse = False  # the last of branches reading one tensor: `branch4 = ...(x)`
         chain_start = len(outs) == 1 and args and args[0] == "x" and \
             not self.tree.is_container(node_path)
         if not outs:  # nothing reads what it makes: a call for its side effects alone
@@ -461,6 +472,8 @@ class ForwardWriter:
         self.lines.append(f"{', '.join(names)} = {call}")
         self.training_only.append(aux)
         self.assigned.append(names)
+        if op is not None and len(args) > 1:
+            self.merges.add(len(self.lines) - 1)
 
     def _optional_call(self, rel, call: str, arg: str) -> str:
         """A module that may be None stands for the identity."""
