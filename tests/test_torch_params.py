@@ -243,6 +243,19 @@ def test_densenet_has_one_dense_layer_class():
     assert "((" not in source.split("class Densenet(")[1]
 
 
+def test_googlenet_aux_heads_share_one_class():
+    """Label containers alike but for their input channels share a class (the NOTE on
+    label classes in torch_params.py): torchvision's InceptionAux(in_channels, ...)."""
+    source = cnndsl.compile_source(ZOO / "googlenet.cnn")
+    found = classes(source)
+    assert [n for n in found if n.startswith("Aux")] == ["Aux"]
+    assert found["Aux"] == "in_channels, num_classes"
+    assert "self.aux1 = Aux(512, num_classes)" in source
+    assert "self.aux2 = Aux(528, num_classes)" in source
+    assert "self.conv = Basic(in_channels, 128)" in source
+    assert "return torch.cat([branch1, branch2, branch3, branch4], dim=1)" in source
+
+
 def test_generated_densenet_traces_with_fx():
     network = cnndsl.build(ZOO / "densenet121.cnn")
     source = cnndsl.compile_source(ZOO / "densenet121.cnn")
