@@ -367,7 +367,11 @@ class ForwardWriter:
         returned = self._returned()
         for n in returned:
             uses[n] = uses.get(n, 0) + 1
-        self.readers = dict(uses)  # steps (and the return) reading each tensor
+        self.readers = {}  # steps of the main path (and the return) reading each tensor
+        for _, ins, outs in steps:
+            if self.main is None or any(n in self.main for n in outs):
+                for u in ins:
+                    self.readers[u] = self.readers.get(u, 0) + 1
         args = []
         for u in self.box.inputs:
             self.var[u] = self._fresh("x" if not args else self._local(u))
@@ -441,7 +445,7 @@ class ForwardWriter:
         reuse = len(outs) == 1 and args and not aux and all(
             uses[m] == 0 for m in (ins[0], *self.sharing.get(args[0], ())))
         if reuse and self.tree.is_container(node_path) and rel[-1].isidentifier() and \
-                self.readers[ins[0]] > 1:
+                self.readers.get(ins[0], 0) > 1:
             reuse = False  # the last of branches reading one tensor: `branch4 = ...(x)`
         chain_start = len(outs) == 1 and args and args[0] == "x" and \
             not self.tree.is_container(node_path)
@@ -465,7 +469,8 @@ class ForwardWriter:
                 self.var[n] = args[0]
             elif len(outs) == 1 and self.tree.is_container(node_path) and \
                     rel[-1].isidentifier():
-                self.var[n] = self._fresh(rel[-1])  # branch1 = self.branch1(x)
+                # branch1 = self.branch1(x); branch5x5 = self.branch5x5_1(x)
+                self.var[n] = self._fresh(re.sub(r"(?<=[^\W_])_\d+$", "", rel[-1]))
             else:
                 self.var[n] = self._fresh("out" if chain_start else self._local(n))
             names.append(self.var[n])
