@@ -69,6 +69,8 @@ def test_symbolic_ints_print_what_they_are_worth():
     assert str(Sym("in_channels", 64) + Sym("k", 32) + Sym("k", 32)) == "in_channels + 2 * k"
     assert str((c - 1) // 2) == "(c - 1) // 2" and str(c // (g + 1)) == "c // (g + 1)"
     assert type(c - c) is int and type(c / 2) is float
+    assert str(2 * (c // 2) // 2 + c // 2) == "2 * (c // 2)"  # exact divisions divide
+    assert str((2 * c + 4) // 2) == "c + 2" and str((2 * c + 3) // 2) == "(2 * c + 3) // 2"
 
 
 def test_resnet50_has_one_bottleneck_and_one_stage():
@@ -241,6 +243,14 @@ def test_densenet_has_one_dense_layer_class():
             "        self.denseblock2 = DenseBlock(channels, n2, k)\n") in source
     assert "        channels += n4 * k\n        self.norm5 = nn.BatchNorm2d(channels)\n" in source
     assert "((" not in source.split("class Densenet(")[1]
+
+
+def test_shufflenet_stages_share_one_class():
+    """Its units' channels `in // 2 + c // 2` simplify to `2 * (c // 2)` (an exact
+    division), so a stage's repeated units are one comprehension, and one Stage class."""
+    source = cnndsl.compile_source(ZOO / "shufflenet_v2_x1_0.cnn")
+    assert [n for n in classes(source) if n.startswith("Stage")] == ["Stage"]
+    assert "*[Basic(2 * (c // 2), c) for _ in range(n - 1)]" in source
 
 
 def test_googlenet_aux_heads_share_one_class():
