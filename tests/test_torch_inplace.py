@@ -31,6 +31,10 @@ d: conv k1 8
 dropout 0.5
 relu                                  # relu6: dropout returns d itself in eval mode
 add< id | @d >
+e: conv k1 8
+concat< @e >                          # one tensor: e itself, no torch.cat
+relu                                  # relu7: e is read again by the add
+add< id | @e >
 leaky(0.2)                            # leaky1: after an add, in place
 conv k1 8 leaky(0)                    # leaky2: no in-place backward with slope 0
 pre(8)                                # its relu reads the block input, also the shortcut
@@ -88,4 +92,5 @@ def test_in_place_where_torchvision_has_it_and_nowhere_unsafe():
     # other adds' first operands are ReLU results or `x + x`.
     assert len(re.findall(r"^\w+ \+= \w+$", "\n".join(lines), re.M)) == 2
     resnet = torch_source(cnndsl.build(ZOO / "resnet50.cnn"))
-    assert "out += x" in resnet and "nn.ReLU()" not in resnet
+    assert "out += downsample" in resnet and "nn.ReLU()" not in resnet
+    assert "torch.cat(" not in source  # `concat< @e >` is `e`

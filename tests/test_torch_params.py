@@ -69,6 +69,8 @@ def test_symbolic_ints_print_what_they_are_worth():
     assert str(Sym("in_channels", 64) + Sym("k", 32) + Sym("k", 32)) == "in_channels + 2 * k"
     assert str((c - 1) // 2) == "(c - 1) // 2" and str(c // (g + 1)) == "c // (g + 1)"
     assert type(c - c) is int and type(c / 2) is float
+    assert str(2 * (c // 2) // 2 + c // 2) == "2 * (c // 2)"  # exact divisions divide
+    assert str((2 * c + 4) // 2) == "c + 2" and str((2 * c + 3) // 2) == "(2 * c + 3) // 2"
 
 
 def test_resnet50_has_one_bottleneck_and_one_stage():
@@ -84,7 +86,8 @@ def test_resnet50_has_one_bottleneck_and_one_stage():
     assert "self.layer2 = Stage(256, 128, 4)" in source
     assert "self.downsample = nn.Sequential(\n" in source  # torchvision's downsample.0/.1
     assert ") if s != 1 or in_channels != 4 * c else None" in source
-    assert "x = self.downsample(x) if self.downsample is not None else x" in source
+    assert ("downsample = self.downsample(x) if self.downsample is not None else x\n"
+            "        out += downsample\n") in source
 
 
 @pytest.mark.parametrize("path", [ZOO / f"{name}.cnn" for name in ZOO_SAMPLE],
@@ -231,9 +234,36 @@ def test_densenet_has_one_dense_layer_class():
     assert 'self.add_module(f"denselayer{i + 1}", DenseLayer(in_channels + i * k, k))' in source
     assert ("def forward(self, features: list[torch.Tensor]):\n"
             "        x = torch.cat(features, dim=1)") in source
-    assert "self.denseblock1 = DenseBlock(c0, n1, k)" in source
-    assert "self.transition1 = Transition(c0 + n1 * k)" in source
-    assert "self.denseblock2 = DenseBlock((c0 + n1 * k) // 2, n2, k)" in source
+    # a running channel count, as a hand-written DenseNet keeps (torch_running.py)
+    assert ("        channels = c0\n"
+            "        self.denseblock1 = DenseBlock(channels, n1, k)\n"
+            "        channels += n1 * k\n"
+            "        self.transition1 = Transition(channels)\n"
+            "        channels //= 2\n"
+            "        self.denseblock2 = DenseBlock(channels, n2, k)\n") in source
+    assert "        channels += n4 * k\n        self.norm5 = nn.BatchNorm2d(channels)\n" in source
+    assert "((" not in source.split("class Densenet(")[1]
+
+
+def test_shufflenet_stages_share_one_class():
+    """Its units' channels `in // 2 + c // 2` simplify to `2 * (c // 2)` (an exact
+    division), so a stage's repeated units are one comprehension, and one Stage class."""
+    source = cnndsl.compile_source(ZOO / "shufflenet_v2_x1_0.cnn")
+    assert [n for n in classes(source) if n.startswith("Stage")] == ["Stage"]
+    assert "*[Basic(2 * (c // 2), c) for _ in range(n - 1)]" in source
+
+
+def test_googlenet_aux_heads_share_one_class():
+    """Label containers alike but for their input channels share a class (the NOTE on
+    label classes in torch_params.py): torchvision's InceptionAux(in_channels, ...)."""
+    source = cnndsl.compile_source(ZOO / "googlenet.cnn")
+    found = classes(source)
+    assert [n for n in found if n.startswith("Aux")] == ["Aux"]
+    assert found["Aux"] == "in_channels, num_classes"
+    assert "self.aux1 = Aux(512, num_classes)" in source
+    assert "self.aux2 = Aux(528, num_classes)" in source
+    assert "self.conv = Basic(in_channels, 128)" in source
+    assert "return torch.cat([branch1, branch2, branch3, branch4], dim=1)" in source
 
 
 def test_generated_densenet_traces_with_fx():

@@ -19,6 +19,8 @@ One network: `pytest tests/test_zoo_reference.py --slow -k mobilenet_v2`.
 """
 from __future__ import annotations
 
+import re
+
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -35,13 +37,21 @@ TOLERANCE = 1e-4
 ZOO_STEMS = {p.stem for p in ZOO.glob("*.cnn")}
 CHECKED = sorted(ZOO_STEMS & set(torchvision_names()))
 _classes: dict = {}
+_sources: dict = {}
+
+
+def network_source(zoo, stem: str) -> str:
+    """The generated source of a zoo network, once per session (and worker)."""
+    if stem not in _sources:
+        _sources[stem] = torch_source(zoo(stem))
+    return _sources[stem]
 
 
 def network_class(zoo, stem: str):
     """The generated module class of a zoo network, once per session (and worker)."""
     if stem not in _classes:
         network = zoo(stem)
-        _classes[stem] = module_class(torch_source(network), class_name(network.name))
+        _classes[stem] = module_class(network_source(zoo, stem), class_name(network.name))
     return _classes[stem]
 
 
@@ -89,6 +99,23 @@ def state_dict_difference(ours: list, theirs: list) -> str:
             lines.append(f"  {what} ({len(keys)}): {', '.join(keys[:5])}"
                          + (", ..." if len(keys) > 5 else ""))
     return "\n".join(lines)
+
+
+@pytest.mark.parametrize("stem", sorted(ZOO_STEMS - {s for s in ZOO_STEMS
+                                                     if s.endswith("_blocks")}))
+def test_no_wrapper_that_does_nothing(zoo, stem):
+    """Issue 16: no `torch.cat` of one tensor (it is that tensor), and no one-child
+    `nn.Sequential` but where torchvision's keys have it (`features.1.0.block...`)."""
+    assert not re.search(r"torch\.cat\(\[\w+\]", network_source(zoo, stem))
+    with torch.device("meta"):
+        model = network_class(zoo, stem)()
+    keys = [key for key, _ in torchvision_reference(stem)["state_dict"]] \
+        if stem in CHECKED else []
+    for path, module in model.named_modules():
+        if isinstance(module, torch.nn.Sequential) and len(module) == 1:
+            prefix = f"{path}.0." if path else "0."
+            assert any(key.startswith(prefix) for key in keys), \
+                f"`{path}` is an nn.Sequential of one module that torchvision has not"
 
 
 @pytest.mark.parametrize("stem", CHECKED)

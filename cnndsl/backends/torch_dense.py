@@ -76,7 +76,7 @@ def dense_block_expr(planner, path: str, network: Network, tree: ModuleTree,
         return None
     source = planner.source
     state = (source.class_text, source.class_by_body, source.used_names, source.helpers,
-             planner.memo, planner.probes)
+             source.class_stem, source.renames, planner.memo, planner.probes)
     saved = [type(part)(part) for part in state]
     saved[-1] = {key: list(probes) for key, probes in planner.probes.items()}
     try:

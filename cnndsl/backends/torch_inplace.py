@@ -8,7 +8,8 @@
 # - nothing else reads the tensor: it has exactly one reader in the IR (counting edges, so
 #   `x + x` does not qualify), it is not the network's input (the caller's data) nor an
 #   output, and it is not made inside a module that may be None (an optional projection
-#   returns its input unchanged, so its "output" may be another step's tensor);
+#   returns its input unchanged, so its "output" may be another step's tensor), nor a
+#   merge of one tensor (`concat< @x >`, written as that tensor);
 # - it is a new tensor that autograd does not need: the layer that made it says so in the
 #   ops table (`extras["torch_fresh_output"]`: never its input or a view of it, in train
 #   and eval mode alike, which leaves out dropout, flatten and custom layers), and its
@@ -31,7 +32,7 @@ def overwritable(network: Network, n: int, aliased: set[int]) -> bool:
     """Whether a step that is `n`'s only reader may overwrite `n`'s output (see the NOTE)."""
     if n == network.input or n == network.output or n in network.aux_outputs or n in aliased:
         return False
-    if network.graph.out_degree(n) != 1:
+    if network.graph.out_degree(n) != 1 or is_identity(network, n):
         return False
     attrs = network.node(n)
     spec = lookup(attrs["op"])
@@ -42,6 +43,13 @@ def overwritable(network: Network, n: int, aliased: set[int]) -> bool:
         ins = [network.node(u)["meta"]["shape"] for u in network.inputs(n)]
         saves = saves(attrs["opts"], ins, attrs["meta"]["shape"])
     return "output" not in saves
+
+
+def is_identity(network: Network, n: int) -> bool:
+    """Whether `n` is a merge of one tensor (`concat< @x >`): generated code writes it as
+    that tensor, so its output is another step's (torch_source.py)."""
+    return network.node(n)["op"] in ("concat", "add", "mul") and \
+        len(network.inputs(n)) == 1
 
 
 def activation_in_place(network: Network, n: int, aliased: set[int]) -> bool:

@@ -23,6 +23,15 @@ block's parameters, as a person would write it.
 # becomes `*[Bottleneck(4 * c, c) for _ in range(n - 1)]` in an `nn.Sequential` subclass.
 # Containers inside an instance that are not block calls (labels, branches, a
 # `downsample`) get classes whose constructors take the names their text uses.
+#
+# NOTE: label classes
+# Such a container whose input channels are a number (an aux head in the network's class:
+# `aux1< @inception4a ... >` reads 512 channels, `aux2` 528) is written with them as its own
+# `in_channels`, so that containers alike but for their input share one class
+# (`Aux(512, num_classes)`, `Aux(528, num_classes)`): its nodes' shapes are inferred again
+# by the ops table's rules from a Sym input (torch_symbolic.py; each must equal the node's
+# shape), and the text is written from them, right for this container as every class text
+# is. Not where its nodes' options already read the enclosing class's `in_channels`.
 # Dense blocks inside a block get a shared layer class and a loop (the NOTE in
 # torch_dense.py), checked the same way.
 # A `--fuse-bn` network's probes are folded by the same rules before they are compared.
@@ -46,7 +55,7 @@ from ..ir.library import collect_blocks
 from ..ir.lower import Frame, Lowering, sequence_body
 from ..ir.names import attribute_name
 from ..ir.names import class_name as sanitise_class_name
-from ..ops import lookup, same_layout
+from ..ops import ChannelsLast, ShapeProblem, lookup, node_shape, same_layout
 from ..syntax import ast, parse
 from .torch_source import TorchSource
 from .torch_symbolic import Sym, plain
@@ -507,6 +516,22 @@ class Probe:
         self.params: list[tuple[str, int]] = []  # a network's probe: constructor params
 
 
+def _reads_channels(network: Network, nodes: list[int]) -> bool:
+    """Whether an option, shape or call argument of `nodes` is written over the
+    enclosing class's `in_channels`."""
+    def reads(value) -> bool:
+        if isinstance(value, Sym):
+            return IN_CHANNELS in value.names()
+        if isinstance(value, (tuple, list)):
+            return any(reads(v) for v in value)
+        if isinstance(value, dict):
+            return any(reads(v) for v in value.values())
+        return False
+
+    return any(reads(network.node(n)["opts"]) or reads(network.node(n)["meta"]["shape"]) or
+               any(reads(scope.args) for scope in network.node(n)["scope"]) for n in nodes)
+
+
 def _scope_key(scope: Scope):
     return (scope.name, scope.kind, scope.block, scope.args)
 
@@ -521,6 +546,7 @@ class ProbeSource(TorchSource):
                          inplace=real.inplace)
         self.helpers, self.class_text = real.helpers, real.class_text
         self.class_by_body, self.used_names = real.class_by_body, real.used_names
+        self.class_stem, self.renames = real.class_stem, real.renames
         self.planner, self.lowering = planner, probe.lowering
         self.path, self.entry = probe.path, probe.entry
         self.names = planner.py_names[probe.entry.block] if names is None else names
@@ -571,6 +597,9 @@ class ProbeSource(TorchSource):
         condition = self.lowering.optional.get(path)
         return expr if condition is None else f"{expr} if {condition} else None"
 
+    def constructor_names(self) -> set[str]:
+        return set(self.known)
+
     def optional_module(self, path: str) -> bool:
         return path in self.lowering.optional
 
@@ -619,19 +648,54 @@ class ProbeSource(TorchSource):
         return items
 
     def _class_for(self, path: str) -> str:
-        """A container that is not a block call: a class taking the names it uses."""
+        """A container that is not a block call: a class taking the names it uses, and
+        its own input channels where they are a number (see NOTE: label classes)."""
         box = self.tree.containers[path]
         base = "nn.ModuleList" if box.kind == "list" else "nn.Module"
-        constructor = self._constructor(path)
-        used = _names_used(constructor, self.known)
+        constructor, forward, own = self._own_channels_text(path)
+        if constructor is None:
+            constructor, forward = self._constructor(path), self._forward(path)
+        used = _names_used(constructor, self.known | {IN_CHANNELS})
         order = [IN_CHANNELS, *self.names.values()]
         params = [name for name in order if name in used]
         signature = "".join(f", {p}" for p in params)
         constructor = constructor.replace("def __init__(self):",
                                           f"def __init__(self{signature}):", 1)
-        body = constructor + "\n" + self._forward(path)
+        body = constructor + "\n" + forward
         name = self.register_class(base, body, self._class_stem(path))
-        return f"{name}({', '.join(params)})"
+        args = [str(own) if p == IN_CHANNELS and own is not None else p for p in params]
+        return f"{name}({', '.join(args)})"
+
+    def _own_channels_text(self, path: str):
+        """(constructor, forward, input channels) of the container at `path` written with
+        its input channels as `in_channels`, or Nones where they are not a plain number
+        of its one input, or the text already reads an enclosing `in_channels`."""
+        box = self.tree.containers[path]
+        if len(box.inputs) != 1 or box.kind == "list":
+            return None, None, None
+        source = self.network.node(box.inputs[0])["meta"]
+        channels, *rest = source["shape"]
+        nodes = sorted(box.nodes)
+        if isinstance(channels, Sym) or isinstance(source["shape"], ChannelsLast) or \
+                not rest or _reads_channels(self.network, nodes):
+            return None, None, None
+        saved = {n: self.network.node(n)["meta"]["shape"] for n in (box.inputs[0], *nodes)}
+        try:
+            source["shape"] = (Sym(IN_CHANNELS, channels), *rest)
+            for n in nodes:
+                attrs = self.network.node(n)
+                ins = [self.network.node(u)["meta"]["shape"] for u in self.network.inputs(n)]
+                shape = node_shape(lookup(attrs["op"]), attrs["opts"], ins)
+                if shape != saved[n] or isinstance(shape, ChannelsLast):
+                    return None, None, None
+                attrs["meta"]["shape"] = (shape[0], *plain(tuple(shape[1:])))
+            constructor, forward = self._constructor(path), self._forward(path)
+        except (ShapeProblem, ArithmeticError, TypeError, ValueError):
+            return None, None, None
+        finally:
+            for n, shape in saved.items():
+                self.network.node(n)["meta"]["shape"] = shape
+        return constructor, forward, channels
 
     def _constructor(self, path: str, signature: str = "") -> str:
         text = super()._constructor(path)

@@ -36,7 +36,8 @@ from ..errors import CnnUsageError
 from ..ir import Network
 from ..ir.names import class_name as sanitise_class_name
 from ..ops import lookup
-from .torch_inplace import activation_in_place, add_in_place, with_inplace
+from .torch_inplace import activation_in_place, add_in_place, is_identity, with_inplace
+from .torch_running import running_count
 from .torch_tree import ModuleTree, join
 from .torch_wrap import wrap_lines
 
@@ -106,7 +107,9 @@ class TorchSource:
         self.spec_name = spec_name
         self.helpers: dict[str, str] = {}
         self.class_text: dict[str, str] = {}  # class name -> its full text
-        self.class_by_body: dict[tuple[str, str], str] = {}
+        self.class_by_body: dict[tuple[str, str, str], str] = {}
+        self.class_stem: dict[str, str] = {}  # class name -> the stem it was named after
+        self.renames: dict[str, str] = {}  # class name -> its family's, once it is shared
         self.used_names = reserved_names() | {self.top_name}
         self.planner = None
         if parametric:
@@ -131,6 +134,8 @@ class TorchSource:
         helpers = "\n\n".join(text.strip("\n") + "\n" for _, text in
                               sorted(self.helpers.items()))
         body = "\n\n".join(part for part in (helpers, classes, top) if part)
+        for old, new in self.renames.items():
+            body = re.sub(rf"(?<![\w.]){old}(?=\()", new, body)  # not `self.S2(x)`
         return self._header() + self._imports(body) + "\n\n" + wrap_lines(body)
 
     def _with_init(self, root: str) -> str:
@@ -185,13 +190,21 @@ class TorchSource:
         return self.register_class(base, self._class_body(path), self._class_stem(path))
 
     def register_class(self, base: str, body: str, stem: str) -> str:
-        """The name of the class with this base and body: identical classes are shared."""
-        key = (base, body, stem)
+        """The name of the class with this base and body: identical classes of one stem
+        family are shared (`aux1` and `aux2` make one class `Aux`; see `renames`)."""
+        family = _family(stem)
+        key = (base, body, family)
         if key not in self.class_by_body:
             name = self._fresh_class_name(stem)
             self.class_by_body[key] = name
             self.class_text[name] = f"class {name}({base}):\n{body}"
-        return self.class_by_body[key]
+            self.class_stem[name] = stem
+        name = self.class_by_body[key]
+        if self.class_stem[name] != stem and name not in self.renames and \
+                family not in self.used_names:
+            self.used_names.add(family)
+            self.renames[name] = family  # applied to the whole file by `render`
+        return name
 
     def _class_stem(self, path: str) -> str:
         parts = path.split(".")
@@ -223,7 +236,11 @@ class TorchSource:
             lines.append(f"{INDENT * 2}super().__init__([\n{items}{INDENT * 2}])")
             return "\n".join(lines) + "\n"
         lines.append(f"{INDENT * 2}super().__init__()")
-        for local, expr in exprs:
+        texts, before = running_count([e for _, e in exprs],
+                                      [self._in_channels(join(path, c)) for c, _ in exprs],
+                                      self.constructor_names())
+        for (local, _), expr, statements in zip(exprs, texts, before):
+            lines += [f"{INDENT * 2}{statement}" for statement in statements]
             if not local.isidentifier() and self.tree.is_parameter(join(path, local)):
                 lines.append(f"{INDENT * 2}self.register_parameter({local!r}, "
                              f"{_indent(expr, 2)})")
@@ -232,6 +249,18 @@ class TorchSource:
             else:
                 lines.append(f"{INDENT * 2}self.{local} = {_indent(expr, 2)}")
         return "\n".join(lines) + "\n"
+
+    def constructor_names(self) -> set[str]:
+        """Names a constructor may read besides `self` (a parametric class's parameters)."""
+        return set()
+
+    def _in_channels(self, path: str):
+        """The input channels of the child at `path` (None where it reads nothing)."""
+        if self.tree.is_container(path):
+            inputs = self.tree.containers[path].inputs
+        else:
+            inputs = self.network.inputs(self.tree.leaf_of[path])
+        return self.network.node(inputs[0])["meta"]["shape"][0] if inputs else None
 
     def optional_module(self, path: str) -> bool:
         """Whether the module at `path` may be None (a parametric class decides in its
@@ -313,6 +342,8 @@ class ForwardWriter:
         self.lines: list[str] = []
         self.training_only: list[bool] = []  # per line: computes auxiliary heads only
         self.assigned: list[list[str]] = []  # per line: the variables it assigns
+        self.sharing: dict[str, list[int]] = {}  # variable -> nodes it holds (identities)
+        self.merges: set[int] = set()  # lines that merge tensors (`y = torch.cat(...)`)
         self.main = self.network.main_nodes() if not path else None
 
     def units(self) -> list[tuple[list[str], list[int], list[int]]]:
@@ -336,6 +367,11 @@ class ForwardWriter:
         returned = self._returned()
         for n in returned:
             uses[n] = uses.get(n, 0) + 1
+        self.readers = {}  # steps of the main path (and the return) reading each tensor
+        for _, ins, outs in steps:
+            if self.main is None or any(n in self.main for n in outs):
+                for u in ins:
+                    self.readers[u] = self.readers.get(u, 0) + 1
         args = []
         for u in self.box.inputs:
             self.var[u] = self._fresh("x" if not args else self._local(u))
@@ -352,9 +388,15 @@ class ForwardWriter:
         if self.box.path == "" and len(returned) > 1:  # see the NOTE on auxiliary heads
             annotation = f" -> torch.Tensor | tuple[{', '.join(['torch.Tensor'] * len(returned))}]"
         lines = [f"{INDENT}def forward(self, {', '.join(args)}){annotation}:"]
-        lines += self._body_lines([self.var[n] for n in returned[1:]])
-        lines += self._return_lines(returned)
-        return "\n".join(lines) + "\n"
+        body = self._body_lines([self.var[n] for n in returned[1:]])
+        ret = self._return_lines(returned)
+        last = len(self.lines) - 1
+        if len(ret) == 1 and last in self.merges and not self.training_only[last] and \
+                ret[0].strip() == f"return {self.assigned[last][0]}":
+            # a merge that ends the forward is returned, as hand-written code does:
+            # `return torch.cat([branch1, branch2], dim=1)`
+            body, ret = body[:-1], [f"{INDENT * 2}return {self.lines[last].split(' = ', 1)[1]}"]
+        return "\n".join(lines + body + ret) + "\n"
 
     def _returned(self) -> list[int]:
         if self.box.path:
@@ -394,9 +436,17 @@ class ForwardWriter:
             call = apply(self.source.access(self.path, rel), args)
         else:
             call = f"{self.source.access(self.path, rel)}({', '.join(args)})"
+        if op is not None and len(outs) == 1 and is_identity(self.network, outs[0]):
+            self.var[outs[0]] = args[0]  # a merge of one tensor is that tensor
+            self.sharing.setdefault(args[0], []).extend([ins[0], outs[0]])
+            return
         # A chain reuses its variable; a step that reads `x` while `x` is still needed
         # later (a residual's shortcut) starts `out`, as hand-written code does.
-        reuse = len(outs) == 1 and args and uses[ins[0]] == 0 and not aux
+        reuse = len(outs) == 1 and args and not aux and all(
+            uses[m] == 0 for m in (ins[0], *self.sharing.get(args[0], ())))
+        if reuse and self.tree.is_container(node_path) and rel[-1].isidentifier() and \
+                self.readers.get(ins[0], 0) > 1:
+            reuse = False  # the last of branches reading one tensor: `branch4 = ...(x)`
         chain_start = len(outs) == 1 and args and args[0] == "x" and \
             not self.tree.is_container(node_path)
         if not outs:  # nothing reads what it makes: a call for its side effects alone
@@ -419,13 +469,16 @@ class ForwardWriter:
                 self.var[n] = args[0]
             elif len(outs) == 1 and self.tree.is_container(node_path) and \
                     rel[-1].isidentifier():
-                self.var[n] = self._fresh(rel[-1])  # branch1 = self.branch1(x)
+                # branch1 = self.branch1(x); branch5x5 = self.branch5x5_1(x)
+                self.var[n] = self._fresh(re.sub(r"(?<=[^\W_])_\d+$", "", rel[-1]))
             else:
                 self.var[n] = self._fresh("out" if chain_start else self._local(n))
             names.append(self.var[n])
         self.lines.append(f"{', '.join(names)} = {call}")
         self.training_only.append(aux)
         self.assigned.append(names)
+        if op is not None and len(args) > 1:
+            self.merges.add(len(self.lines) - 1)
 
     def _optional_call(self, rel, call: str, arg: str) -> str:
         """A module that may be None stands for the identity."""
@@ -462,6 +515,12 @@ class ForwardWriter:
                     f"{INDENT * 3}return {', '.join(names)}",
                     f"{INDENT * 2}return {', '.join(names[:taps])}"]
         return [f"{INDENT * 2}return {', '.join(names)}".rstrip()]
+
+
+def _family(stem: str) -> str:
+    """A class stem without the number that tells its labels apart: `Aux1` -> `Aux`."""
+    family = stem.rstrip("0123456789").rstrip("_")
+    return family if family and family != stem and family[-1].isalpha() else stem
 
 
 def _indent(text: str, levels: int = 1) -> str:

@@ -6,8 +6,9 @@ Printing it gives the expression, so the ops table's `torch` rules, which format
 options into f-strings, write `nn.Conv2d(in_channels, 4 * c, 1)` instead of numbers without
 knowing about it. Arithmetic with ints or Syms gives a Sym whose expression evaluates to
 the value at the parameters it came from (correctly parenthesised; sums and multiples are
-kept as a linear form, so `in_channels + k + k` prints `in_channels + 2 * k`). Anything
-else (`max`, true division, `int()`) gives a plain number, which prints as a literal: still
+kept as a linear form, so `in_channels + k + k` prints `in_channels + 2 * k`; a division
+exact term by term divides the terms: `(2 * c + 4) // 2` prints `c + 2`). Anything else
+(`max`, true division, `int()`) gives a plain number, which prints as a literal: still
 right for the instance it came from (see the NOTE in torch_params.py).
 """
 from __future__ import annotations
@@ -113,6 +114,10 @@ def _binary(left, right, op: str):
         return _from_linear({term: coef * k for term, coef in form.items()}, value)
     if op == "//" and _const(rf) and rf.get("", 0) == 1:
         return left
+    if op == "//" and _const(rf) and rf.get("", 0) and \
+            all(coef % rf[""] == 0 for coef in lf.values()):
+        # an exact division: `2 * (c // 2) // 2` is `c // 2` for every c
+        return _from_linear({term: coef // rf[""] for term, coef in lf.items()}, value)
     # Not linear: one term. Left-associative, so the right operand needs parentheses at
     # equal precedence.
     text = f"{_wrap(left, _MUL)} {op} {_wrap(right, _UNARY)}"

@@ -40,8 +40,8 @@ class Basic(nn.Module):
         out = self.relu1(out)
         out = self.conv2(out)
         out = self.bn2(out)
-        x = self.downsample(x) if self.downsample is not None else x
-        out += x
+        downsample = self.downsample(x) if self.downsample is not None else x
+        out += downsample
         out = self.relu2(out)
         return out
 
