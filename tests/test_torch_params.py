@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import cnndsl
 from cnndsl.backends.torch_source import TorchSource
-from cnndsl.backends.torch_symbolic import Sym
+from cnndsl.backends.torch_symbolic import Sym, SymFloat
 from cnndsl.backends.torch_source import network_class_name
 from cnndsl.ir.names import class_name
 from cnndsl.torch_api import module_class
@@ -68,7 +68,31 @@ def test_symbolic_ints_print_what_they_are_worth():
     assert f"{c * width // 64 * g}" == "c * width // 64 * g"
     assert str(Sym("in_channels", 64) + Sym("k", 32) + Sym("k", 32)) == "in_channels + 2 * k"
     assert str((c - 1) // 2) == "(c - 1) // 2" and str(c // (g + 1)) == "c // (g + 1)"
-    assert type(c - c) is int and type(c / 2) is float
+    assert type(c - c) is int and str(c / 2) == "c / 2" and float(c / 2) == 32.0
+
+
+def test_symbolic_floats_print_an_expression_python_evaluates_to_the_same_float():
+    values = {"p": 0.2, "q": -1.5e-3, "n": 7, "m": -3}
+    syms = [SymFloat("p", 0.2), SymFloat("q", -1.5e-3), Sym("n", 7), Sym("m", -3)]
+    rng = random.Random(1)
+    apply = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
+             "/": lambda a, b: a / b, "//": lambda a, b: a // b}
+    checked = 0
+    for _ in range(5000):
+        x = rng.choice(syms)
+        for _ in range(3):
+            other = rng.choice(syms + [rng.randint(-5, 9), rng.choice([0.1, -2.5, 3.0])])
+            op = rng.choice(list(apply))
+            left, right = (x, other) if rng.random() < 0.5 else (other, x)
+            if op not in ("/", "//") or right != 0:
+                x = apply[op](left, right)
+        if isinstance(x, SymFloat):
+            checked += 1
+            assert eval(str(x), {}, dict(values)) == float(x), str(x)  # bit for bit
+    assert checked > 1000
+    p, first, total = SymFloat("p", 0.2), Sym("first", 3), Sym("total", 16)
+    assert str(p * (first + 1) / total) == "p * (first + 1) / total"
+    assert str(-(p - 1.0)) == "-(p - 1.0)" and str(1 - p / 2) == "1 - p / 2"
 
 
 def test_resnet50_has_one_bottleneck_and_one_stage():

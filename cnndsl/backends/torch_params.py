@@ -49,7 +49,7 @@ from ..ir.names import class_name as sanitise_class_name
 from ..ops import lookup, same_layout
 from ..syntax import ast, parse
 from .torch_source import TorchSource
-from .torch_symbolic import Sym, plain
+from .torch_symbolic import Sym, SymFloat, plain
 from .torch_tree import ModuleTree, join
 
 INDENT = "    "
@@ -71,11 +71,18 @@ class DenseSite:
 
 class DenseRecorder(Lowering):
     """Lowers as usual, recording each dense block's options, body and variables (what
-    its classes are written from: cnndsl/backends/torch_dense.py)."""
+    its classes are written from: cnndsl/backends/torch_dense.py), and the `default`
+    lines in effect at each block call (which its probe starts from)."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.dense_sites: dict[str, DenseSite] = {}  # path -> how it was lowered
+        self.call_presets: dict[str, dict] = {}  # block call's path -> presets at the call
+
+    def sequence(self, seq, x, frame, env) -> int:
+        if frame.scope and frame.scope[-1].kind == "block":
+            self.call_presets.setdefault(".".join(s.name for s in frame.scope), self.presets)
+        return super().sequence(seq, x, frame, env)
 
     def dense(self, item, options, x, frame, env, name) -> int:
         out = super().dense(item, options, x, frame, env, name)
@@ -216,6 +223,7 @@ class ParamPlanner:
         self.blocks = None
         self.py_names: dict[str, dict[str, str]] = {}  # block -> {param: python name}
         self.dense_sites: dict[str, DenseSite] | None = None  # of the network, when needed
+        self.call_presets: dict[str, dict] = {}  # of the network, with dense_sites
         self.folded = any("folded" in self.network.node(n)["meta"]  # --fuse-bn
                           for n in self.network.layers())
         calls = any(s.kind in ("block", "dense") for n in self.network.layers()
@@ -281,7 +289,8 @@ class ParamPlanner:
         return dense_block_expr(self, path, network, tree, sites)
 
     def network_dense_sites(self) -> dict[str, DenseSite]:
-        """The dense blocks of the real network, as its lowering saw them."""
+        """The dense blocks of the real network, as its lowering saw them (and, in
+        call_presets, the `default` lines in effect at each block call)."""
         if self.dense_sites is None:
             self.dense_sites = {}
             if self.blocks is not None:
@@ -291,6 +300,7 @@ class ParamPlanner:
                 try:
                     lowering.sequence(self.spec.body, 0, Frame((), "block"), lowering.globals)
                     self.dense_sites = lowering.dense_sites
+                    self.call_presets = lowering.call_presets
                 except (CnnError, RecursionError, ArithmeticError, TypeError, ValueError):
                     pass
         return self.dense_sites
@@ -339,8 +349,9 @@ class ParamPlanner:
         shape = (Sym(IN_CHANNELS, in_shape[0]), *in_shape[1:])
         lowering = ProbeLowering(self.spec, self.blocks, Env(dict(self.network.params)),
                                  shape)
-        args = {param: Sym(names[param], value) if isinstance(value, int) else value
-                for param, value in entry.args}
+        self.network_dense_sites()  # and the `default` lines in effect at each call
+        lowering.presets = self.call_presets.get(path, {})
+        args = {param: _symbolic(names[param], value) for param, value in entry.args}
         scope = self.network.node(min(box.nodes))["scope"][:len(path.split("."))]
         body, numbered = sequence_body(info.definition)
         frame = Frame(scope, "block", numbered=numbered)
@@ -679,6 +690,15 @@ def _helper_names() -> set[str]:
 def _names_used(constructor: str, known: set[str]) -> set[str]:
     tree = pyast.parse(textwrap.dedent(constructor))
     return {n.id for n in pyast.walk(tree) if isinstance(n, pyast.Name) and n.id in known}
+
+
+def _symbolic(name: str, value):
+    """A block argument as the probe binds it: numbers as symbols named `name`."""
+    if isinstance(value, float):
+        return SymFloat(name, value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Sym(name, value)
+    return value
 
 
 def _literal(value) -> str:

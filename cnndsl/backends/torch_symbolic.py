@@ -7,8 +7,13 @@ options into f-strings, write `nn.Conv2d(in_channels, 4 * c, 1)` instead of numb
 knowing about it. Arithmetic with ints or Syms gives a Sym whose expression evaluates to
 the value at the parameters it came from (correctly parenthesised; sums and multiples are
 kept as a linear form, so `in_channels + k + k` prints `in_channels + 2 * k`). Anything
-else (`max`, true division, `int()`) gives a plain number, which prints as a literal: still
+else (`max`, `divisible`, `int()`) gives a plain number, which prints as a literal: still
 right for the instance it came from (see the NOTE in torch_params.py).
+
+A `SymFloat` is the same for floats (a block's `sd`, stochastic depth's p): true division,
+and arithmetic where one side is a float, give a SymFloat whose expression is the tree of
+operations as the spec wrote them, never rearranged (float arithmetic is not associative),
+so Python evaluating the text at the same parameters gets the same float, bit for bit.
 """
 from __future__ import annotations
 
@@ -82,6 +87,12 @@ class Sym(int):
     def __abs__(self):
         return abs(int(self))
 
+    def __truediv__(self, other):
+        return _float_binary(self, other, "/")
+
+    def __rtruediv__(self, other):
+        return _float_binary(other, self, "/")
+
     def __hash__(self) -> int:
         return int.__hash__(self)
 
@@ -89,10 +100,111 @@ class Sym(int):
         return (Sym, ("", int(self), self.linear))
 
 
+class SymFloat(float):
+    """A float with an expression; `SymFloat("sd", 0.025)` is the parameter `sd`."""
+
+    expr: str
+    prec: int
+
+    def __new__(cls, expr: str, value: float, prec: int = _ATOM) -> SymFloat:
+        self = super().__new__(cls, value)
+        self.expr, self.prec = expr, prec
+        return self
+
+    def __str__(self) -> str:
+        return self.expr
+
+    __repr__ = __str__
+
+    def __format__(self, spec: str) -> str:
+        return self.expr if not spec else format(float(self), spec)
+
+    def __add__(self, other):
+        return _float_binary(self, other, "+")
+
+    def __radd__(self, other):
+        return _float_binary(other, self, "+")
+
+    def __sub__(self, other):
+        return _float_binary(self, other, "-")
+
+    def __rsub__(self, other):
+        return _float_binary(other, self, "-")
+
+    def __mul__(self, other):
+        return _float_binary(self, other, "*")
+
+    def __rmul__(self, other):
+        return _float_binary(other, self, "*")
+
+    def __truediv__(self, other):
+        return _float_binary(self, other, "/")
+
+    def __rtruediv__(self, other):
+        return _float_binary(other, self, "/")
+
+    def __floordiv__(self, other):
+        return _float_binary(self, other, "//")
+
+    def __rfloordiv__(self, other):
+        return _float_binary(other, self, "//")
+
+    def __neg__(self):
+        return _symbolic_float(f"-{_wrap(self, _UNARY)}", -float(self), _UNARY)
+
+    def __pos__(self):
+        return self
+
+    def __hash__(self) -> int:
+        return float.__hash__(self)
+
+    def __reduce__(self):
+        return (SymFloat, (self.expr, float(self), self.prec))
+
+
+def _float_binary(left, right, op: str):
+    """`left op right` where one side is a float or the operation is true division: a
+    SymFloat where a side is symbolic, else the plain result."""
+    if not _number(left) or not _number(right):
+        return NotImplemented
+    a, b = _plain_number(left), _plain_number(right)
+    if op == "/":
+        value = a / b
+    elif op == "//":
+        value = a // b
+    else:
+        value = _apply(a, b, op)
+    if not isinstance(left, (Sym, SymFloat)) and not isinstance(right, (Sym, SymFloat)):
+        return value
+    prec = _ADD if op in "+-" else _MUL
+    text = f"{_wrap(left, prec)} {op} {_wrap(right, prec + 1)}"
+    return _symbolic_float(text, value, prec)
+
+
+def _symbolic_float(text: str, value, prec: int):
+    if not isinstance(value, float):  # `//` of ints
+        return value
+    return SymFloat(text, value, prec) if len(text) <= MAX_EXPRESSION else value
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _plain_number(value):
+    if isinstance(value, Sym):
+        return int(value)
+    if isinstance(value, SymFloat):
+        return float(value)
+    return value
+
+
 def plain(value):
     """`value` with every Sym in it (also inside tuples and lists) replaced by its int."""
     if isinstance(value, Sym):
         return int(value)
+    if isinstance(value, SymFloat):
+        return float(value)
     if isinstance(value, tuple):
         return tuple(plain(v) for v in value)
     if isinstance(value, list):
@@ -101,6 +213,8 @@ def plain(value):
 
 
 def _binary(left, right, op: str):
+    if isinstance(left, float) or isinstance(right, float):
+        return _float_binary(left, right, op)
     if not _operand(left) or not _operand(right):
         return NotImplemented
     value = _apply(int(left), int(right), op)
@@ -186,10 +300,10 @@ def _linear_text(form: dict[str, int]) -> tuple[str, int]:
 
 
 def _wrap(value, prec: int) -> str:
-    if isinstance(value, Sym):
+    if isinstance(value, (Sym, SymFloat)):
         return value.expr if value.prec >= prec else f"({value.expr})"
-    text = str(int(value))
-    return text if int(value) >= 0 else f"({text})"
+    text = repr(value) if isinstance(value, float) else str(int(value))
+    return text if value >= 0 else f"({text})"
 
 
 def _words(text: str) -> list[str]:
