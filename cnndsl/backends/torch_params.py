@@ -40,7 +40,7 @@ from dataclasses import dataclass
 
 from ..errors import CnnError
 from ..ir import Network
-from ..ir.evaluate import Env, evaluate
+from ..ir.evaluate import Env, LayerValue, evaluate
 from ..ir.graph import Scope
 from ..ir.library import collect_blocks
 from ..ir.lower import Frame, Lowering, sequence_body
@@ -49,7 +49,7 @@ from ..ir.names import class_name as sanitise_class_name
 from ..ops import lookup, same_layout
 from ..syntax import ast, parse
 from .torch_source import TorchSource
-from .torch_symbolic import Sym, SymFloat, plain
+from .torch_symbolic import Sym, SymFloat, SymLayer, layer_factory, plain
 from .torch_tree import ModuleTree, join
 
 INDENT = "    "
@@ -108,6 +108,7 @@ class ProbeLowering(DenseRecorder):
         self.optional: dict[str, str] = {}  # shortcut path -> when it exists (Python text)
         self.phantoms: dict[str, tuple[set[int], int]] = {}  # path -> (nodes, stands for)
         self.positional: dict = {}  # call span -> how many arguments were positional
+        self.layer_args: dict[int, SymLayer] = {}  # node -> the layer argument it is
 
     def add(self, *args, **kwargs) -> int:
         n = super().add(*args, **kwargs)
@@ -116,6 +117,13 @@ class ProbeLowering(DenseRecorder):
         if len(shape) > 1:  # channels stay symbolic; spatial sizes are this instance's
             meta["shape"] = same_layout(shape, (shape[0], *plain(tuple(shape[1:]))))
         return n
+
+    def layer_var(self, item, x, frame, env, name) -> int:
+        out = super().layer_var(item, x, frame, env, name)
+        value = evaluate(ast.Name(item.name, item.span), env, self.shape(x)[0])
+        if isinstance(value, SymLayer) and out != x and not item.options:
+            self.layer_args[out] = value
+        return out
 
     def bind(self, block, call, env, in_ch, frame) -> dict:
         self.keywords[call.span] = {a.name for a in call.args if a.name is not None}
@@ -222,6 +230,7 @@ class ParamPlanner:
             PROBE_BUDGET_MIN
         self.blocks = None
         self.py_names: dict[str, dict[str, str]] = {}  # block -> {param: python name}
+        self.class_params: dict[str, set[str]] = {}  # class -> the parameters it takes
         self.dense_sites: dict[str, DenseSite] | None = None  # of the network, when needed
         self.call_presets: dict[str, dict] = {}  # of the network, with dense_sites
         self.folded = any("folded" in self.network.node(n)["meta"]  # --fuse-bn
@@ -272,9 +281,11 @@ class ParamPlanner:
         definition = self.blocks[entry.block].definition
         names = self.py_names[entry.block]
         defaults = _python_defaults(definition)
-        args = [_literal(in_ch)]
+        taken = self.class_params[name]
+        args = [_literal(in_ch)] if IN_CHANNELS in taken else []
         for param, value in entry.args:
-            if param in defaults and _literal(value) == _literal(defaults[param]):
+            if param not in taken or \
+                    param in defaults and _literal(value) == _literal(defaults[param]):
                 continue
             text = _literal(value)
             args.append(f"{names[param]}={text}" if param in defaults else text)
@@ -318,7 +329,8 @@ class ParamPlanner:
         entry = self.scope_entry(path)
         if entry is None or self.blocks is None or entry.block not in self.blocks:
             return None
-        if any(isinstance(v, bool) or not isinstance(v, (int, float)) for _, v in entry.args):
+        if any(isinstance(v, bool) or not isinstance(v, (int, float, LayerValue))
+               for _, v in entry.args):
             return None
         box = self.tree.containers[path]
         if box.kind == "list" or len(box.inputs) != 1:
@@ -326,7 +338,7 @@ class ParamPlanner:
         # A probe depends only on the block, its arguments and the input shape; calls that
         # agree on those and match the probe share its class (see the NOTE).
         in_shape = self.network.node(box.inputs[0])["meta"]["shape"]
-        key = (entry.block, tuple((p, type(v).__name__, v) for p, v in entry.args),
+        key = (entry.block, tuple((p, type(v).__name__, _key(v)) for p, v in entry.args),
                tuple(in_shape))
         for probe in self.probes.get(key, ()):
             if self._agrees(path, probe):
@@ -533,19 +545,28 @@ class ProbeSource(TorchSource):
 
     # --- the instance's class -----------------------------------------------------------
     def instance_class(self) -> str:
+        """The class, its constructor taking the parameters its text reads (a parameter
+        that changes nothing in it is left out, and the calls leave it out too)."""
         block = self.planner.blocks[self.entry.block].definition
-        signature = _signature(block, self.names)
         box = self.tree.containers[self.path]
         if box.kind == "sequential":
             base = "nn.Sequential"
             items = self.sequence_items(self.path)
             rows = "".join(f"{INDENT * 3}{_indent(item, 3)},\n" for item in items)
-            body = (f"{INDENT}def __init__(self{signature}):\n"
+            body = (f"{INDENT}def __init__(self):\n"
                     f"{INDENT * 2}super().__init__(\n{rows}{INDENT * 2})\n")
         else:
             base = "nn.Module"
-            body = self._constructor(self.path, signature) + "\n" + self._forward(self.path)
-        return self.register_class(base, body, sanitise_class_name(self.entry.block))
+            body = self._constructor(self.path) + "\n" + self._forward(self.path)
+        used = _names_used(body, self.known)
+        taken = {p.name for p in block.params if self.names[p.name] in used}
+        if IN_CHANNELS in used:
+            taken.add(IN_CHANNELS)
+        signature = _signature(block, self.names, taken)
+        body = body.replace("def __init__(self):", f"def __init__(self{signature}):", 1)
+        name = self.register_class(base, body, sanitise_class_name(self.entry.block))
+        self.planner.class_params[name] = taken
+        return name
 
     def root_body(self) -> str:
         """The network class's body, its constructor taking the symbolic params."""
@@ -578,6 +599,16 @@ class ProbeSource(TorchSource):
     def optional_module(self, path: str) -> bool:
         return path in self.lowering.optional
 
+    def _layer_expr(self, n: int) -> str:
+        """A layer that a layer argument gives: its module class called through the
+        argument (`act(inplace=True)`)."""
+        expr = super()._layer_expr(n)
+        value = self.lowering.layer_args.get(n)
+        factory = layer_factory(value) if value is not None else None
+        if factory is not None and expr.startswith(factory + "("):
+            return value.py + expr[len(factory):]
+        return expr
+
     def aliased_nodes(self) -> set[int]:
         if self._aliased is None:
             optional = tuple(f"{path}." for path in self.lowering.optional)
@@ -600,9 +631,11 @@ class ProbeSource(TorchSource):
         keywords = self.lowering.keywords.get(entry.span, set())
         count = self.lowering.positional.get(entry.span, len(entry.args))
         given = set(keywords) | {p.name for p in definition.params[:count]}
-        positional, named = [_literal(in_ch)], []
+        taken = self.planner.class_params[name]
+        positional = [_literal(in_ch)] if IN_CHANNELS in taken else []
+        named = []
         for param, value in entry.args:
-            if param not in given and param in defaults:
+            if param not in taken or param not in given and param in defaults:
                 continue
             if param in keywords or param not in given:
                 named.append(f"{names[param]}={_literal(value)}")
@@ -642,24 +675,37 @@ class ProbeSource(TorchSource):
         return text.replace("def __init__(self):", f"def __init__(self{signature}):", 1)
 
 
-def _signature(block: ast.BlockDef, names: dict[str, str]) -> str:
+def _signature(block: ast.BlockDef, names: dict[str, str], taken: set[str]) -> str:
+    """`, in_channels, c, s=1`: the parameters in `taken` (IN_CHANNELS for the input's
+    channels), with their Python defaults."""
     defaults = _python_defaults(block)
-    parts = [IN_CHANNELS] + [
-        f"{names[p.name]}={_literal(defaults[p.name])}" if p.name in defaults
-        else names[p.name] for p in block.params]
+    parts = [IN_CHANNELS] if IN_CHANNELS in taken else []
+    parts += [f"{names[p.name]}={_literal(defaults[p.name])}" if p.name in defaults
+              else names[p.name] for p in block.params if p.name in taken]
     return "".join(f", {p}" for p in parts)
 
 
 def _python_defaults(block: ast.BlockDef) -> dict:
-    """The parameters that get a default in Python: a number written as the spec's default,
-    and only where every later parameter has one too."""
+    """The parameters that get a default in Python: a number or a layer (its module class)
+    written as the spec's default, and only where every later parameter has one too."""
     defaults: dict = {}
     for param in reversed(block.params):
         value = param.default.value if isinstance(param.default, ast.Num) else None
+        if isinstance(param.default, ast.Name) and param.default.id != "in":
+            value = _layer_default(param.default.id)
         if value is None or isinstance(value, bool):
             break
         defaults[param.name] = value
     return defaults
+
+
+def _layer_default(name: str) -> LayerValue | None:
+    """A parameter's default that is a layer passed as a module class (`act=silu`)."""
+    try:
+        value = evaluate(ast.Name(name, None), Env())
+    except CnnError:
+        return None
+    return value if isinstance(value, LayerValue) and layer_factory(value) else None
 
 
 def _python_names(params: list[str]) -> dict[str, str]:
@@ -693,15 +739,29 @@ def _names_used(constructor: str, known: set[str]) -> set[str]:
 
 
 def _symbolic(name: str, value):
-    """A block argument as the probe binds it: numbers as symbols named `name`."""
+    """A block argument as the probe binds it: numbers, and layers passed as a module
+    class, as symbols named `name`."""
     if isinstance(value, float):
         return SymFloat(name, value)
+    if isinstance(value, LayerValue) and layer_factory(value) is not None:
+        return SymLayer(name, value)
     if isinstance(value, int) and not isinstance(value, bool):
         return Sym(name, value)
     return value
 
 
+def _key(value):
+    """A block argument as part of a probe's key (a layer by its op and written options)."""
+    if isinstance(value, LayerValue):
+        return (value.op, tuple(o.span.text for o in value.options))
+    return value
+
+
 def _literal(value) -> str:
+    if isinstance(value, SymLayer):
+        return value.py
+    if isinstance(value, LayerValue):  # a class takes only the layers it passes as classes
+        return layer_factory(value) or "None"
     if isinstance(value, Sym):
         return str(value)
     return repr(value) if isinstance(value, float) else str(value)

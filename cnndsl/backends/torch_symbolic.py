@@ -10,12 +10,20 @@ kept as a linear form, so `in_channels + k + k` prints `in_channels + 2 * k`). A
 else (`max`, `divisible`, `int()`) gives a plain number, which prints as a literal: still
 right for the instance it came from (see the NOTE in torch_params.py).
 
+A `SymLayer` is a layer-valued parameter (`act=silu`): the layer, and the name of the
+constructor argument that holds its module class (`act=nn.SiLU`), which the class calls
+where the layer is used (`act(inplace=True)`).
+
 A `SymFloat` is the same for floats (a block's `sd`, stochastic depth's p): true division,
 and arithmetic where one side is a float, give a SymFloat whose expression is the tree of
 operations as the spec wrote them, never rearranged (float arithmetic is not associative),
 so Python evaluating the text at the same parameters gets the same float, bit for bit.
 """
 from __future__ import annotations
+
+import re
+
+from ..ir.evaluate import LayerValue
 
 # Precedence of what an expression's top operator binds: atoms, unary minus, * //, + -.
 _ATOM, _UNARY, _MUL, _ADD = 4, 3, 2, 1
@@ -315,3 +323,40 @@ def _words(text: str) -> list[str]:
             words.append(word)
             word = ""
     return words
+
+
+class SymLayer(LayerValue):
+    """A layer value held by the constructor argument `py` (see the module's docstring).
+    It equals the plain LayerValue of the same layer."""
+
+    py: str
+
+    def __init__(self, py: str, value: LayerValue) -> None:
+        super().__init__(value.op, value.options, value.env)
+        object.__setattr__(self, "py", py)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, LayerValue) and \
+            (self.op, self.options) == (other.op, other.options)
+
+    __hash__ = LayerValue.__hash__
+
+
+_FACTORY = re.compile(r"(nn\.[A-Za-z][A-Za-z0-9]*)\(\)")
+
+
+def layer_factory(value: LayerValue) -> str | None:
+    """The module class a layer value passes as a constructor argument (`nn.SiLU`), or
+    None: only a layer without options whose module is that class called with no
+    arguments (activations) is passed this way."""
+    from ..ops import lookup
+
+    spec = lookup(value.op)
+    if value.options or spec is None or spec.torch is None:
+        return None
+    try:
+        expr = spec.torch(spec.defaults(), [(8, 4, 4)], (8, 4, 4))
+    except Exception:  # noqa: BLE001 - a rule that needs real options: not a factory
+        return None
+    match = _FACTORY.fullmatch(expr or "")
+    return match.group(1) if match else None
