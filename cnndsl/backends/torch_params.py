@@ -48,7 +48,15 @@ from ..ir.names import attribute_name
 from ..ir.names import class_name as sanitise_class_name
 from ..ops import lookup, same_layout
 from ..syntax import ast, parse
-from .torch_source import TorchSource
+from .torch_conditions import (
+    PHANTOM,
+    ConditionalLowering,
+    NotSymbolic,
+    ProbeTree,
+    is_phantom,
+    real_name,
+)
+from .torch_source import NotWritable, TorchSource
 from .torch_symbolic import Sym, SymFloat, SymLayer, layer_factory, plain
 from .torch_tree import ModuleTree, join
 
@@ -97,12 +105,14 @@ class DenseRecorder(Lowering):
         return out
 
 
-class ProbeLowering(DenseRecorder):
-    """Lowers one block body alone, recording what the class text needs: the repeats and
-    how each call passed its arguments."""
+class ProbeLowering(ConditionalLowering, DenseRecorder):
+    """Lowers one block body alone, recording what the class text needs: the repeats, how
+    each call passed its arguments, and the conditions (cnndsl/backends/torch_conditions.py;
+    symbolic only where `symbolic_conditions`)."""
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, symbolic_conditions: bool = False, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self.init_regions(symbolic_conditions)
         self.repeats: dict[str, list[tuple[int, Sym | int]]] = {}  # path -> (start, count)
         self.keywords: dict = {}  # call span -> names given by keyword
         self.optional: dict[str, str] = {}  # shortcut path -> when it exists (Python text)
@@ -131,10 +141,22 @@ class ProbeLowering(DenseRecorder):
         return super().bind(block, call, env, in_ch, frame)
 
     def residual(self, item, options, x, frame, env) -> int:
-        """`residual(proj)`: the projection as a constructor decision (see the NOTE)."""
         if len(item.branches) == 2 or not options.get("proj"):
             return super().residual(item, options, x, frame, env)
         out = self.sequence(item.branches[0].body, x, frame, env)
+        return self._join(item, options, x, out, frame, env)
+
+    def _join(self, item, options, x, out, frame, env, checked: bool = True) -> int:
+        """A residual's shortcut and add, after its body (`out`); `residual(proj)`'s
+        projection as a constructor decision (see the NOTE). Not `checked`: a phantom's
+        add (torch_conditions.py), whatever the shapes."""
+        if len(item.branches) == 2 or not options.get("proj"):
+            shortcut = x if len(item.branches) == 1 else self.branch(
+                item.branches[1], x, frame, env, frame.default("shortcut"), "shortcut")
+            if checked:
+                return self.add("add", {}, [out, shortcut], item.span, frame,
+                                frame.fresh("add"))
+            return self._unchecked_add([out, shortcut], item.span, frame, frame.fresh("add"))
         changed = self.shape(out) != self.shape(x)
         plan = self._projection_plan(x, out, changed)
         if plan is None:
@@ -151,6 +173,14 @@ class ProbeLowering(DenseRecorder):
             if not changed:  # built only for the text: the network has no projection here
                 self.phantoms[path] = (set(range(before, self.graph.number_of_nodes())), x)
         return self.add("add", {}, [out, shortcut], item.span, frame, frame.fresh("add"))
+
+    def _unchecked_add(self, inputs: list[int], span, frame, local: str) -> int:
+        n = self.graph.number_of_nodes()
+        self.graph.add_node(n, op="add", opts={}, span=span, scope=frame.scope,
+                            name=frame.path(local), meta={"shape": self.shape(inputs[0])})
+        for index, i in enumerate(inputs):
+            self.graph.add_edge(i, n, index=index)
+        return n
 
     def _projection_plan(self, x: int, out: int, changed: bool):
         """(condition, strides) of a projection: condition True (always), False (never) or
@@ -231,6 +261,7 @@ class ParamPlanner:
         self.blocks = None
         self.py_names: dict[str, dict[str, str]] = {}  # block -> {param: python name}
         self.class_params: dict[str, set[str]] = {}  # class -> the parameters it takes
+        self.phantom_memo: dict[tuple, str | None] = {}  # see phantom_class
         self.dense_sites: dict[str, DenseSite] | None = None  # of the network, when needed
         self.call_presets: dict[str, dict] = {}  # of the network, with dense_sites
         self.folded = any("folded" in self.network.node(n)["meta"]  # --fuse-bn
@@ -346,37 +377,85 @@ class ParamPlanner:
         probe = self.probe(path, entry)
         if probe is None:
             return None
-        probe.class_name = ProbeSource(self, probe).instance_class()
+        try:
+            probe.class_name = ProbeSource(self, probe).instance_class()
+        except NotWritable:  # checked before (_regions_written): not expected
+            return None
         self.probes.setdefault(key, []).append(probe)
         return probe.class_name
 
-    def probe(self, path: str, entry: Scope) -> Probe | None:
+    def probe(self, path: str, entry: Scope, symbolic: bool = True) -> Probe | None:
+        """The instance's body lowered with its arguments symbolic, conditions too where
+        they can be (torch_conditions.py), else without; None where it disagrees."""
         box = self.tree.containers[path]
         self.budget -= len(box.nodes)
         if self.budget < 0:
             return None
+        symbolic = symbolic and not self.folded
+        self.network_dense_sites()  # and the `default` lines in effect at each call
+        try:
+            probe = self._lower_probe(self.network, self.tree, path, entry, symbolic,
+                                      self.call_presets.get(path, {}))
+        except NotSymbolic:
+            return self.probe(path, entry, False)
+        if probe is not None and self._agrees(path, probe):
+            return probe
+        return self.probe(path, entry, False) if symbolic else None
+
+    def _lower_probe(self, network: Network, tree: ModuleTree, path: str, entry: Scope,
+                     symbolic: bool, presets: dict) -> Probe | None:
+        """The probe of the call at `path` of `network` (the real one, or a probe with a
+        phantom call: see phantom_class), not yet compared with anything."""
+        box = tree.containers[path]
         info = self.blocks[entry.block]
         names = self.py_names[entry.block]
-        in_shape = self.network.node(box.inputs[0])["meta"]["shape"]
+        in_shape = plain(network.node(box.inputs[0])["meta"]["shape"])
         shape = (Sym(IN_CHANNELS, in_shape[0]), *in_shape[1:])
         lowering = ProbeLowering(self.spec, self.blocks, Env(dict(self.network.params)),
-                                 shape)
-        self.network_dense_sites()  # and the `default` lines in effect at each call
-        lowering.presets = self.call_presets.get(path, {})
+                                 shape, symbolic_conditions=symbolic)
+        lowering.presets = presets
         args = {param: _symbolic(names[param], value) for param, value in entry.args}
-        scope = self.network.node(min(box.nodes))["scope"][:len(path.split("."))]
+        scope = network.node(min(box.nodes))["scope"][:len(path.split("."))]
         body, numbered = sequence_body(info.definition)
         frame = Frame(scope, "block", numbered=numbered)
         lowering.calls = [s.block for s in scope if s.kind == "block"]
         out = lowering.sequence(body, 0, frame, info.globals.child(args))
-        network = Network(lowering.graph, "probe", shape, out, aux_outputs=lowering.aux,
-                          blocks=self.network.blocks, source=self.network.source)
-        network = self.fold_like_the_network(network, lowering)
-        probe = Probe(path, entry, network, lowering, ModuleTree(network))
+        probe_network = Network(lowering.graph, "probe", shape, out, aux_outputs=lowering.aux,
+                                blocks=self.network.blocks, source=self.network.source)
+        probe_network = self.fold_like_the_network(probe_network, lowering)
+        probe_tree = ProbeTree(probe_network, lowering.stands_for) if lowering.stands_for \
+            else ModuleTree(probe_network)
+        probe = Probe(path, entry, probe_network, lowering, probe_tree)
         for optional in lowering.optional:  # its forward step must be one of a sequence
             if probe.tree.ordered_children(optional.rsplit(".", 1)[0]) is None:
                 return None
-        return probe if self._agrees(path, probe) else None
+        if lowering.conditions and not _regions_written(probe):
+            raise NotSymbolic
+        return probe
+
+    def phantom_class(self, probe: Probe, path: str, entry: Scope) -> str | None:
+        """The class of a block call inside a phantom of `probe` (torch_conditions.py):
+        written from its own probe, which nothing can be compared with (the text runs only
+        where the phantom's condition holds, which is never for the instance at hand)."""
+        key = (id(probe.network), path)
+        if key not in self.phantom_memo:
+            self.phantom_memo[key] = None
+            box = probe.tree.containers[path]
+            self.budget -= len(box.nodes)
+            presets = probe.lowering.call_presets.get(path, {})
+            try:
+                try:
+                    made = self._lower_probe(probe.network, probe.tree, path, entry, True,
+                                             presets)
+                except NotSymbolic:
+                    made = self._lower_probe(probe.network, probe.tree, path, entry, False,
+                                             presets)
+                if made is not None and self.budget >= 0:
+                    self.phantom_memo[key] = ProbeSource(self, made).instance_class()
+            except (CnnError, RecursionError, ArithmeticError, TypeError, ValueError,
+                    NotSymbolic, NotWritable):
+                pass
+        return self.phantom_memo[key]
 
     # --- the network's own class --------------------------------------------------------
     def root_probe(self, names: set[str] | None = None) -> Probe | None:
@@ -464,7 +543,8 @@ class ParamPlanner:
         entry = box.inputs[0] if entry is None else entry
         hidden = {real.node(entry)["name"]} if entry in box.nodes else set()
         by_name = {real.node(n)["name"][here:]: n for n in box.nodes if n != entry}
-        phantom = set().union(*(nodes for nodes, _ in lowering.phantoms.values()))
+        phantom = set().union(*(nodes for nodes, _ in lowering.phantoms.values()),
+                              lowering.stands_for)
         layers = [m for m in network.layers() if m not in phantom]
         if len(layers) != len(by_name):
             return False
@@ -474,6 +554,8 @@ class ParamPlanner:
         for nodes, stands_for in lowering.phantoms.values():
             for m in nodes:
                 name_of[m] = name_of[stands_for]
+        for m, stands_for in sorted(lowering.stands_for.items()):  # in the order made
+            name_of[m] = name_of[stands_for]
         real_name = {n: real.node(n)["name"][here:] for n in box.nodes}
         real_name[entry] = "\0input"
         depth = path.count(".") + 1 if path else 0
@@ -501,13 +583,14 @@ class ParamPlanner:
             return False
         for sub, other in probe.tree.containers.items():
             if (sub == probe.path or sub.startswith(probe.path + ".")) and \
-                    sub not in lowering.phantoms:
+                    sub not in lowering.phantoms and not is_phantom(sub):
                 container = self.tree.containers.get(path + sub[there:])
                 if container is None or other.kind != container.kind and not (
                         own_class and sub == probe.path) or [
                         c for c in container.children
                         if join(container.path, c) not in hidden] != [
-                        c for c in other.children if join(sub, c) not in lowering.phantoms]:
+                        c for c in other.children if join(sub, c) not in lowering.phantoms
+                        and not c.startswith(PHANTOM)]:
                     return False
         return True
 
@@ -521,6 +604,33 @@ class Probe:
         self.lowering, self.tree = lowering, tree
         self.class_name: str | None = None
         self.params: list[tuple[str, int]] = []  # a network's probe: constructor params
+
+
+def _regions_written(probe: Probe) -> bool:
+    """Whether every step of a conditional region can be written as one that reassigns
+    the variable of its first input (see the NOTE in torch_conditions.py): it makes one
+    tensor, and that input is read by no step after it nor returned."""
+    tree, network = probe.tree, probe.network
+    depth = probe.path.count(".") + 1 if probe.path else 0
+    for unit in probe.lowering.conditions:
+        parent, _, local = unit.rpartition(".")
+        if parent not in tree.containers or tree.containers[parent].kind == "sequential":
+            continue
+        scope = network.node(min(tree.unit_nodes(unit)))["scope"]
+        if any(s.kind == "block" for s in scope[depth:unit.count(".")]):
+            continue  # inside a nested call: its own class
+        order = tree.ordered_children(parent)
+        if order is None:
+            return False
+        ins, outs = tree.unit_io(unit)
+        if len(outs) != 1 or not ins:
+            return False
+        box = tree.containers[parent]
+        after = order[order.index(local) + 1:]
+        if ins[0] in box.outputs or any(ins[0] in tree.unit_io(join(parent, c))[0]
+                                       for c in after):
+            return False
+    return True
 
 
 def _scope_key(scope: Scope):
@@ -542,6 +652,9 @@ class ProbeSource(TorchSource):
         self.names = planner.py_names[probe.entry.block] if names is None else names
         self.known = {IN_CHANNELS, *self.names.values()}
         self._aliased: set[int] | None = None
+        self.probe = probe
+        self._prelude: list[str] = []  # statements the last module expression needs
+        self._lists = 0  # lists built in the constructor being written
 
     # --- the instance's class -----------------------------------------------------------
     def instance_class(self) -> str:
@@ -551,13 +664,20 @@ class ProbeSource(TorchSource):
         box = self.tree.containers[self.path]
         if box.kind == "sequential":
             base = "nn.Sequential"
+            saved, self._lists = self._lists, 0
             items = self.sequence_items(self.path)
-            rows = "".join(f"{INDENT * 3}{_indent(item, 3)},\n" for item in items)
-            body = (f"{INDENT}def __init__(self):\n"
-                    f"{INDENT * 2}super().__init__(\n{rows}{INDENT * 2})\n")
+            self._lists = saved
+            prelude = "".join(f"{line}\n" for line in self.take_prelude())
+            if len(items) == 1 and items[0].startswith("*"):  # a list built just before
+                call = f"{INDENT * 2}super().__init__({items[0]})\n"
+            else:
+                rows = "".join(f"{INDENT * 3}{_indent(item, 3)},\n" for item in items)
+                call = f"{INDENT * 2}super().__init__(\n{rows}{INDENT * 2})\n"
+            body = f"{INDENT}def __init__(self):\n{prelude}{call}"
         else:
             base = "nn.Module"
-            body = self._constructor(self.path) + "\n" + self._forward(self.path)
+            body = self._annotations(self.path) + self._constructor(self.path) + "\n" + \
+                self._forward(self.path)
         used = _names_used(body, self.known)
         taken = {p.name for p in block.params if self.names[p.name] in used}
         if IN_CHANNELS in used:
@@ -578,11 +698,17 @@ class ProbeSource(TorchSource):
 
     # --- children -----------------------------------------------------------------------
     def module_expr(self, path: str) -> str:
+        return self._conditional(path, self._module_expr(path))
+
+    def _module_expr(self, path: str) -> str:
         if not self.tree.is_container(path):
             return self._layer_expr(self.tree.leaf_of[path])
         entry = self.planner.scope_entry(path, self.network, self.tree)
         if entry is not None:
             return self._call_expr(path, entry)
+        if is_phantom(path) and self.planner.scope_entry(path, self.network, self.tree,
+                                                         "dense") is not None:
+            raise NotWritable
         if self.planner.scope_entry(path, self.network, self.tree, "dense") is not None:
             expr = self.planner.dense_expr(path, self.network, self.tree,
                                            self.lowering.dense_sites)
@@ -590,11 +716,80 @@ class ProbeSource(TorchSource):
                 return expr
         if self.tree.containers[path].kind == "sequential":
             items = self.sequence_items(path)
-            expr = "nn.Sequential(\n" + "".join(f"{INDENT}{_indent(i)},\n" for i in items) + ")"
+            if len(items) == 1 and items[0].startswith("*"):  # a list built just before
+                expr = f"nn.Sequential({items[0]})"
+            else:
+                expr = "nn.Sequential(\n" + "".join(f"{INDENT}{_indent(i)},\n"
+                                                    for i in items) + ")"
         else:
             expr = self._class_for(path)
         condition = self.lowering.optional.get(path)
         return expr if condition is None else f"{expr} if {condition} else None"
+
+    def _conditional(self, path: str, expr: str) -> str:
+        """A module of a conditional region in a container that is no sequence: None where
+        its condition fails (see the NOTE in torch_conditions.py)."""
+        condition = self.lowering.conditions.get(path)
+        parent = path.rpartition(".")[0]
+        if condition is None or self.tree.containers[parent].kind == "sequential":
+            return expr
+        return f"{expr} if self.{self.flag(parent, condition)} else None"
+
+    # --- conditions (torch_conditions.py) -------------------------------------------------
+    def attribute(self, local: str) -> str:
+        return real_name(local)
+
+    def step_condition(self, path: str) -> str | None:
+        return self.lowering.conditions.get(path)
+
+    def flags(self, path: str) -> dict[str, str]:
+        """{condition: the attribute holding it} for the steps of the container `path`:
+        `use_residual` for a residual's shortcut, else `use_` and the first step's name."""
+        box = self.tree.containers[path]
+        units: dict[str, list[str]] = {}
+        for local in box.children:
+            condition = self.lowering.conditions.get(join(path, local))
+            if condition is not None:
+                units.setdefault(condition, []).append(local)
+        taken = {self.attribute(c) for c in box.children}
+        out = {}
+        for condition, locals_ in units.items():
+            residual = any(self.lowering.region_kinds.get(join(path, c)) == "residual"
+                           for c in locals_)
+            stem = "use_residual" if residual else \
+                f"use_{attribute_name(self.attribute(locals_[0]))}"
+            name, k = stem, 1
+            while name in taken:
+                k += 1
+                name = f"{stem}{k}"
+            taken.add(name)
+            out[condition] = name
+        return out
+
+    def flag(self, path: str, condition: str) -> str:
+        return self.flags(path)[condition]
+
+    def constructor_preamble(self, path: str) -> list[str]:
+        return [f"{INDENT * 2}self.{name} = {condition}"
+                for condition, name in self.flags(path).items()]
+
+    def _annotations(self, path: str) -> str:
+        """`use_residual: torch.jit.Final[bool]`: TorchScript compiles only the branch a
+        constant condition takes."""
+        names = self.flags(path).values()
+        return "".join(f"{INDENT}{name}: torch.jit.Final[bool]\n" for name in names) + \
+            ("\n" if names else "")
+
+    def take_prelude(self) -> list[str]:
+        lines, self._prelude = self._prelude, []
+        return [INDENT * 2 + line.replace("\n", "\n" + INDENT * 2) for line in lines]
+
+    def _list_name(self) -> str:
+        self._lists += 1
+        name = "layers" if self._lists == 1 else f"layers_{self._lists}"
+        while name in self.known:
+            name += "_"
+        return name
 
     def optional_module(self, path: str) -> bool:
         return path in self.lowering.optional
@@ -616,11 +811,19 @@ class ProbeSource(TorchSource):
                              if self.network.node(n)["name"].startswith(optional)}
             for nodes, _ in self.lowering.phantoms.values():
                 self._aliased |= nodes
+            regions = self.lowering.node_condition  # read outside their region
+            self._aliased |= {n for n, condition in regions.items() if any(
+                regions.get(v) != condition for v in self.network.consumers(n))}
         return self._aliased
 
     def _call_expr(self, path: str, entry: Scope) -> str:
         """`Bottleneck(4 * c, c, 1, g, width)`: a nested call, its arguments as written."""
-        name = self.planner.class_for(path)
+        if is_phantom(path):
+            name = self.planner.phantom_class(self.probe, path, entry)
+            if name is None:
+                raise NotWritable
+        else:
+            name = self.planner.class_for(path)
         if name is None:
             return self.planner.source.module_expr(path)
         box = self.tree.containers[path]
@@ -644,16 +847,42 @@ class ProbeSource(TorchSource):
         return f"{name}({', '.join(positional + named)})"
 
     def sequence_items(self, path: str) -> list[str]:
-        """The children of a chain, a repeat with a symbolic count as a comprehension."""
+        """The children of a chain, a repeat with a symbolic count as a comprehension;
+        where some are conditional, the chain is a list built by statements before
+        (take_prelude), and the one item `*layers`."""
         box = self.tree.containers[path]
-        items = [self.module_expr(join(path, c)) for c in box.children]
+        entries = []  # [expression, condition, index among the real children or None]
+        for local in box.children:
+            child = join(path, local)
+            real = None if local.startswith(PHANTOM) else \
+                sum(1 for e in entries if e[2] is not None)
+            entries.append([self.module_expr(child), self.lowering.conditions.get(child),
+                            real])
         for start, count in reversed(self.lowering.repeats.get(path, [])):
-            copies = items[start:start + count]
+            at = [i for i, e in enumerate(entries)
+                  if e[2] is not None and start <= e[2] < start + count]
+            copies = [entries[i][0] for i in at]
             if isinstance(count, Sym) and count > 0 and len(set(copies)) == 1 and \
-                    len(copies) == count:
-                items[start:start + count] = [
-                    f"*[{_indent(copies[0])} for _ in range({count})]"]
-        return items
+                    len(copies) == count and at == list(range(at[0], at[0] + len(at))) and \
+                    all(entries[i][1] is None for i in at):
+                entries[at[0]:at[-1] + 1] = [
+                    [f"*[{_indent(copies[0])} for _ in range({count})]", None, None]]
+        if all(condition is None for _, condition, _ in entries):
+            return [expr for expr, _, _ in entries]
+        name = self._list_name()
+        lines, current = [f"{name}: list[nn.Module] = []"], None
+        for expr, condition, _ in entries:
+            if condition is not None and condition != current:
+                lines.append(f"if {condition}:")
+            current = condition
+            pad = INDENT if condition is not None else ""
+            if expr.startswith("*"):
+                line = f"{name}.extend({expr[1:]})"
+            else:
+                line = f"{name}.append({expr})"
+            lines.append(pad + line.replace("\n", "\n" + pad))
+        self._prelude += lines
+        return [f"*{name}"]
 
     def _class_for(self, path: str) -> str:
         """A container that is not a block call: a class taking the names it uses."""
@@ -666,12 +895,16 @@ class ProbeSource(TorchSource):
         signature = "".join(f", {p}" for p in params)
         constructor = constructor.replace("def __init__(self):",
                                           f"def __init__(self{signature}):", 1)
-        body = constructor + "\n" + self._forward(path)
+        body = self._annotations(path) + constructor + "\n" + self._forward(path)
         name = self.register_class(base, body, self._class_stem(path))
         return f"{name}({', '.join(params)})"
 
     def _constructor(self, path: str, signature: str = "") -> str:
-        text = super()._constructor(path)
+        saved, self._lists = self._lists, 0  # list names count per constructor
+        try:
+            text = super()._constructor(path)
+        finally:
+            self._lists = saved
         return text.replace("def __init__(self):", f"def __init__(self{signature}):", 1)
 
 
