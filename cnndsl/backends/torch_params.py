@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import ast as pyast
 import keyword
+import re
 import textwrap
 from dataclasses import dataclass
 
@@ -56,8 +57,17 @@ from .torch_conditions import (
     is_phantom,
     real_name,
 )
+from .torch_inplace import overwritable
 from .torch_source import NotWritable, TorchSource
-from .torch_symbolic import Sym, SymFloat, SymLayer, layer_factory, plain
+from .torch_symbolic import (
+    DIVISIBLE_SOURCE,
+    SYMBOLIC_FUNCTIONS,
+    Sym,
+    SymFloat,
+    SymLayer,
+    layer_factory,
+    plain,
+)
 from .torch_tree import ModuleTree, join
 
 INDENT = "    "
@@ -403,7 +413,7 @@ class ParamPlanner:
         return self.probe(path, entry, False) if symbolic else None
 
     def _lower_probe(self, network: Network, tree: ModuleTree, path: str, entry: Scope,
-                     symbolic: bool, presets: dict) -> Probe | None:
+                     symbolic: bool, presets: dict, phantom: bool = False) -> Probe | None:
         """The probe of the call at `path` of `network` (the real one, or a probe with a
         phantom call: see phantom_class), not yet compared with anything."""
         box = tree.containers[path]
@@ -420,6 +430,8 @@ class ParamPlanner:
         frame = Frame(scope, "block", numbered=numbered)
         lowering.calls = [s.block for s in scope if s.kind == "block"]
         out = lowering.sequence(body, 0, frame, info.globals.child(args))
+        if phantom:  # biases as the body alone decides them (nothing to copy them from)
+            lowering._resolve_bias()
         probe_network = Network(lowering.graph, "probe", shape, out, aux_outputs=lowering.aux,
                                 blocks=self.network.blocks, source=self.network.source)
         probe_network = self.fold_like_the_network(probe_network, lowering)
@@ -446,10 +458,10 @@ class ParamPlanner:
             try:
                 try:
                     made = self._lower_probe(probe.network, probe.tree, path, entry, True,
-                                             presets)
+                                             presets, phantom=True)
                 except NotSymbolic:
                     made = self._lower_probe(probe.network, probe.tree, path, entry, False,
-                                             presets)
+                                             presets, phantom=True)
                 if made is not None and self.budget >= 0:
                     self.phantom_memo[key] = ProbeSource(self, made).instance_class()
             except (CnnError, RecursionError, ArithmeticError, TypeError, ValueError,
@@ -691,7 +703,20 @@ class ProbeSource(TorchSource):
     def root_body(self) -> str:
         """The network class's body, its constructor taking the symbolic params."""
         signature = "".join(f", {name}={int(value)}" for name, value in self.params_of_root())
-        return self._constructor("", signature) + "\n" + self._forward("")
+        body = self._constructor("", signature) + "\n" + self._forward("")
+        self._use_functions(body)
+        return body
+
+    def register_class(self, base: str, body: str, stem: str) -> str:
+        self._use_functions(body)
+        return super().register_class(base, body, stem)
+
+    def _use_functions(self, body: str) -> None:
+        """The generated file defines `divisible` where a class calls it."""
+        if re.search(r"\bdivisible\(", body):
+            self.helpers["divisible"] = DIVISIBLE_SOURCE
+            self.used_names.add("divisible")
+
 
     def params_of_root(self) -> list[tuple[str, int]]:
         return self.planner_probe.params
@@ -793,6 +818,15 @@ class ProbeSource(TorchSource):
 
     def optional_module(self, path: str) -> bool:
         return path in self.lowering.optional
+
+    def add_in_place(self, n: int) -> bool:
+        """A phantom's add (torch_conditions.py), whose inputs' shapes are not this
+        instance's business, is written as where its condition holds: there an add's
+        inputs have its shape."""
+        if n not in self.lowering.stands_for:
+            return super().add_in_place(n)
+        ins = self.network.inputs(n)
+        return len(ins) == 2 and overwritable(self.network, ins[0], self.aliased_nodes())
 
     def _layer_expr(self, n: int) -> str:
         """A layer that a layer argument gives: its module class called through the
@@ -944,7 +978,7 @@ def _layer_default(name: str) -> LayerValue | None:
 def _python_names(params: list[str]) -> dict[str, str]:
     """Constructor parameter names: sanitised (cnndsl/ir/names.py), lower-case first (so
     never a class), unique, and never `in_channels`, `l` or a helper class."""
-    taken = {IN_CHANNELS, "l", *_helper_names()}  # `l` reads as 1 (ruff E741)
+    taken = {IN_CHANNELS, "l", *_helper_names(), *SYMBOLIC_FUNCTIONS}  # `l` reads as 1
     out = {}
     for param in params:
         name = attribute_name(param)

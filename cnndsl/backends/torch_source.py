@@ -269,6 +269,10 @@ class TorchSource:
         constructor; see cnndsl/backends/torch_params.py)."""
         return False
 
+    def add_in_place(self, n: int) -> bool:
+        """Whether the add `n` may be written `first += second` (torch_inplace.py)."""
+        return add_in_place(self.network, n, self.aliased_nodes())
+
     def aliased_nodes(self) -> set[int]:
         """Nodes whose tensor may at run time be another's: those inside a module that may
         be None (see the NOTE in cnndsl/backends/torch_inplace.py)."""
@@ -462,7 +466,7 @@ class ForwardWriter:
         if self.source.optional_module(node_path) and len(outs) == 1 and len(args) == 1:
             call = self._optional_call(rel, call, args[0])
         if op == "add" and reuse and self.source.inplace and \
-                add_in_place(self.network, outs[0], self.source.aliased_nodes()):
+                self.source.add_in_place(outs[0]):
             self.var[outs[0]] = args[0]
             self._emit(f"{args[0]} += {args[1]}", aux, [], condition)  # see torch_inplace.py
             return

@@ -104,6 +104,9 @@ class Sym(int):
     def __hash__(self) -> int:
         return int.__hash__(self)
 
+    def symbolic_call(self, name: str, args: list, value):
+        return _symbolic_call(name, args, value)
+
     def __reduce__(self):  # copies and pickles keep the value and the expression
         return (Sym, ("", int(self), self.linear))
 
@@ -166,6 +169,9 @@ class SymFloat(float):
     def __hash__(self) -> int:
         return float.__hash__(self)
 
+    def symbolic_call(self, name: str, args: list, value):
+        return _symbolic_call(name, args, value)
+
     def __reduce__(self):
         return (SymFloat, (self.expr, float(self), self.prec))
 
@@ -205,6 +211,53 @@ def _plain_number(value):
     if isinstance(value, SymFloat):
         return float(value)
     return value
+
+
+# Spec functions written as Python calls where an argument is symbolic: `max` and `min`
+# are Python's; `divisible` is a helper the generated file defines (DIVISIBLE_SOURCE, the
+# same code as cnndsl.ir.evaluate's). Others (`round`, `ceil`, ...) give plain numbers.
+SYMBOLIC_FUNCTIONS = ("max", "min", "divisible")
+DIVISIBLE_SOURCE = '''
+def divisible(v, d=8, min_value=None):
+    """Round v to a multiple of d, never below min_value (d by default) and never more
+    than 10% down, as MobileNet's width multipliers do (cnndsl's `divisible`)."""
+    floor = d if min_value is None else min_value
+    out = max(floor, int(v + d / 2) // d * d)
+    if out < 0.9 * v:
+        out += d
+    return int(out)
+'''
+
+
+def _symbolic_call(name: str, args: list, value):
+    if name not in SYMBOLIC_FUNCTIONS or isinstance(value, bool) or \
+            not isinstance(value, (int, float)):
+        return value
+    text = f"{name}({', '.join(_argument_text(a) for a in args)})"
+    if len(text) > MAX_EXPRESSION:
+        return plain(value)
+    if isinstance(value, float):
+        return SymFloat(text, float(value))
+    return Sym("", int(value), linear={text: 1})
+
+
+def _argument_text(value) -> str:
+    if isinstance(value, (Sym, SymFloat)):
+        return value.expr
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def _is_call(term: str) -> bool:
+    """`max(1, c // 4)`: a name called, the parentheses closing at the end."""
+    head, paren, _ = term.partition("(")
+    if not paren or not head.isidentifier() or not term.endswith(")"):
+        return False
+    depth = 0
+    for i, ch in enumerate(term[len(head):], len(head)):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if depth == 0:
+            return i == len(term) - 1
+    return False
 
 
 def plain(value):
@@ -294,7 +347,7 @@ def _linear_text(form: dict[str, int]) -> tuple[str, int]:
         elif size == 1:  # a term's top operator (* or //) binds tighter than + and -,
             word = term if text or coef > 0 else f"({term})"  # but not than a unary minus
         else:
-            word = f"{size} * {term if term.isidentifier() else f'({term})'}"
+            word = f"{size} * {term if term.isidentifier() or _is_call(term) else f'({term})'}"
         if not text:
             text = word if coef > 0 else f"-{word}"
         else:
@@ -303,7 +356,7 @@ def _linear_text(form: dict[str, int]) -> tuple[str, int]:
         return text, _ADD
     term, coef = terms[0]
     if coef == 1:
-        return text, _ATOM if term.isidentifier() or not term else _MUL
+        return text, _ATOM if term.isidentifier() or not term or _is_call(term) else _MUL
     return text, _UNARY if coef == -1 else _MUL if coef > 0 else _ADD
 
 
