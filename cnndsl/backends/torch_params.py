@@ -26,10 +26,17 @@ block's parameters, as a person would write it.
 # Dense blocks inside a block get a shared layer class and a loop (the NOTE in
 # torch_dense.py), checked the same way.
 # A `--fuse-bn` network's probes are folded by the same rules before they are compared.
-# Falls back to concrete classes: blocks with arguments other than numbers, instances that
-# are numbered but not chained (an nn.ModuleList), and any probe that fails or disagrees
-# with the network. Floats are not symbolic: they print as
-# literals, so instances that differ in a float get classes of their own.
+# Float arguments are symbolic too (torch_symbolic.SymFloat: the expression as written, so
+# Python computes the same float), and so are layer arguments passed as a module class
+# (`act=nn.SiLU`, SymLayer: where the probe makes a layer from one, the text calls it,
+# `act(inplace=True)`). Conditions that read parameters are decided in the constructor
+# (`if e != cin:`, `self.use_residual = s == 1 and cin == c`): the NOTE in
+# torch_conditions.py. A probe starts from the `default` lines in effect at its call (the
+# real network's lowering records them). A class's constructor takes only the parameters
+# its text reads, and its calls pass only those (class_params).
+# Falls back to concrete classes: blocks with tensor arguments, instances that are
+# numbered but not chained (an nn.ModuleList), and any probe that fails or disagrees with
+# the network (a probe with symbolic conditions that disagrees is made again without).
 """
 from __future__ import annotations
 

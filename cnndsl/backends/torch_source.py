@@ -5,7 +5,8 @@
 # paths equal the summary's layer names: `model.layer3[2].conv2`. A container whose children
 # are numbered and chained is an `nn.Sequential`; other containers get a class with a
 # straight-line `forward` (no branching on data, so torch.fx, export, ONNX and compile all
-# trace it). Classes are named after the block they come from. A block call's class takes
+# trace it; a parametric class's `if self.use_residual:` reads a constant of the module,
+# set in its constructor: cnndsl/backends/torch_conditions.py). Classes are named after the block they come from. A block call's class takes
 # the block's parameters (`Bottleneck(in_channels, c, s=1)`), written from a symbolic probe
 # of the call and checked against the network (the NOTE in torch_params.py); calls whose
 # texts differ get numbered classes, Bottleneck2, ..., and where no parametric class can be

@@ -213,10 +213,10 @@ def _plain_number(value):
     return value
 
 
-# Spec functions written as Python calls where an argument is symbolic: `max` and `min`
-# are Python's; `divisible` is a helper the generated file defines (DIVISIBLE_SOURCE, the
-# same code as cnndsl.ir.evaluate's). Others (`round`, `ceil`, ...) give plain numbers.
-SYMBOLIC_FUNCTIONS = ("max", "min", "divisible")
+# Spec functions written as Python calls where an argument is symbolic: `max`, `min` and
+# `round` are Python's (the spec's are those); `divisible` is a helper the file defines (the
+# same code as cnndsl.ir.evaluate's). Others (`ceil`, `floor`, ...) give plain numbers.
+SYMBOLIC_FUNCTIONS = ("max", "min", "round", "divisible")
 DIVISIBLE_SOURCE = '''
 def divisible(v, d=8, min_value=None):
     """Round v to a multiple of d, never below min_value (d by default) and never more
