@@ -341,8 +341,8 @@ def test_instances_where_a_condition_holds_and_fails_share_a_class():
     text = """
 input 8x8x8
 block unit(c, t, s=1):
-    residual(when=s == 1 and in == c)< (body: seq< conv k1 in*t bn relu if t != 1
-                                                  conv k3 s=s p1 in*t dw bn relu
+    residual(when=s == 1 and in == c)< (body: seq< (conv k1 in*t bn relu) if t != 1
+                                                  conv k3 s=s p1 dw bn relu
                                                   conv k1 c bn >) >
 unit(8, 1) unit(16, 6, s=2) unit(16, 6) unit(16, 1)
 gap flatten fc 3
@@ -350,7 +350,8 @@ gap flatten fc 3
     network = cnndsl.build(text)
     source = cnndsl.compile_source(text)
     assert [n for n in classes(source) if n.startswith("Unit")] == ["Unit"]
-    assert "            layers.append(nn.Conv2d(in_channels, in_channels * t, 1, " in source
+    assert "        if t != 1:\n            layers.append(nn.Conv2d(in_channels, in_channels * t, " \
+        "1, bias=False))\n" in source
     model = assert_same_function(network, source)
     assert torch.jit.script(model) is not None
 

@@ -17,8 +17,8 @@ constructor, as hand-written code decides them.
 # The class text builds a region's modules under `if COND:` (appended to the list an
 # `nn.Sequential(*layers)` is made from, so the children are numbered as the instance
 # numbers them; in other containers `self.x = ... if self.use_x else None`), and its
-# forward runs the region's steps under `if self.use_x:`, a `torch.jit.Final[bool]`
-# attribute set in the constructor (so TorchScript compiles only the branch it takes, and
+# forward runs the region's steps under `if self.use_x:`, an attribute set in the
+# constructor and listed in the class's `__constants__` (so TorchScript compiles only the branch it takes, and
 # no call of a module that is None). Every step of a region writes the variable of the
 # tensor it reads first, so skipping the region leaves that variable holding the tensor the
 # region stands for; where that is not possible (a step's first input is read again later,

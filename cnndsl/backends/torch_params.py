@@ -806,11 +806,14 @@ class ProbeSource(TorchSource):
                 for condition, name in self.flags(path).items()]
 
     def _annotations(self, path: str) -> str:
-        """`use_residual: torch.jit.Final[bool]`: TorchScript compiles only the branch a
-        constant condition takes."""
-        names = self.flags(path).values()
-        return "".join(f"{INDENT}{name}: torch.jit.Final[bool]\n" for name in names) + \
-            ("\n" if names else "")
+        """`__constants__ = ["use_residual"]`: TorchScript compiles only the branch a
+        constant condition takes (a class annotation `torch.jit.Final[bool]` would do the
+        same, but TorchScript cannot read it where the text is compiled with postponed
+        annotations)."""
+        names = list(self.flags(path).values())
+        if not names:
+            return ""
+        return f"{INDENT}__constants__ = [{', '.join(repr(n) for n in names)}]\n\n"
 
     def take_prelude(self) -> list[str]:
         lines, self._prelude = self._prelude, []
