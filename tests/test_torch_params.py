@@ -128,10 +128,9 @@ def test_efficientnet_b0_has_one_class_per_block():
     assert "Se(e, e, max(1, cin // 4))" in source and "def divisible(" in source
 
 
-@pytest.mark.parametrize("stem, blocks", [("mobilenet_v3_large", ("Bneck", "SqueezeExcitation")),
-                                          ("mobilenet_v2", ("Inverted",)),
-                                          ("convnext_tiny", ("Cnblock",)),
-                                          ("mnasnet1_0", ("Inverted",))])
+@pytest.mark.parametrize("stem, blocks", [
+    ("mobilenet_v3_large", ("Bneck", "SqueezeExcitation")), ("mobilenet_v2", ("Inverted",)),
+    ("convnext_tiny", ("Cnblock",)), ("mnasnet1_0", ("Inverted",))])
 def test_conditional_blocks_have_one_class(stem, blocks):
     found = classes(cnndsl.compile_source(ZOO / f"{stem}.cnn"))
     for block in blocks:
@@ -350,8 +349,8 @@ gap flatten fc 3
     network = cnndsl.build(text)
     source = cnndsl.compile_source(text)
     assert [n for n in classes(source) if n.startswith("Unit")] == ["Unit"]
-    assert "        if t != 1:\n            layers.append(nn.Conv2d(in_channels, in_channels * t, " \
-        "1, bias=False))\n" in source
+    assert "        if t != 1:\n            layers.append(nn.Conv2d(in_channels, " \
+        "in_channels * t, 1, bias=False))\n" in source
     model = assert_same_function(network, source)
     assert torch.jit.script(model) is not None
 

@@ -18,11 +18,12 @@ constructor, as hand-written code decides them.
 # `nn.Sequential(*layers)` is made from, so the children are numbered as the instance
 # numbers them; in other containers `self.x = ... if self.use_x else None`), and its
 # forward runs the region's steps under `if self.use_x:`, an attribute set in the
-# constructor and listed in the class's `__constants__` (so TorchScript compiles only the branch it takes, and
-# no call of a module that is None). Every step of a region writes the variable of the
-# tensor it reads first, so skipping the region leaves that variable holding the tensor the
-# region stands for; where that is not possible (a step's first input is read again later,
-# or a step makes several tensors) the probe is made again without symbolic conditions.
+# constructor and listed in the class's `__constants__` (so TorchScript compiles only the
+# branch it takes, and no call of a module that is None). Every step of a region writes
+# the variable of the tensor it reads first, so skipping the region leaves that variable
+# holding the tensor the region stands for; where that is not possible (a step's first
+# input is read again later, or a step makes several tensors) the probe is made again
+# without symbolic conditions.
 # A condition holding for this instance runs the region, failing skips it; both are right
 # for this instance, and instances share a class only where their texts are identical.
 # Conditions are symbolic only where the guarded layers' names cannot depend on them: in a

@@ -6,9 +6,10 @@
 # are numbered and chained is an `nn.Sequential`; other containers get a class with a
 # straight-line `forward` (no branching on data, so torch.fx, export, ONNX and compile all
 # trace it; a parametric class's `if self.use_residual:` reads a constant of the module,
-# set in its constructor: cnndsl/backends/torch_conditions.py). Classes are named after the block they come from. A block call's class takes
-# the block's parameters (`Bottleneck(in_channels, c, s=1)`), written from a symbolic probe
-# of the call and checked against the network (the NOTE in torch_params.py); calls whose
+# set in its constructor: cnndsl/backends/torch_conditions.py). Classes are named after
+# the block they come from. A block call's class takes the block's parameters
+# (`Bottleneck(in_channels, c, s=1)`), written from a symbolic probe of the call and
+# checked against the network (the NOTE in torch_params.py); calls whose
 # texts differ get numbered classes, Bottleneck2, ..., and where no parametric class can be
 # made (and for every class of a `--fuse-bn` network, whose layers the probe does not
 # reproduce) a class holds this call's numbers, with no parameters. A `dense` block is a

@@ -409,7 +409,7 @@ def layer_factory(value: LayerValue) -> str | None:
         return None
     try:
         expr = spec.torch(spec.defaults(), [(8, 4, 4)], (8, 4, 4))
-    except Exception:  # noqa: BLE001 - a rule that needs real options: not a factory
+    except Exception:  # a rule that needs real options: not a factory
         return None
     match = _FACTORY.fullmatch(expr or "")
     return match.group(1) if match else None
