@@ -638,6 +638,8 @@ def _regions_written(probe: Probe) -> bool:
         scope = network.node(min(tree.unit_nodes(unit)))["scope"]
         if any(s.kind == "block" for s in scope[depth:unit.count(".")]):
             continue  # inside a nested call: its own class
+        if tree.containers[parent].kind == "list":
+            return False  # an nn.ModuleList holds no None
         order = tree.ordered_children(parent)
         if order is None:
             return False
