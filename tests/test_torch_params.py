@@ -163,7 +163,7 @@ def test_no_constructor_takes_a_parameter_it_does_not_read(stem):
 
 
 def test_a_class_that_keeps_literals_takes_no_parameters_and_its_calls_pass_none():
-    text = "input 4x8x8\nblock b(c, t): conv k1 c=round(c * t / 3)\nb(4, 2) b(4, 3)\n"
+    text = "input 4x8x8\nblock b(c, t): conv k1 c=ceil(c * t / 3)\nb(4, 2) b(4, 3)\n"
     source = cnndsl.compile_source(text)
     assert unused_parameters(source) == {}
     assert "class B(nn.Module):\n    def __init__(self, in_channels):" in source
