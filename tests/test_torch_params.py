@@ -434,8 +434,9 @@ DENSE_FALLBACKS = {
     "growth": "conv k3 p1 16\ndense(n=3, k=4)< conv k1 in >",  # grows with its input
     "aux": "conv k3 p1 16\ndense(n=2, k=4)< aux< gap flatten fc 3 > conv k3 p1 k >",
     # layers 1, 2 give one class (a `Unit` call in it), layer 3 another: all taken back
+    # (`ceil` is not written as a call: 20, 20, 40 are literals)
     "differ": "block unit(c):\n    bn relu conv k3 p1 c\nconv k3 p1 16\n"
-              "dense(n=3, k=4)< conv k1 max(in, 20) unit(k) >",
+              "dense(n=3, k=4)< conv k1 ceil(in / 22) * 20 unit(k) >",
 }
 
 
