@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import cnndsl
 from cnndsl.backends.torch_source import TorchSource
-from cnndsl.backends.torch_symbolic import Sym
+from cnndsl.backends.torch_symbolic import Sym, SymFloat
 from cnndsl.backends.torch_source import network_class_name
 from cnndsl.ir.names import class_name
 from cnndsl.torch_api import module_class
@@ -68,9 +68,33 @@ def test_symbolic_ints_print_what_they_are_worth():
     assert f"{c * width // 64 * g}" == "c * width // 64 * g"
     assert str(Sym("in_channels", 64) + Sym("k", 32) + Sym("k", 32)) == "in_channels + 2 * k"
     assert str((c - 1) // 2) == "(c - 1) // 2" and str(c // (g + 1)) == "c // (g + 1)"
-    assert type(c - c) is int and type(c / 2) is float
+    assert type(c - c) is int and str(c / 2) == "c / 2" and float(c / 2) == 32.0
     assert str(2 * (c // 2) // 2 + c // 2) == "2 * (c // 2)"  # exact divisions divide
     assert str((2 * c + 4) // 2) == "c + 2" and str((2 * c + 3) // 2) == "(2 * c + 3) // 2"
+
+
+def test_symbolic_floats_print_an_expression_python_evaluates_to_the_same_float():
+    values = {"p": 0.2, "q": -1.5e-3, "n": 7, "m": -3}
+    syms = [SymFloat("p", 0.2), SymFloat("q", -1.5e-3), Sym("n", 7), Sym("m", -3)]
+    rng = random.Random(1)
+    apply = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
+             "/": lambda a, b: a / b, "//": lambda a, b: a // b}
+    checked = 0
+    for _ in range(5000):
+        x = rng.choice(syms)
+        for _ in range(3):
+            other = rng.choice(syms + [rng.randint(-5, 9), rng.choice([0.1, -2.5, 3.0])])
+            op = rng.choice(list(apply))
+            left, right = (x, other) if rng.random() < 0.5 else (other, x)
+            if op not in ("/", "//") or right != 0:
+                x = apply[op](left, right)
+        if isinstance(x, SymFloat):
+            checked += 1
+            assert eval(str(x), {}, dict(values)) == float(x), str(x)  # bit for bit
+    assert checked > 1000
+    p, first, total = SymFloat("p", 0.2), Sym("first", 3), Sym("total", 16)
+    assert str(p * (first + 1) / total) == "p * (first + 1) / total"
+    assert str(-(p - 1.0)) == "-(p - 1.0)" and str(1 - p / 2) == "1 - p / 2"
 
 
 def test_resnet50_has_one_bottleneck_and_one_stage():
@@ -88,6 +112,66 @@ def test_resnet50_has_one_bottleneck_and_one_stage():
     assert ") if s != 1 or in_channels != 4 * c else None" in source
     assert ("downsample = self.downsample(x) if self.downsample is not None else x\n"
             "        out += downsample\n") in source
+
+
+def test_efficientnet_b0_has_one_class_per_block():
+    """Conditions, floats and layer arguments are symbolic (torch_conditions.py)."""
+    source = cnndsl.compile_source(ZOO / "efficientnet_b0.cnn")
+    found = classes(source)
+    assert [n for n in found if n.startswith("Mbconv")] == ["Mbconv"]
+    assert [n for n in found if n.startswith("Se")] == ["Se"]
+    assert found["Se"] == "in_channels, c, squeeze, act=nn.SiLU"
+    assert "        self.use_residual = s == 1 and cin == c\n" in source
+    assert "        if e != cin:\n            layers.append(Cna(in_channels, e, k=1))\n" in source
+    assert "        self.block = nn.Sequential(*layers)\n" in source
+    assert "StochasticDepth(sd, 'row') if self.use_residual else None" in source
+    assert "        if self.use_residual:\n            block = self.stochastic_depth(block)\n" \
+        in source
+    assert "self.activation = act(inplace=True)" in source
+    assert "Se(e, e, max(1, cin // 4))" in source and "def divisible(" in source
+
+
+@pytest.mark.parametrize("stem, blocks", [
+    ("mobilenet_v3_large", ("Bneck", "SqueezeExcitation")), ("mobilenet_v2", ("Inverted",)),
+    ("convnext_tiny", ("Cnblock",)), ("mnasnet1_0", ("Inverted",))])
+def test_conditional_blocks_have_one_class(stem, blocks):
+    found = classes(cnndsl.compile_source(ZOO / f"{stem}.cnn"))
+    for block in blocks:
+        assert [n for n in found if n.rstrip("0123456789") == block] == [block]
+
+
+def unused_parameters(source: str) -> dict[str, list[str]]:
+    """{class: the constructor parameters its body never reads} of a generated file."""
+    unused = {}
+    for node in ast.parse(source).body:
+        if not isinstance(node, ast.ClassDef):
+            continue
+        init = next((f for f in node.body if isinstance(f, ast.FunctionDef)
+                     and f.name == "__init__"), None)
+        if init is None:
+            continue
+        read = {n.id for n in ast.walk(init) if isinstance(n, ast.Name)
+                and isinstance(n.ctx, ast.Load)}
+        names = [a.arg for a in init.args.args[1:] + init.args.kwonlyargs]
+        if [a for a in names if a not in read]:
+            unused[node.name] = [a for a in names if a not in read]
+    return unused
+
+
+@pytest.mark.parametrize("stem", ["efficientnet_b0", "efficientnet_v2_s", "mobilenet_v2",
+                                  "mobilenet_v3_large", "mnasnet1_0", "regnet_y_400mf",
+                                  "convnext_tiny", "shufflenet_v2_x1_0", "resnet50"])
+def test_no_constructor_takes_a_parameter_it_does_not_read(stem):
+    assert unused_parameters(cnndsl.compile_source(ZOO / f"{stem}.cnn")) == {}
+
+
+def test_a_class_that_keeps_literals_takes_no_parameters_and_its_calls_pass_none():
+    text = "input 4x8x8\nblock b(c, t): conv k1 c=ceil(c * t / 3)\nb(4, 2) b(4, 3)\n"
+    source = cnndsl.compile_source(text)
+    assert unused_parameters(source) == {}
+    assert "class B(nn.Module):\n    def __init__(self, in_channels):" in source
+    assert "B(4)" in source and "B2(3)" in source
+    assert_same_modules(cnndsl.build(text))
 
 
 @pytest.mark.parametrize("path", [ZOO / f"{name}.cnn" for name in ZOO_SAMPLE],
@@ -210,6 +294,70 @@ def test_random_blocks_give_the_concrete_modules(text):
     assert tuple(out.shape[1:]) == tuple(network.node(network.output)["meta"]["shape"])
 
 
+# --- conditional blocks (cnndsl/backends/torch_conditions.py) -------------------------------
+CONDITIONS = ("t != 1", "s == 1 and in == c", "c == in or t == 2", "not (s != 1)", "t >= 2")
+
+
+@st.composite
+def conditional_spec(draw) -> str:
+    """Blocks with conditional items, conditional residuals, float and layer arguments,
+    called with arguments for which the conditions hold and fail."""
+    first, second = draw(st.sampled_from(CONDITIONS)), draw(st.sampled_from(CONDITIONS))
+    items = [f"conv k1 in*t bn act if {first}", "conv k3 s=s p1 in*t dw bn act",
+             f"(gate: gate< gap conv k1 4 relu conv k1 in*t sigmoid >) if {second}",
+             "conv k1 c bn"]
+    if draw(st.booleans()):
+        items.insert(1, f"seq< conv k1 in*t relu if {second} > if {first}")
+    drop = draw(st.sampled_from(("(sd: droppath p) if s == 1 and in == c", "droppath p")))
+    when = draw(st.sampled_from(("s == 1 and in == c", "in == c")))
+    lines = ["input 8x8x8", "block unit(c, t, s=1, p=0.0, act=relu):",
+             f"    residual(when={when})< (body: seq< {' '.join(items)} >) {drop} >"]
+    lines.append("block stage(c, n, t, p=0.1):")
+    lines.append("    seq< repeat(n, i)< unit(c, t, 2 if i == 0 else 1, p * i / n, "
+                 "act=hardswish if i == 1 else relu) > >")
+    for _ in range(draw(st.integers(1, 3))):
+        c, t = draw(st.sampled_from((4, 8, 16))), draw(st.integers(1, 3))
+        s, p = draw(st.integers(1, 2)), draw(st.sampled_from(("0.0", "0.25")))
+        act = draw(st.sampled_from(("relu", "silu", "id")))
+        lines.append(draw(st.sampled_from((f"unit({c}, {t}, {s}, {p}, act={act})",
+                                           f"stage({c}, {draw(st.integers(1, 3))}, {t})"))))
+    return "\n".join(lines) + "\ngap flatten fc 3\n"
+
+
+@settings(max_examples=30, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(conditional_spec())
+def test_conditional_blocks_give_the_concrete_modules_and_function(text):
+    try:
+        network = cnndsl.build(text)
+    except cnndsl.CnnError:
+        return
+    assert_same_modules(network)
+    source = cnndsl.compile_source(text)
+    model = assert_same_function(network, source)
+    assert unused_parameters(source) == {}
+    torch.jit.script(model)  # a constant flag: only the branch it takes is compiled
+
+
+def test_instances_where_a_condition_holds_and_fails_share_a_class():
+    text = """
+input 8x8x8
+block unit(c, t, s=1):
+    residual(when=s == 1 and in == c)< (body: seq< (conv k1 in*t bn relu) if t != 1
+                                                  conv k3 s=s p1 dw bn relu
+                                                  conv k1 c bn >) >
+unit(8, 1) unit(16, 6, s=2) unit(16, 6) unit(16, 1)
+gap flatten fc 3
+"""
+    network = cnndsl.build(text)
+    source = cnndsl.compile_source(text)
+    assert [n for n in classes(source) if n.startswith("Unit")] == ["Unit"]
+    assert "        if t != 1:\n            layers.append(nn.Conv2d(in_channels, " \
+        "in_channels * t, 1, bias=False))\n" in source
+    model = assert_same_function(network, source)
+    assert torch.jit.script(model) is not None
+
+
 # --- dense blocks (cnndsl/backends/torch_dense.py) ----------------------------------------
 def assert_same_function(network, source: str) -> torch.nn.Module:
     """The module computes what the concrete emission computes, with the same weights."""
@@ -316,8 +464,9 @@ DENSE_FALLBACKS = {
     "growth": "conv k3 p1 16\ndense(n=3, k=4)< conv k1 in >",  # grows with its input
     "aux": "conv k3 p1 16\ndense(n=2, k=4)< aux< gap flatten fc 3 > conv k3 p1 k >",
     # layers 1, 2 give one class (a `Unit` call in it), layer 3 another: all taken back
+    # (`ceil` is not written as a call: 20, 20, 40 are literals)
     "differ": "block unit(c):\n    bn relu conv k3 p1 c\nconv k3 p1 16\n"
-              "dense(n=3, k=4)< conv k1 max(in, 20) unit(k) >",
+              "dense(n=3, k=4)< conv k1 ceil(in / 22) * 20 unit(k) >",
 }
 
 
@@ -336,7 +485,9 @@ def test_generated_parametric_code_is_ruff_clean(tmp_path):
 
     for text, name in ((DIFFERING, "differing"), (HOSTILE_PARAMS, "hostile"),
                        (CUSTOM_DENSE, "dense"), (DENSE_IN_BLOCK, "dense_block"),
-                       (ZOO / "densenet121.cnn", "densenet121")):
+                       (ZOO / "densenet121.cnn", "densenet121"),
+                       (ZOO / "efficientnet_b0.cnn", "efficientnet_b0"),
+                       (ZOO / "mobilenet_v3_large.cnn", "mobilenet_v3_large")):
         (tmp_path / f"{name}.py").write_text(cnndsl.compile_source(text))
     ruff = ROOT / ".venv" / "bin" / "ruff"
     done = subprocess.run([str(ruff), "check", "--config", str(ROOT / "pyproject.toml"),

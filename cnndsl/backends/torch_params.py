@@ -35,21 +35,29 @@ block's parameters, as a person would write it.
 # Dense blocks inside a block get a shared layer class and a loop (the NOTE in
 # torch_dense.py), checked the same way.
 # A `--fuse-bn` network's probes are folded by the same rules before they are compared.
-# Falls back to concrete classes: blocks with arguments other than numbers, instances that
-# are numbered but not chained (an nn.ModuleList), and any probe that fails or disagrees
-# with the network. Floats are not symbolic: they print as
-# literals, so instances that differ in a float get classes of their own.
+# Float arguments are symbolic too (torch_symbolic.SymFloat: the expression as written, so
+# Python computes the same float), and so are layer arguments passed as a module class
+# (`act=nn.SiLU`, SymLayer: where the probe makes a layer from one, the text calls it,
+# `act(inplace=True)`). Conditions that read parameters are decided in the constructor
+# (`if e != cin:`, `self.use_residual = s == 1 and cin == c`): the NOTE in
+# torch_conditions.py. A probe starts from the `default` lines in effect at its call (the
+# real network's lowering records them). A class's constructor takes only the parameters
+# its text reads, and its calls pass only those (class_params).
+# Falls back to concrete classes: blocks with tensor arguments, instances that are
+# numbered but not chained (an nn.ModuleList), and any probe that fails or disagrees with
+# the network (a probe with symbolic conditions that disagrees is made again without).
 """
 from __future__ import annotations
 
 import ast as pyast
 import keyword
+import re
 import textwrap
 from dataclasses import dataclass
 
 from ..errors import CnnError
 from ..ir import Network
-from ..ir.evaluate import Env, evaluate
+from ..ir.evaluate import Env, LayerValue, evaluate
 from ..ir.graph import Scope
 from ..ir.library import collect_blocks
 from ..ir.lower import Frame, Lowering, sequence_body
@@ -57,8 +65,25 @@ from ..ir.names import attribute_name
 from ..ir.names import class_name as sanitise_class_name
 from ..ops import ChannelsLast, ShapeProblem, lookup, node_shape, same_layout
 from ..syntax import ast, parse
-from .torch_source import TorchSource
-from .torch_symbolic import Sym, plain
+from .torch_conditions import (
+    PHANTOM,
+    ConditionalLowering,
+    NotSymbolic,
+    ProbeTree,
+    is_phantom,
+    real_name,
+)
+from .torch_inplace import overwritable
+from .torch_source import NotWritable, TorchSource
+from .torch_symbolic import (
+    DIVISIBLE_SOURCE,
+    SYMBOLIC_FUNCTIONS,
+    Sym,
+    SymFloat,
+    SymLayer,
+    layer_factory,
+    plain,
+)
 from .torch_tree import ModuleTree, join
 
 INDENT = "    "
@@ -80,11 +105,18 @@ class DenseSite:
 
 class DenseRecorder(Lowering):
     """Lowers as usual, recording each dense block's options, body and variables (what
-    its classes are written from: cnndsl/backends/torch_dense.py)."""
+    its classes are written from: cnndsl/backends/torch_dense.py), and the `default`
+    lines in effect at each block call (which its probe starts from)."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.dense_sites: dict[str, DenseSite] = {}  # path -> how it was lowered
+        self.call_presets: dict[str, dict] = {}  # block call's path -> presets at the call
+
+    def sequence(self, seq, x, frame, env) -> int:
+        if frame.scope and frame.scope[-1].kind == "block":
+            self.call_presets.setdefault(".".join(s.name for s in frame.scope), self.presets)
+        return super().sequence(seq, x, frame, env)
 
     def dense(self, item, options, x, frame, env, name) -> int:
         out = super().dense(item, options, x, frame, env, name)
@@ -99,17 +131,20 @@ class DenseRecorder(Lowering):
         return out
 
 
-class ProbeLowering(DenseRecorder):
-    """Lowers one block body alone, recording what the class text needs: the repeats and
-    how each call passed its arguments."""
+class ProbeLowering(ConditionalLowering, DenseRecorder):
+    """Lowers one block body alone, recording what the class text needs: the repeats, how
+    each call passed its arguments, and the conditions (cnndsl/backends/torch_conditions.py;
+    symbolic only where `symbolic_conditions`)."""
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, symbolic_conditions: bool = False, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self.init_regions(symbolic_conditions)
         self.repeats: dict[str, list[tuple[int, Sym | int]]] = {}  # path -> (start, count)
         self.keywords: dict = {}  # call span -> names given by keyword
         self.optional: dict[str, str] = {}  # shortcut path -> when it exists (Python text)
         self.phantoms: dict[str, tuple[set[int], int]] = {}  # path -> (nodes, stands for)
         self.positional: dict = {}  # call span -> how many arguments were positional
+        self.layer_args: dict[int, SymLayer] = {}  # node -> the layer argument it is
 
     def add(self, *args, **kwargs) -> int:
         n = super().add(*args, **kwargs)
@@ -119,16 +154,35 @@ class ProbeLowering(DenseRecorder):
             meta["shape"] = same_layout(shape, (shape[0], *plain(tuple(shape[1:]))))
         return n
 
+    def layer_var(self, item, x, frame, env, name) -> int:
+        out = super().layer_var(item, x, frame, env, name)
+        value = evaluate(ast.Name(item.name, item.span), env, self.shape(x)[0])
+        if isinstance(value, SymLayer) and out != x and not item.options:
+            self.layer_args[out] = value
+        return out
+
     def bind(self, block, call, env, in_ch, frame) -> dict:
         self.keywords[call.span] = {a.name for a in call.args if a.name is not None}
         self.positional[call.span] = sum(1 for a in call.args if a.name is None)
         return super().bind(block, call, env, in_ch, frame)
 
     def residual(self, item, options, x, frame, env) -> int:
-        """`residual(proj)`: the projection as a constructor decision (see the NOTE)."""
         if len(item.branches) == 2 or not options.get("proj"):
             return super().residual(item, options, x, frame, env)
         out = self.sequence(item.branches[0].body, x, frame, env)
+        return self._join(item, options, x, out, frame, env)
+
+    def _join(self, item, options, x, out, frame, env, checked: bool = True) -> int:
+        """A residual's shortcut and add, after its body (`out`); `residual(proj)`'s
+        projection as a constructor decision (see the NOTE). Not `checked`: a phantom's
+        add (torch_conditions.py), whatever the shapes."""
+        if len(item.branches) == 2 or not options.get("proj"):
+            shortcut = x if len(item.branches) == 1 else self.branch(
+                item.branches[1], x, frame, env, frame.default("shortcut"), "shortcut")
+            if checked:
+                return self.add("add", {}, [out, shortcut], item.span, frame,
+                                frame.fresh("add"))
+            return self._unchecked_add([out, shortcut], item.span, frame, frame.fresh("add"))
         changed = self.shape(out) != self.shape(x)
         plan = self._projection_plan(x, out, changed)
         if plan is None:
@@ -145,6 +199,14 @@ class ProbeLowering(DenseRecorder):
             if not changed:  # built only for the text: the network has no projection here
                 self.phantoms[path] = (set(range(before, self.graph.number_of_nodes())), x)
         return self.add("add", {}, [out, shortcut], item.span, frame, frame.fresh("add"))
+
+    def _unchecked_add(self, inputs: list[int], span, frame, local: str) -> int:
+        n = self.graph.number_of_nodes()
+        self.graph.add_node(n, op="add", opts={}, span=span, scope=frame.scope,
+                            name=frame.path(local), meta={"shape": self.shape(inputs[0])})
+        for index, i in enumerate(inputs):
+            self.graph.add_edge(i, n, index=index)
+        return n
 
     def _projection_plan(self, x: int, out: int, changed: bool):
         """(condition, strides) of a projection: condition True (always), False (never) or
@@ -224,7 +286,10 @@ class ParamPlanner:
             PROBE_BUDGET_MIN
         self.blocks = None
         self.py_names: dict[str, dict[str, str]] = {}  # block -> {param: python name}
+        self.class_params: dict[str, set[str]] = {}  # class -> the parameters it takes
+        self.phantom_memo: dict[tuple, str | None] = {}  # see phantom_class
         self.dense_sites: dict[str, DenseSite] | None = None  # of the network, when needed
+        self.call_presets: dict[str, dict] = {}  # of the network, with dense_sites
         self.folded = any("folded" in self.network.node(n)["meta"]  # --fuse-bn
                           for n in self.network.layers())
         calls = any(s.kind in ("block", "dense") for n in self.network.layers()
@@ -273,9 +338,11 @@ class ParamPlanner:
         definition = self.blocks[entry.block].definition
         names = self.py_names[entry.block]
         defaults = _python_defaults(definition)
-        args = [_literal(in_ch)]
+        taken = self.class_params[name]
+        args = [_literal(in_ch)] if IN_CHANNELS in taken else []
         for param, value in entry.args:
-            if param in defaults and _literal(value) == _literal(defaults[param]):
+            if param not in taken or \
+                    param in defaults and _literal(value) == _literal(defaults[param]):
                 continue
             text = _literal(value)
             args.append(f"{names[param]}={text}" if param in defaults else text)
@@ -290,7 +357,8 @@ class ParamPlanner:
         return dense_block_expr(self, path, network, tree, sites)
 
     def network_dense_sites(self) -> dict[str, DenseSite]:
-        """The dense blocks of the real network, as its lowering saw them."""
+        """The dense blocks of the real network, as its lowering saw them (and, in
+        call_presets, the `default` lines in effect at each block call)."""
         if self.dense_sites is None:
             self.dense_sites = {}
             if self.blocks is not None:
@@ -300,6 +368,7 @@ class ParamPlanner:
                 try:
                     lowering.sequence(self.spec.body, 0, Frame((), "block"), lowering.globals)
                     self.dense_sites = lowering.dense_sites
+                    self.call_presets = lowering.call_presets
                 except (CnnError, RecursionError, ArithmeticError, TypeError, ValueError):
                     pass
         return self.dense_sites
@@ -317,7 +386,8 @@ class ParamPlanner:
         entry = self.scope_entry(path)
         if entry is None or self.blocks is None or entry.block not in self.blocks:
             return None
-        if any(isinstance(v, bool) or not isinstance(v, (int, float)) for _, v in entry.args):
+        if any(isinstance(v, bool) or not isinstance(v, (int, float, LayerValue))
+               for _, v in entry.args):
             return None
         box = self.tree.containers[path]
         if box.kind == "list" or len(box.inputs) != 1:
@@ -325,7 +395,7 @@ class ParamPlanner:
         # A probe depends only on the block, its arguments and the input shape; calls that
         # agree on those and match the probe share its class (see the NOTE).
         in_shape = self.network.node(box.inputs[0])["meta"]["shape"]
-        key = (entry.block, tuple((p, type(v).__name__, v) for p, v in entry.args),
+        key = (entry.block, tuple((p, type(v).__name__, _key(v)) for p, v in entry.args),
                tuple(in_shape))
         for probe in self.probes.get(key, ()):
             if self._agrees(path, probe):
@@ -333,36 +403,87 @@ class ParamPlanner:
         probe = self.probe(path, entry)
         if probe is None:
             return None
-        probe.class_name = ProbeSource(self, probe).instance_class()
+        try:
+            probe.class_name = ProbeSource(self, probe).instance_class()
+        except NotWritable:  # checked before (_regions_written): not expected
+            return None
         self.probes.setdefault(key, []).append(probe)
         return probe.class_name
 
-    def probe(self, path: str, entry: Scope) -> Probe | None:
+    def probe(self, path: str, entry: Scope, symbolic: bool = True) -> Probe | None:
+        """The instance's body lowered with its arguments symbolic, conditions too where
+        they can be (torch_conditions.py), else without; None where it disagrees."""
         box = self.tree.containers[path]
         self.budget -= len(box.nodes)
         if self.budget < 0:
             return None
+        symbolic = symbolic and not self.folded
+        self.network_dense_sites()  # and the `default` lines in effect at each call
+        try:
+            probe = self._lower_probe(self.network, self.tree, path, entry, symbolic,
+                                      self.call_presets.get(path, {}))
+        except NotSymbolic:
+            return self.probe(path, entry, False)
+        if probe is not None and self._agrees(path, probe):
+            return probe
+        return self.probe(path, entry, False) if symbolic else None
+
+    def _lower_probe(self, network: Network, tree: ModuleTree, path: str, entry: Scope,
+                     symbolic: bool, presets: dict, phantom: bool = False) -> Probe | None:
+        """The probe of the call at `path` of `network` (the real one, or a probe with a
+        phantom call: see phantom_class), not yet compared with anything."""
+        box = tree.containers[path]
         info = self.blocks[entry.block]
         names = self.py_names[entry.block]
-        in_shape = self.network.node(box.inputs[0])["meta"]["shape"]
+        in_shape = plain(network.node(box.inputs[0])["meta"]["shape"])
         shape = (Sym(IN_CHANNELS, in_shape[0]), *in_shape[1:])
         lowering = ProbeLowering(self.spec, self.blocks, Env(dict(self.network.params)),
-                                 shape)
-        args = {param: Sym(names[param], value) if isinstance(value, int) else value
-                for param, value in entry.args}
-        scope = self.network.node(min(box.nodes))["scope"][:len(path.split("."))]
+                                 shape, symbolic_conditions=symbolic)
+        lowering.presets = presets
+        args = {param: _symbolic(names[param], value) for param, value in entry.args}
+        scope = network.node(min(box.nodes))["scope"][:len(path.split("."))]
         body, numbered = sequence_body(info.definition)
         frame = Frame(scope, "block", numbered=numbered)
         lowering.calls = [s.block for s in scope if s.kind == "block"]
         out = lowering.sequence(body, 0, frame, info.globals.child(args))
-        network = Network(lowering.graph, "probe", shape, out, aux_outputs=lowering.aux,
-                          blocks=self.network.blocks, source=self.network.source)
-        network = self.fold_like_the_network(network, lowering)
-        probe = Probe(path, entry, network, lowering, ModuleTree(network))
+        if phantom:  # biases as the body alone decides them (nothing to copy them from)
+            lowering._resolve_bias()
+        probe_network = Network(lowering.graph, "probe", shape, out, aux_outputs=lowering.aux,
+                                blocks=self.network.blocks, source=self.network.source)
+        probe_network = self.fold_like_the_network(probe_network, lowering)
+        probe_tree = ProbeTree(probe_network, lowering.stands_for) if lowering.stands_for \
+            else ModuleTree(probe_network)
+        probe = Probe(path, entry, probe_network, lowering, probe_tree)
         for optional in lowering.optional:  # its forward step must be one of a sequence
             if probe.tree.ordered_children(optional.rsplit(".", 1)[0]) is None:
                 return None
-        return probe if self._agrees(path, probe) else None
+        if lowering.conditions and not _regions_written(probe):
+            raise NotSymbolic
+        return probe
+
+    def phantom_class(self, probe: Probe, path: str, entry: Scope) -> str | None:
+        """The class of a block call inside a phantom of `probe` (torch_conditions.py):
+        written from its own probe, which nothing can be compared with (the text runs only
+        where the phantom's condition holds, which is never for the instance at hand)."""
+        key = (id(probe.network), path)
+        if key not in self.phantom_memo:
+            self.phantom_memo[key] = None
+            box = probe.tree.containers[path]
+            self.budget -= len(box.nodes)
+            presets = probe.lowering.call_presets.get(path, {})
+            try:
+                try:
+                    made = self._lower_probe(probe.network, probe.tree, path, entry, True,
+                                             presets, phantom=True)
+                except NotSymbolic:
+                    made = self._lower_probe(probe.network, probe.tree, path, entry, False,
+                                             presets, phantom=True)
+                if made is not None and self.budget >= 0:
+                    self.phantom_memo[key] = ProbeSource(self, made).instance_class()
+            except (CnnError, RecursionError, ArithmeticError, TypeError, ValueError,
+                    NotSymbolic, NotWritable):
+                pass
+        return self.phantom_memo[key]
 
     # --- the network's own class --------------------------------------------------------
     def root_probe(self, names: set[str] | None = None) -> Probe | None:
@@ -457,7 +578,8 @@ class ParamPlanner:
         entry = box.inputs[0] if entry is None else entry
         hidden = {real.node(entry)["name"]} if entry in box.nodes else set()
         by_name = {real.node(n)["name"][here:]: n for n in box.nodes if n != entry}
-        phantom = set().union(*(nodes for nodes, _ in lowering.phantoms.values()))
+        phantom = set().union(*(nodes for nodes, _ in lowering.phantoms.values()),
+                              lowering.stands_for)
         layers = [m for m in network.layers() if m not in phantom]
         if len(layers) != len(by_name):
             return False
@@ -467,6 +589,8 @@ class ParamPlanner:
         for nodes, stands_for in lowering.phantoms.values():
             for m in nodes:
                 name_of[m] = name_of[stands_for]
+        for m, stands_for in sorted(lowering.stands_for.items()):  # in the order made
+            name_of[m] = name_of[stands_for]
         real_name = {n: real.node(n)["name"][here:] for n in box.nodes}
         real_name[entry] = "\0input"
         depth = path.count(".") + 1 if path else 0
@@ -494,13 +618,14 @@ class ParamPlanner:
             return False
         for sub, other in probe.tree.containers.items():
             if (sub == probe.path or sub.startswith(probe.path + ".")) and \
-                    sub not in lowering.phantoms:
+                    sub not in lowering.phantoms and not is_phantom(sub):
                 container = self.tree.containers.get(path + sub[there:])
                 if container is None or other.kind != container.kind and not (
                         own_class and sub == probe.path) or [
                         c for c in container.children
                         if join(container.path, c) not in hidden] != [
-                        c for c in other.children if join(sub, c) not in lowering.phantoms]:
+                        c for c in other.children if join(sub, c) not in lowering.phantoms
+                        and not c.startswith(PHANTOM)]:
                     return False
         return True
 
@@ -532,6 +657,35 @@ def _reads_channels(network: Network, nodes: list[int]) -> bool:
                any(reads(scope.args) for scope in network.node(n)["scope"]) for n in nodes)
 
 
+def _regions_written(probe: Probe) -> bool:
+    """Whether every step of a conditional region can be written as one that reassigns
+    the variable of its first input (see the NOTE in torch_conditions.py): it makes one
+    tensor, and that input is read by no step after it nor returned."""
+    tree, network = probe.tree, probe.network
+    depth = probe.path.count(".") + 1 if probe.path else 0
+    for unit in probe.lowering.conditions:
+        parent, _, local = unit.rpartition(".")
+        if parent not in tree.containers or tree.containers[parent].kind == "sequential":
+            continue
+        scope = network.node(min(tree.unit_nodes(unit)))["scope"]
+        if any(s.kind == "block" for s in scope[depth:unit.count(".")]):
+            continue  # inside a nested call: its own class
+        if tree.containers[parent].kind == "list":
+            return False  # an nn.ModuleList holds no None
+        order = tree.ordered_children(parent)
+        if order is None:
+            return False
+        ins, outs = tree.unit_io(unit)
+        if len(outs) != 1 or not ins:
+            return False
+        box = tree.containers[parent]
+        after = order[order.index(local) + 1:]
+        if ins[0] in box.outputs or any(ins[0] in tree.unit_io(join(parent, c))[0]
+                                       for c in after):
+            return False
+    return True
+
+
 def _scope_key(scope: Scope):
     return (scope.name, scope.kind, scope.block, scope.args)
 
@@ -552,38 +706,76 @@ class ProbeSource(TorchSource):
         self.names = planner.py_names[probe.entry.block] if names is None else names
         self.known = {IN_CHANNELS, *self.names.values()}
         self._aliased: set[int] | None = None
+        self.probe = probe
+        self._prelude: list[str] = []  # statements the last module expression needs
+        self._lists = 0  # lists built in the constructor being written
 
     # --- the instance's class -----------------------------------------------------------
     def instance_class(self) -> str:
+        """The class, its constructor taking the parameters its text reads (a parameter
+        that changes nothing in it is left out, and the calls leave it out too)."""
         block = self.planner.blocks[self.entry.block].definition
-        signature = _signature(block, self.names)
         box = self.tree.containers[self.path]
         if box.kind == "sequential":
             base = "nn.Sequential"
+            saved, self._lists = self._lists, 0
             items = self.sequence_items(self.path)
-            rows = "".join(f"{INDENT * 3}{_indent(item, 3)},\n" for item in items)
-            body = (f"{INDENT}def __init__(self{signature}):\n"
-                    f"{INDENT * 2}super().__init__(\n{rows}{INDENT * 2})\n")
+            self._lists = saved
+            prelude = "".join(f"{line}\n" for line in self.take_prelude())
+            if len(items) == 1 and items[0].startswith("*"):  # a list built just before
+                call = f"{INDENT * 2}super().__init__({items[0]})\n"
+            else:
+                rows = "".join(f"{INDENT * 3}{_indent(item, 3)},\n" for item in items)
+                call = f"{INDENT * 2}super().__init__(\n{rows}{INDENT * 2})\n"
+            body = f"{INDENT}def __init__(self):\n{prelude}{call}"
         else:
             base = "nn.Module"
-            body = self._constructor(self.path, signature) + "\n" + self._forward(self.path)
-        return self.register_class(base, body, sanitise_class_name(self.entry.block))
+            body = self._annotations(self.path) + self._constructor(self.path) + "\n" + \
+                self._forward(self.path)
+        used = _names_used(body, self.known)
+        taken = {p.name for p in block.params if self.names[p.name] in used}
+        if IN_CHANNELS in used:
+            taken.add(IN_CHANNELS)
+        signature = _signature(block, self.names, taken)
+        body = body.replace("def __init__(self):", f"def __init__(self{signature}):", 1)
+        name = self.register_class(base, body, sanitise_class_name(self.entry.block))
+        self.planner.class_params[name] = taken
+        return name
 
     def root_body(self) -> str:
         """The network class's body, its constructor taking the symbolic params."""
         signature = "".join(f", {name}={int(value)}" for name, value in self.params_of_root())
-        return self._constructor("", signature) + "\n" + self._forward("")
+        body = self._constructor("", signature) + "\n" + self._forward("")
+        self._use_functions(body)
+        return body
+
+    def register_class(self, base: str, body: str, stem: str) -> str:
+        self._use_functions(body)
+        return super().register_class(base, body, stem)
+
+    def _use_functions(self, body: str) -> None:
+        """The generated file defines `divisible` where a class calls it."""
+        if re.search(r"\bdivisible\(", body):
+            self.helpers["divisible"] = DIVISIBLE_SOURCE
+            self.used_names.add("divisible")
+
 
     def params_of_root(self) -> list[tuple[str, int]]:
         return self.planner_probe.params
 
     # --- children -----------------------------------------------------------------------
     def module_expr(self, path: str) -> str:
+        return self._conditional(path, self._module_expr(path))
+
+    def _module_expr(self, path: str) -> str:
         if not self.tree.is_container(path):
             return self._layer_expr(self.tree.leaf_of[path])
         entry = self.planner.scope_entry(path, self.network, self.tree)
         if entry is not None:
             return self._call_expr(path, entry)
+        if is_phantom(path) and self.planner.scope_entry(path, self.network, self.tree,
+                                                         "dense") is not None:
+            raise NotWritable
         if self.planner.scope_entry(path, self.network, self.tree, "dense") is not None:
             expr = self.planner.dense_expr(path, self.network, self.tree,
                                            self.lowering.dense_sites)
@@ -591,7 +783,11 @@ class ProbeSource(TorchSource):
                 return expr
         if self.tree.containers[path].kind == "sequential":
             items = self.sequence_items(path)
-            expr = "nn.Sequential(\n" + "".join(f"{INDENT}{_indent(i)},\n" for i in items) + ")"
+            if len(items) == 1 and items[0].startswith("*"):  # a list built just before
+                expr = f"nn.Sequential({items[0]})"
+            else:
+                expr = "nn.Sequential(\n" + "".join(f"{INDENT}{_indent(i)},\n"
+                                                    for i in items) + ")"
         else:
             expr = self._class_for(path)
         condition = self.lowering.optional.get(path)
@@ -600,8 +796,95 @@ class ProbeSource(TorchSource):
     def constructor_names(self) -> set[str]:
         return set(self.known)
 
+    def _conditional(self, path: str, expr: str) -> str:
+        """A module of a conditional region in a container that is no sequence: None where
+        its condition fails (see the NOTE in torch_conditions.py)."""
+        condition = self.lowering.conditions.get(path)
+        parent = path.rpartition(".")[0]
+        if condition is None or self.tree.containers[parent].kind == "sequential":
+            return expr
+        return f"{expr} if self.{self.flag(parent, condition)} else None"
+
+    # --- conditions (torch_conditions.py) -------------------------------------------------
+    def attribute(self, local: str) -> str:
+        return real_name(local)
+
+    def step_condition(self, path: str) -> str | None:
+        return self.lowering.conditions.get(path)
+
+    def flags(self, path: str) -> dict[str, str]:
+        """{condition: the attribute holding it} for the steps of the container `path`:
+        `use_residual` for a residual's shortcut, else `use_` and the first step's name."""
+        box = self.tree.containers[path]
+        units: dict[str, list[str]] = {}
+        for local in box.children:
+            condition = self.lowering.conditions.get(join(path, local))
+            if condition is not None:
+                units.setdefault(condition, []).append(local)
+        taken = {self.attribute(c) for c in box.children}
+        out = {}
+        for condition, locals_ in units.items():
+            residual = any(self.lowering.region_kinds.get(join(path, c)) == "residual"
+                           for c in locals_)
+            stem = "use_residual" if residual else \
+                f"use_{attribute_name(self.attribute(locals_[0]))}"
+            name, k = stem, 1
+            while name in taken:
+                k += 1
+                name = f"{stem}{k}"
+            taken.add(name)
+            out[condition] = name
+        return out
+
+    def flag(self, path: str, condition: str) -> str:
+        return self.flags(path)[condition]
+
+    def constructor_preamble(self, path: str) -> list[str]:
+        return [f"{INDENT * 2}self.{name} = {condition}"
+                for condition, name in self.flags(path).items()]
+
+    def _annotations(self, path: str) -> str:
+        """`__constants__ = ["use_residual"]`: TorchScript compiles only the branch a
+        constant condition takes (a class annotation `torch.jit.Final[bool]` would do the
+        same, but TorchScript cannot read it where the text is compiled with postponed
+        annotations)."""
+        names = list(self.flags(path).values())
+        if not names:
+            return ""
+        return f"{INDENT}__constants__ = [{', '.join(repr(n) for n in names)}]\n\n"
+
+    def take_prelude(self) -> list[str]:
+        lines, self._prelude = self._prelude, []
+        return [INDENT * 2 + line.replace("\n", "\n" + INDENT * 2) for line in lines]
+
+    def _list_name(self) -> str:
+        self._lists += 1
+        name = "layers" if self._lists == 1 else f"layers_{self._lists}"
+        while name in self.known:
+            name += "_"
+        return name
+
     def optional_module(self, path: str) -> bool:
         return path in self.lowering.optional
+
+    def add_in_place(self, n: int) -> bool:
+        """A phantom's add (torch_conditions.py), whose inputs' shapes are not this
+        instance's business, is written as where its condition holds: there an add's
+        inputs have its shape."""
+        if n not in self.lowering.stands_for:
+            return super().add_in_place(n)
+        ins = self.network.inputs(n)
+        return len(ins) == 2 and overwritable(self.network, ins[0], self.aliased_nodes())
+
+    def _layer_expr(self, n: int) -> str:
+        """A layer that a layer argument gives: its module class called through the
+        argument (`act(inplace=True)`)."""
+        expr = super()._layer_expr(n)
+        value = self.lowering.layer_args.get(n)
+        factory = layer_factory(value) if value is not None else None
+        if factory is not None and expr.startswith(factory + "("):
+            return value.py + expr[len(factory):]
+        return expr
 
     def aliased_nodes(self) -> set[int]:
         if self._aliased is None:
@@ -610,11 +893,19 @@ class ProbeSource(TorchSource):
                              if self.network.node(n)["name"].startswith(optional)}
             for nodes, _ in self.lowering.phantoms.values():
                 self._aliased |= nodes
+            regions = self.lowering.node_condition  # read outside their region
+            self._aliased |= {n for n, condition in regions.items() if any(
+                regions.get(v) != condition for v in self.network.consumers(n))}
         return self._aliased
 
     def _call_expr(self, path: str, entry: Scope) -> str:
         """`Bottleneck(4 * c, c, 1, g, width)`: a nested call, its arguments as written."""
-        name = self.planner.class_for(path)
+        if is_phantom(path):
+            name = self.planner.phantom_class(self.probe, path, entry)
+            if name is None:
+                raise NotWritable
+        else:
+            name = self.planner.class_for(path)
         if name is None:
             return self.planner.source.module_expr(path)
         box = self.tree.containers[path]
@@ -625,9 +916,11 @@ class ProbeSource(TorchSource):
         keywords = self.lowering.keywords.get(entry.span, set())
         count = self.lowering.positional.get(entry.span, len(entry.args))
         given = set(keywords) | {p.name for p in definition.params[:count]}
-        positional, named = [_literal(in_ch)], []
+        taken = self.planner.class_params[name]
+        positional = [_literal(in_ch)] if IN_CHANNELS in taken else []
+        named = []
         for param, value in entry.args:
-            if param not in given and param in defaults:
+            if param not in taken or param not in given and param in defaults:
                 continue
             if param in keywords or param not in given:
                 named.append(f"{names[param]}={_literal(value)}")
@@ -636,16 +929,42 @@ class ProbeSource(TorchSource):
         return f"{name}({', '.join(positional + named)})"
 
     def sequence_items(self, path: str) -> list[str]:
-        """The children of a chain, a repeat with a symbolic count as a comprehension."""
+        """The children of a chain, a repeat with a symbolic count as a comprehension;
+        where some are conditional, the chain is a list built by statements before
+        (take_prelude), and the one item `*layers`."""
         box = self.tree.containers[path]
-        items = [self.module_expr(join(path, c)) for c in box.children]
+        entries = []  # [expression, condition, index among the real children or None]
+        for local in box.children:
+            child = join(path, local)
+            real = None if local.startswith(PHANTOM) else \
+                sum(1 for e in entries if e[2] is not None)
+            entries.append([self.module_expr(child), self.lowering.conditions.get(child),
+                            real])
         for start, count in reversed(self.lowering.repeats.get(path, [])):
-            copies = items[start:start + count]
+            at = [i for i, e in enumerate(entries)
+                  if e[2] is not None and start <= e[2] < start + count]
+            copies = [entries[i][0] for i in at]
             if isinstance(count, Sym) and count > 0 and len(set(copies)) == 1 and \
-                    len(copies) == count:
-                items[start:start + count] = [
-                    f"*[{_indent(copies[0])} for _ in range({count})]"]
-        return items
+                    len(copies) == count and at == list(range(at[0], at[0] + len(at))) and \
+                    all(entries[i][1] is None for i in at):
+                entries[at[0]:at[-1] + 1] = [
+                    [f"*[{_indent(copies[0])} for _ in range({count})]", None, None]]
+        if all(condition is None for _, condition, _ in entries):
+            return [expr for expr, _, _ in entries]
+        name = self._list_name()
+        lines, current = [f"{name}: list[nn.Module] = []"], None
+        for expr, condition, _ in entries:
+            if condition is not None and condition != current:
+                lines.append(f"if {condition}:")
+            current = condition
+            pad = INDENT if condition is not None else ""
+            if expr.startswith("*"):
+                line = f"{name}.extend({expr[1:]})"
+            else:
+                line = f"{name}.append({expr})"
+            lines.append(pad + line.replace("\n", "\n" + pad))
+        self._prelude += lines
+        return [f"*{name}"]
 
     def _class_for(self, path: str) -> str:
         """A container that is not a block call: a class taking the names it uses, and
@@ -661,7 +980,7 @@ class ProbeSource(TorchSource):
         signature = "".join(f", {p}" for p in params)
         constructor = constructor.replace("def __init__(self):",
                                           f"def __init__(self{signature}):", 1)
-        body = constructor + "\n" + forward
+        body = self._annotations(path) + constructor + "\n" + forward
         name = self.register_class(base, body, self._class_stem(path))
         args = [str(own) if p == IN_CHANNELS and own is not None else p for p in params]
         return f"{name}({', '.join(args)})"
@@ -698,34 +1017,51 @@ class ProbeSource(TorchSource):
         return constructor, forward, channels
 
     def _constructor(self, path: str, signature: str = "") -> str:
-        text = super()._constructor(path)
+        saved, self._lists = self._lists, 0  # list names count per constructor
+        try:
+            text = super()._constructor(path)
+        finally:
+            self._lists = saved
         return text.replace("def __init__(self):", f"def __init__(self{signature}):", 1)
 
 
-def _signature(block: ast.BlockDef, names: dict[str, str]) -> str:
+def _signature(block: ast.BlockDef, names: dict[str, str], taken: set[str]) -> str:
+    """`, in_channels, c, s=1`: the parameters in `taken` (IN_CHANNELS for the input's
+    channels), with their Python defaults."""
     defaults = _python_defaults(block)
-    parts = [IN_CHANNELS] + [
-        f"{names[p.name]}={_literal(defaults[p.name])}" if p.name in defaults
-        else names[p.name] for p in block.params]
+    parts = [IN_CHANNELS] if IN_CHANNELS in taken else []
+    parts += [f"{names[p.name]}={_literal(defaults[p.name])}" if p.name in defaults
+              else names[p.name] for p in block.params if p.name in taken]
     return "".join(f", {p}" for p in parts)
 
 
 def _python_defaults(block: ast.BlockDef) -> dict:
-    """The parameters that get a default in Python: a number written as the spec's default,
-    and only where every later parameter has one too."""
+    """The parameters that get a default in Python: a number or a layer (its module class)
+    written as the spec's default, and only where every later parameter has one too."""
     defaults: dict = {}
     for param in reversed(block.params):
         value = param.default.value if isinstance(param.default, ast.Num) else None
+        if isinstance(param.default, ast.Name) and param.default.id != "in":
+            value = _layer_default(param.default.id)
         if value is None or isinstance(value, bool):
             break
         defaults[param.name] = value
     return defaults
 
 
+def _layer_default(name: str) -> LayerValue | None:
+    """A parameter's default that is a layer passed as a module class (`act=silu`)."""
+    try:
+        value = evaluate(ast.Name(name, None), Env())
+    except CnnError:
+        return None
+    return value if isinstance(value, LayerValue) and layer_factory(value) else None
+
+
 def _python_names(params: list[str]) -> dict[str, str]:
     """Constructor parameter names: sanitised (cnndsl/ir/names.py), lower-case first (so
     never a class), unique, and never `in_channels`, `l` or a helper class."""
-    taken = {IN_CHANNELS, "l", *_helper_names()}  # `l` reads as 1 (ruff E741)
+    taken = {IN_CHANNELS, "l", *_helper_names(), *SYMBOLIC_FUNCTIONS}  # `l` reads as 1
     out = {}
     for param in params:
         name = attribute_name(param)
@@ -752,7 +1088,30 @@ def _names_used(constructor: str, known: set[str]) -> set[str]:
     return {n.id for n in pyast.walk(tree) if isinstance(n, pyast.Name) and n.id in known}
 
 
+def _symbolic(name: str, value):
+    """A block argument as the probe binds it: numbers, and layers passed as a module
+    class, as symbols named `name`."""
+    if isinstance(value, float):
+        return SymFloat(name, value)
+    if isinstance(value, LayerValue) and layer_factory(value) is not None:
+        return SymLayer(name, value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Sym(name, value)
+    return value
+
+
+def _key(value):
+    """A block argument as part of a probe's key (a layer by its op and written options)."""
+    if isinstance(value, LayerValue):
+        return (value.op, tuple(o.span.text for o in value.options))
+    return value
+
+
 def _literal(value) -> str:
+    if isinstance(value, SymLayer):
+        return value.py
+    if isinstance(value, LayerValue):  # a class takes only the layers it passes as classes
+        return layer_factory(value) or "None"
     if isinstance(value, Sym):
         return str(value)
     return repr(value) if isinstance(value, float) else str(value)

@@ -5,9 +5,11 @@
 # paths equal the summary's layer names: `model.layer3[2].conv2`. A container whose children
 # are numbered and chained is an `nn.Sequential`; other containers get a class with a
 # straight-line `forward` (no branching on data, so torch.fx, export, ONNX and compile all
-# trace it). Classes are named after the block they come from. A block call's class takes
-# the block's parameters (`Bottleneck(in_channels, c, s=1)`), written from a symbolic probe
-# of the call and checked against the network (the NOTE in torch_params.py); calls whose
+# trace it; a parametric class's `if self.use_residual:` reads a constant of the module,
+# set in its constructor: cnndsl/backends/torch_conditions.py). Classes are named after
+# the block they come from. A block call's class takes the block's parameters
+# (`Bottleneck(in_channels, c, s=1)`), written from a symbolic probe of the call and
+# checked against the network (the NOTE in torch_params.py); calls whose
 # texts differ get numbered classes, Bottleneck2, ..., and where no parametric class can be
 # made (and for every class of a `--fuse-bn` network, whose layers the probe does not
 # reproduce) a class holds this call's numbers, with no parameters. A `dense` block is a
@@ -48,6 +50,10 @@ _INLINE = {
     "mul": lambda args: " * ".join(args),
 }
 _MODULE_ALIASES = ("F", "nn", "torch")  # the generated file's imports
+
+
+class NotWritable(Exception):
+    """A parametric class's text cannot be written (cnndsl/backends/torch_params.py)."""
 
 
 def reserved_names() -> set[str]:
@@ -229,19 +235,24 @@ class TorchSource:
     def _constructor(self, path: str) -> str:
         box = self.tree.containers[path]
         lines = [f"{INDENT}def __init__(self):"]
-        exprs = [(c, self.module_expr(join(path, c))) for c in box.children
-                 if self._has_module(join(path, c))]
+        exprs = [(c, self.module_expr(join(path, c)), self.take_prelude())
+                 for c in box.children if self._has_module(join(path, c))]
         if box.kind == "list":
-            items = "".join(f"{INDENT * 3}{_indent(e, 3)},\n" for _, e in exprs)
+            if any(prelude for _, _, prelude in exprs):
+                raise NotWritable
+            items = "".join(f"{INDENT * 3}{_indent(e, 3)},\n" for _, e, _ in exprs)
             lines.append(f"{INDENT * 2}super().__init__([\n{items}{INDENT * 2}])")
             return "\n".join(lines) + "\n"
         lines.append(f"{INDENT * 2}super().__init__()")
-        texts, before = running_count([e for _, e in exprs],
-                                      [self._in_channels(join(path, c)) for c, _ in exprs],
+        lines += self.constructor_preamble(path)
+        texts, before = running_count([e for _, e, _ in exprs],
+                                      [self._in_channels(join(path, c)) for c, _, _ in exprs],
                                       self.constructor_names())
-        for (local, _), expr, statements in zip(exprs, texts, before):
+        for (child, _, prelude), expr, statements in zip(exprs, texts, before):
             lines += [f"{INDENT * 2}{statement}" for statement in statements]
-            if not local.isidentifier() and self.tree.is_parameter(join(path, local)):
+            lines += prelude
+            local = self.attribute(child)
+            if not local.isidentifier() and self.tree.is_parameter(join(path, child)):
                 lines.append(f"{INDENT * 2}self.register_parameter({local!r}, "
                              f"{_indent(expr, 2)})")
             elif not local.isidentifier():
@@ -262,10 +273,36 @@ class TorchSource:
             inputs = self.network.inputs(self.tree.leaf_of[path])
         return self.network.node(inputs[0])["meta"]["shape"][0] if inputs else None
 
+    def constructor_preamble(self, path: str) -> list[str]:
+        """Lines a constructor starts with, after `super().__init__()` (a parametric class
+        sets its conditions' flags there: cnndsl/backends/torch_conditions.py)."""
+        return []
+
+    def take_prelude(self) -> list[str]:
+        """Statements that the last module expression needs run before it (a parametric
+        class builds a conditional `nn.Sequential`'s list so), then forgotten."""
+        return []
+
+    def attribute(self, local: str) -> str:
+        """A child's attribute name, from its local name."""
+        return local
+
+    def step_condition(self, path: str) -> str | None:
+        """The condition (Python text) under which the forward runs the step at `path`."""
+        return None
+
+    def flag(self, path: str, condition: str) -> str:
+        """The attribute that holds a condition's value (set by constructor_preamble)."""
+        raise NotWritable
+
     def optional_module(self, path: str) -> bool:
         """Whether the module at `path` may be None (a parametric class decides in its
         constructor; see cnndsl/backends/torch_params.py)."""
         return False
+
+    def add_in_place(self, n: int) -> bool:
+        """Whether the add `n` may be written `first += second` (torch_inplace.py)."""
+        return add_in_place(self.network, n, self.aliased_nodes())
 
     def aliased_nodes(self) -> set[int]:
         """Nodes whose tensor may at run time be another's: those inside a module that may
@@ -314,15 +351,16 @@ class TorchSource:
     def access(self, path: str, rel: list[str]) -> str:
         """The expression that reaches the module at `path + rel` from `self` at `path`."""
         expr, here = "self", path
-        for local in rel:
+        for step in rel:
             kind = self.tree.containers[here].kind
+            local = self.attribute(step)
             if local.isdigit() and kind in ("sequential", "list"):
                 expr = f"{expr}[{local}]"
             elif not local.isidentifier():
                 expr = f"getattr({expr}, {local!r})"
             else:
                 expr = f"{expr}.{local}"
-            here = join(here, local)
+            here = join(here, step)
         return expr
 
     def _forward(self, path: str) -> str:
@@ -344,6 +382,7 @@ class ForwardWriter:
         self.assigned: list[list[str]] = []  # per line: the variables it assigns
         self.sharing: dict[str, list[int]] = {}  # variable -> nodes it holds (identities)
         self.merges: set[int] = set()  # lines that merge tensors (`y = torch.cat(...)`)
+        self.conditions: list[str | None] = []  # per line: the condition it runs under
         self.main = self.network.main_nodes() if not path else None
 
     def units(self) -> list[tuple[list[str], list[int], list[int]]]:
@@ -392,6 +431,7 @@ class ForwardWriter:
         ret = self._return_lines(returned)
         last = len(self.lines) - 1
         if len(ret) == 1 and last in self.merges and not self.training_only[last] and \
+                self.conditions[last] is None and \
                 ret[0].strip() == f"return {self.assigned[last][0]}":
             # a merge that ends the forward is returned, as hand-written code does:
             # `return torch.cat([branch1, branch2], dim=1)`
@@ -408,6 +448,10 @@ class ForwardWriter:
         (see the NOTE on auxiliary heads), the heads' outputs declared before it."""
         lines, inside = [], False
         declared = set()
+        if any(self.conditions):
+            if any(self.training_only):
+                raise NotWritable
+            return self._conditional_lines()
         for i, (line, aux) in enumerate(zip(self.lines, self.training_only)):
             if aux and not inside:
                 block = itertools.takewhile(lambda k: self.training_only[k],
@@ -422,8 +466,26 @@ class ForwardWriter:
             lines.append(f"{INDENT * (3 if aux else 2)}{line}")
         return lines
 
+    def _conditional_lines(self) -> list[str]:
+        """The steps, those of a conditional region under `if self.use_x:` (see the NOTE in
+        cnndsl/backends/torch_conditions.py)."""
+        lines, current = [], None
+        for line, condition in zip(self.lines, self.conditions):
+            if condition is not None and condition != current:
+                lines.append(f"{INDENT * 2}if self.{self.source.flag(self.path, condition)}:")
+            current = condition
+            lines.append(f"{INDENT * (3 if condition else 2)}{line}")
+        return lines
+
+    def _emit(self, line: str, aux: bool, names: list[str], condition: str | None) -> None:
+        self.lines.append(line)
+        self.training_only.append(aux)
+        self.assigned.append(names)
+        self.conditions.append(condition)
+
     def _step(self, rel, ins, outs, uses) -> None:
         node_path = join(self.path, ".".join(rel))
+        condition = self.source.step_condition(node_path)
         aux = self.main is not None and not any(n in self.main for n in outs)
         args = [self.var[u] for u in ins]
         op = None
@@ -447,21 +509,19 @@ class ForwardWriter:
         if reuse and self.tree.is_container(node_path) and rel[-1].isidentifier() and \
                 self.readers.get(ins[0], 0) > 1:
             reuse = False  # the last of branches reading one tensor: `branch4 = ...(x)`
+        if condition is not None and not reuse:  # see the NOTE in torch_conditions.py
+            raise NotWritable
         chain_start = len(outs) == 1 and args and args[0] == "x" and \
             not self.tree.is_container(node_path)
         if not outs:  # nothing reads what it makes: a call for its side effects alone
-            self.lines.append(call)
-            self.training_only.append(aux)
-            self.assigned.append([])
+            self._emit(call, aux, [], condition)
             return
         if self.source.optional_module(node_path) and len(outs) == 1 and len(args) == 1:
             call = self._optional_call(rel, call, args[0])
         if op == "add" and reuse and self.source.inplace and \
-                add_in_place(self.network, outs[0], self.source.aliased_nodes()):
+                self.source.add_in_place(outs[0]):
             self.var[outs[0]] = args[0]
-            self.lines.append(f"{args[0]} += {args[1]}")  # see cnndsl/backends/torch_inplace.py
-            self.training_only.append(aux)
-            self.assigned.append([])
+            self._emit(f"{args[0]} += {args[1]}", aux, [], condition)  # see torch_inplace.py
             return
         names = []
         for n in outs:
@@ -474,9 +534,7 @@ class ForwardWriter:
             else:
                 self.var[n] = self._fresh("out" if chain_start else self._local(n))
             names.append(self.var[n])
-        self.lines.append(f"{', '.join(names)} = {call}")
-        self.training_only.append(aux)
-        self.assigned.append(names)
+        self._emit(f"{', '.join(names)} = {call}", aux, names, condition)
         if op is not None and len(args) > 1:
             self.merges.add(len(self.lines) - 1)
 

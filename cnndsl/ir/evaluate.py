@@ -254,11 +254,22 @@ def _call(expr: ast.FnCall, env: Env, in_channels):
         raise CnnValueError(f"`divisible` rounds to a multiple of a positive number, not "
                             f"{args[1]:g}", expr.args[1].value.span)
     try:
-        return _check(fn(*args), expr)
+        return _symbolic_call(expr.name, args, _check(fn(*args), expr))
     except (OverflowError, ValueError) as exc:  # round/ceil/floor of inf or nan, regnet
         message = str(exc) if expr.name.startswith("regnet") else "is not a finite number"
         raise CnnValueError(f"`{expr.span.text}`: {message}" if expr.name.startswith("regnet")
                             else f"`{expr.span.text}` {message}", expr.span) from None
+
+
+def _symbolic_call(name: str, args: list, value):
+    """`value`, or what a symbolic argument makes of it: a number that offers
+    `symbolic_call` (the torch backend's, which remembers `max(1, c // 4)`: see
+    cnndsl/backends/torch_symbolic.py) decides; plain numbers leave it as it is."""
+    for arg in args:
+        hook = getattr(arg, "symbolic_call", None)
+        if hook is not None:
+            return hook(name, args, value)
+    return value
 
 
 def _number(value, expr) -> int | float:

@@ -103,7 +103,8 @@ def coerce(ospec: OptionSpec, expr, env: Env, in_channels, op: str):
     if ospec.kind == "float":
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise CnnValueError(f"{what} must be a number", expr.span)
-        value = float(value)
+        if not isinstance(value, float):  # a float subclass (a symbolic one) stays as it is
+            value = float(value)
         _range(ospec, (value,), expr)
         return value
     if ospec.kind == "int":

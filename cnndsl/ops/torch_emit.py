@@ -24,7 +24,13 @@ from .registry import ChannelsLast, Shape, lookup, register_layer
 # may hold symbolic ints: ints that print as an expression over constructor parameters
 # (`4 * c`). The rules below only format values, so they write expressions unchanged; they
 # compare printed text where they leave a value out, so `stride=s` stays even where this
-# instance's `s` happens to be the default.
+# instance's `s` happens to be the default. Floats are converted with `_float`, which keeps
+# a symbolic float (a float subclass) and so its expression.
+
+
+def _float(v) -> float:
+    """A number as a float; a float already (a symbolic one too) as it is."""
+    return v if isinstance(v, float) else float(v)
 
 
 def _pair(v) -> str:
@@ -117,7 +123,7 @@ def _upsample(opts: dict, ins: list[Shape], out: Shape) -> str:
     if opts.get("size") is not None:
         target = f"size={_pair(opts['size'])}"
     else:
-        target = f"scale_factor={float(opts['scale'])!r}"
+        target = f"scale_factor={_float(opts['scale'])!r}"
     corners = ", align_corners=True" if opts.get("align_corners") else ""
     return f"nn.Upsample({target}, mode={mode!r}{corners})"
 
@@ -262,7 +268,7 @@ def channel_shuffle(x, groups: int):
 
 
 def _layerscale(opts: dict, ins: list[Shape], out: Shape) -> str:
-    return f"nn.Parameter(torch.full(({ins[0][0]}, 1, 1), {float(opts['init'])!r}))"
+    return f"nn.Parameter(torch.full(({ins[0][0]}, 1, 1), {_float(opts['init'])!r}))"
 
 
 def _inline_rules() -> dict:
@@ -310,10 +316,10 @@ def _rules() -> dict:
         "upsample": (_upsample, {}),
         "nhwc": (_simple("Permute([0, 2, 3, 1])"), {"Permute": PERMUTE_SOURCE}),
         "nchw": (_simple("Permute([0, 3, 1, 2])"), {"Permute": PERMUTE_SOURCE}),
-        "droppath": (lambda o, i, _: f"StochasticDepth({float(o['p'])!r}, {o['mode']!r})",
+        "droppath": (lambda o, i, _: f"StochasticDepth({_float(o['p'])!r}, {o['mode']!r})",
                      {"StochasticDepth": STOCHASTIC_DEPTH_SOURCE}),
         "rbf": (lambda o, i, out: f"RBF({i[0][0]}, {out[0]})", {"RBF": RBF_SOURCE}),
-        "scale": (lambda o, i, _: f"Scale({float(o['factor'])!r})", {"Scale": SCALE_SOURCE}),
+        "scale": (lambda o, i, _: f"Scale({_float(o['factor'])!r})", {"Scale": SCALE_SOURCE}),
     }
     rules.update({name: (rule, {}) for name, rule in _activation_table().items()})
     return rules
