@@ -718,14 +718,21 @@ class Lowering:
     def _resolve_bias(self) -> None:
         """Bias is on unless the layer's only consumer is `bn` (which would cancel it)."""
         g = self.graph
-        for n in g.nodes:
-            attrs = g.nodes[n]
-            opts = attrs["opts"]
-            if "bias" in opts and opts["bias"] is None:
+        nodes = g.nodes
+        # Shared option dicts (see shared_options) resolve alike: once per dict and answer,
+        # by the dict's id (it is held in the entry, so the id stays its own).
+        resolved: dict[tuple[int, bool], tuple[dict, dict]] = {}
+        for n, attrs in nodes.items():
+            opts = attrs.opts
+            if opts.get("bias", False) is None:
                 succ = list(g.successors(n))
-                bias = not (len(succ) == 1 and g.nodes[succ[0]]["op"] == "bn")
-                attrs["opts"] = shared_options(self.option_sets, attrs["op"],
-                                               {**opts, "bias": bias})
+                bias = not (len(succ) == 1 and nodes[succ[0]].op == "bn")
+                key = (id(opts), bias)
+                entry = resolved.get(key)
+                if entry is None:
+                    entry = resolved[key] = (opts, shared_options(
+                        self.option_sets, attrs.op, {**opts, "bias": bias}))
+                attrs.opts = entry[1]
 
 
 def _one_item(body: ast.Sequence):

@@ -166,7 +166,10 @@ class NodeAttrs(MutableMapping):
     def __init__(self, attrs=()) -> None:
         self._more = None
         for key, value in dict(attrs).items():
-            self[key] = value
+            if key in _SLOT_SET:  # __setitem__ inline: one node per layer is made here
+                setattr(self, key, value)
+            else:
+                self[key] = value
 
     def __getitem__(self, key):
         if key in _SLOT_SET:
