@@ -88,9 +88,10 @@ def build(src: SpecSource | ast.Spec, *, params: dict | None = None,
     network = lower(spec, params=params, input_shape=input_shape)
     del spec
     # Nothing else holds the network lowering just made, so the passes annotate it in
-    # place instead of copying it once each (a third of `check` on a 10,000-layer spec).
+    # place instead of copying it once each (a third of `check` on a 10,000-layer spec),
+    # and infer_shapes keeps the shapes lowering computed (`lowered`).
     for run_pass in PIPELINE:
-        network = run_pass(network, inplace=True)
+        network = run_pass(network, inplace=True, lowered=True)
     if fuse_bn:
         from .passes import check_contracts
         from .passes.fold_batchnorm import fold_batchnorm
