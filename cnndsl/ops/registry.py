@@ -207,6 +207,12 @@ def node_shape(spec: OpSpec, opts: dict, ins: list[Shape]) -> Shape:
 _SHAPES: dict[tuple[int, ...], tuple[int, ...]] = {}
 
 
+def is_interned(shape) -> bool:
+    """Whether `shape` is the one tuple `node_shape` keeps for its value: a channels-first
+    shape of plain ints (never one with symbolic sizes, which equal plain numbers)."""
+    return _SHAPES.get(shape) is shape
+
+
 def _check_layout(spec: OpSpec, ins: list[Shape]) -> None:
     """Channels-last inputs only where the op takes them (the NOTE on ChannelsLast)."""
     last = [isinstance(shape, ChannelsLast) for shape in ins]

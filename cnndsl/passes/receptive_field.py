@@ -109,14 +109,14 @@ def _apply(attrs, field: _Field, in_shapes: list[tuple[int, ...]], rules: dict) 
             return field._replace(is_global=True)  # a flat vector already sees everything
         h, w = in_shapes[0][1:]
         rule = (RfWindow((h, w), (h, w), (0, 0)),)
-    axes, reach, dilated = list(field.axes), list(field.reach), field.dilated
+    (h, w), (reach_h, reach_w), dilated = field.axes, field.reach, field.dilated
     for step in rule:
-        if max(step.d) > 1:
+        k, s, p, d = step.k, step.s, step.p, step.d
+        if d[0] > 1 or d[1] > 1:
             dilated += 1
-        for a in (0, 1):
-            axes[a], reach[a] = _step(axes[a], reach[a], step.k[a], step.s[a], step.p[a],
-                                      step.d[a])
-    return _Field(tuple(axes), field.is_global or is_global, tuple(reach), dilated,
+        h, reach_h = _step(h, reach_h, k[0], s[0], p[0], d[0])
+        w, reach_w = _step(w, reach_w, k[1], s[1], p[1], d[1])
+    return _Field((h, w), field.is_global or is_global, (reach_h, reach_w), dilated,
                   field.global_branch)
 
 
@@ -237,7 +237,10 @@ def _tidy(axes) -> tuple[RfAxis, RfAxis]:
 
 
 def _tidy_axis(axis: RfAxis) -> RfAxis:
-    return RfAxis(_num(axis.size), _num(axis.jump), _num(axis.start))
+    size, jump, start = axis
+    return RfAxis(size if type(size) is int else _num(size),
+                  jump if type(jump) is int else _num(jump),
+                  start if type(start) is int else _num(start))
 
 
 def _num(v):

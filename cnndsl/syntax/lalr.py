@@ -60,6 +60,7 @@ class Lexer:
         lexer, which tries the terminals in priority order and takes the first match."""
         patterns, ignore, retype = self.patterns, self.ignore, self.retype
         single = patterns[0].match if len(patterns) == 1 else None
+        retyped: dict = {}  # (type, text) -> type: a long spec repeats a few names
         pos, end = 0, len(text)
         while pos < end:
             m = single(text, pos) if single else _first_match(patterns, text, pos)
@@ -70,7 +71,12 @@ class Lexer:
             if kind not in ignore:
                 value = m.group()
                 if kind in retype:
-                    kind = _retyped(retype[kind], value) or kind
+                    known = retyped.get((kind, value))
+                    if known is None:
+                        known = _retyped(retype[kind], value) or kind
+                        if len(retyped) < 10_000:
+                            retyped[(kind, value)] = known
+                    kind = known
                 yield Token(kind, value, pos, stop)
             pos = stop
 
