@@ -181,7 +181,7 @@ class Parser:
             self._records.clear()
             self._depth.clear()
         self._depth[(shape, before[-1])] = depth
-        self._records[(shape, *before[-depth:])] = (tuple(ops), tuple(stack[low:]),
+        self._records[(shape, *before[-depth:])] = (_fused(ops), tuple(stack[low:]),
                                                      len(before) - low)
 
     def _run(self, line: list[Token], stack: list, values: list, ops: list | None) -> int:
@@ -234,12 +234,31 @@ class Parser:
         return low
 
 
+def _fused(ops: list) -> tuple:
+    """A recorded line's ops with the commonest pairs made one: a token shifted and reduced
+    alone (`NAME` to a name), and that value then appended to a list (`word+`)."""
+    out: list = []
+    for op in ops:
+        last = out[-1] if out else None
+        if op[0] == _CALL and op[2] == 1 and last is not None and last[0] == _SHIFT:
+            out[-1] = (_SHIFT_CALL, op[1], last[1])
+        elif op[0] == _APPEND and last is not None and last[0] == _SHIFT_CALL:
+            out[-1] = (_SHIFT_CALL_APPEND, last[1], last[2])
+        else:
+            out.append(op)
+    return tuple(out)
+
+
 def _replay(record, line: list[Token], stack: list, values: list) -> None:
     """What `Parser._run` recorded for a line of this shape on these states, done again."""
     ops, left, popped = record
     shift = values.append
     for op, arg, size in ops:
-        if op == _SHIFT:
+        if op == _SHIFT_CALL_APPEND:
+            values[-1].append(arg([line[size]]))
+        elif op == _SHIFT_CALL:
+            shift(arg([line[size]]))
+        elif op == _SHIFT:
             shift(line[arg])
         elif op == _CALL:
             if size:
@@ -269,7 +288,8 @@ def _reduce(stack: list, values: list, size: int, reduce) -> None:
 
 
 _CALL, _PASS, _NEW_LIST, _APPEND = range(4)
-_SHIFT = 4  # in a recorded line (see NOTE: replayed lines)
+# In a recorded line (see NOTE: replayed lines): a shift, and fused ops (see _fused).
+_SHIFT, _SHIFT_CALL, _SHIFT_CALL_APPEND = 4, 5, 6
 
 
 def _kind(size: int, method: str | None, keep: list, trailing: int, single: bool) -> int:
