@@ -24,7 +24,8 @@ CHECK_STAGES = ("parse", "lower") + tuple(p.__name__ for p in PIPELINE)
 def stage_steps(src):
     """(name, function of the previous result) for every stage, in order."""
     steps = [("parse", lambda _: read_spec(src)), ("lower", lower)]
-    steps += [(p.__name__, functools.partial(p, inplace=True)) for p in PIPELINE]  # as build
+    steps += [(p.__name__, functools.partial(p, inplace=True, lowered=True))
+              for p in PIPELINE]  # as build does
     steps.append(("torch_source", lambda net: (torch_source(net), net)[1]))
     steps.append(("dot", lambda net: (render(net).source, net)[1]))
     return steps

@@ -92,8 +92,9 @@ def build(src: SpecSource | ast.Spec, *, params: dict | None = None,
     else:
         network = lower(spec, params=params, input_shape=input_shape)
         # Nothing else holds the network lowering just made, so the passes annotate it in
-        # place instead of copying it once each (a third of `check` on a 10,000-layer spec).
-        network = _analyse(network)
+        # place instead of copying it once each (a third of `check` on a 10,000-layer spec),
+        # and infer_shapes keeps the shapes lowering computed (`lowered`).
+        network = _analyse(network, lowered=True)
     del spec
     if fuse_bn:
         from .passes.fold_batchnorm import fold_batchnorm
@@ -104,13 +105,14 @@ def build(src: SpecSource | ast.Spec, *, params: dict | None = None,
     return network
 
 
-def _analyse(network: Network, *, contracts: bool = True) -> Network:
-    """`network` annotated in place by the passes of the pipeline."""
+def _analyse(network: Network, *, contracts: bool = True, lowered: bool = False) -> Network:
+    """`network` annotated in place by the passes of the pipeline (`lowered`: as lowering
+    made it, its shapes already inferred)."""
     from .passes import check_contracts
 
     for run_pass in PIPELINE:
         if contracts or run_pass is not check_contracts:
-            network = run_pass(network, inplace=True)
+            network = run_pass(network, inplace=True, lowered=lowered)
     return network
 
 

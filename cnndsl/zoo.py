@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import re
-from importlib import resources
 from pathlib import Path
 
 from .errors import CnnFileError, did_you_mean
@@ -26,6 +25,8 @@ def is_zoo_name(text: str) -> bool:
 
 def zoo_dir() -> Path:
     """The zoo's folder: the installed package's copy, else the source tree's."""
+    from importlib import resources  # here: it imports tempfile, shutil, zipfile, ...
+
     packaged = resources.files("cnndsl") / "zoo_specs"
     if packaged.is_dir():
         return Path(str(packaged))

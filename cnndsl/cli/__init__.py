@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import traceback
 
 from ..errors import CnnError, CnnUsageError
 from . import check, compile, convert_weights, export, fmt, import_torch, lsp, render, summary, zoo
@@ -76,6 +75,8 @@ def _main(argv: list[str] | None) -> int:
         return 0
     except Exception as exc:
         if getattr(args, "debug", False):
+            import traceback
+
             traceback.print_exc()
         else:
             print(f"cnndsl: internal error: {type(exc).__name__}: {exc}\n"

@@ -35,14 +35,18 @@ def shared_options(table: dict, op: str, opts: dict) -> dict:
     So a node's `opts` must never be changed in place (`Network.copy` unshares them).
     Only plain values are compared (by repr, where True and 1, 2 and 2.0 differ): the
     torch backend's probes put symbolic values that equal numbers in options."""
-    if not all(_plain(v) for v in opts.values()):
+    if not _all_plain(opts.values()):
         return opts
     return table.setdefault((op, repr(opts)), opts)
 
 
-def _plain(value) -> bool:
-    kind = type(value)
-    return kind in _PLAIN or kind is tuple and all(_plain(v) for v in value)
+def _all_plain(values) -> bool:
+    # A loop, not all() over a generator: this runs for every option of every layer.
+    for value in values:
+        kind = type(value)
+        if kind not in _PLAIN and (kind is not tuple or not _all_plain(value)):
+            return False
+    return True
 
 
 _PLAIN = frozenset((int, float, bool, str, type(None)))

@@ -37,7 +37,7 @@ from ..errors import (
     Diagnostic,
     did_you_mean,
 )
-from ..ops import ShapeProblem, layer_names, lookup, node_shape
+from ..ops import ShapeProblem, is_interned, layer_names, lookup, node_shape
 from ..ops.geometry import fmt_shape
 from ..syntax import ast, parse
 from ..syntax.group import COMPOSITES
@@ -150,6 +150,8 @@ class Lowering:
         self.warnings: list[Diagnostic] = []
         self._warned: set[tuple[int, int]] = set()
         self.option_sets: dict = {}  # see shared_options
+        self.literal_layers: dict = {}  # see NOTE: literal layers
+        self.literal_shapes: dict = {}
         self.graph.add_node(0, op="input", opts={}, span=spec.input_shape.span
                             if spec.input_shape else None, scope=(), name="input",
                             meta={"shape": shape})
@@ -192,26 +194,37 @@ class Lowering:
     def shape(self, node: int) -> tuple[int, ...]:
         return self.graph.nodes[node]["meta"]["shape"]
 
-    def add(self, op: str, opts: dict, inputs: list[int], span, frame: Frame, local: str,
-            problem_hint=None) -> int:
+    def add(self, op: str, opts: dict | None, inputs: list[int], span, frame: Frame,
+            local: str, problem_hint=None, known: tuple[dict, tuple] | None = None) -> int:
+        """A node: `op` with `opts` on `inputs`, or with the resolved options and output
+        shape `known` (see make_layer)."""
         n = self.graph.number_of_nodes()
         if n > MAX_LAYERS:
             raise CnnLimitError(f"the network has more than {MAX_LAYERS:,} layers", span,
                                 "check repeat counts")
+        if known is None:
+            opts, out = self.resolved(op, opts, [self.shape(i) for i in inputs], span,
+                                      problem_hint)
+        else:
+            opts, out = known
+        self.graph.add_node(n, op=op, opts=opts, span=span, scope=frame.scope,
+                            name=frame.path(local), meta={"shape": out})
+        for index, i in enumerate(inputs):
+            self.graph.add_edge(i, n, index=index)
+        return n
+
+    def resolved(self, op: str, opts: dict, ins: list, span, problem_hint=None
+                 ) -> tuple[dict, tuple]:
+        """A layer's options completed from its inputs (shared, see shared_options), and
+        its output shape; a located error where the inputs do not fit."""
         spec = lookup(op)
-        ins = [self.shape(i) for i in inputs]
         try:
             if spec.resolve is not None:
                 opts = spec.resolve(opts, ins)
             out = node_shape(spec, opts, ins)
         except ShapeProblem as problem:
             raise CnnShapeError(problem.message, span, problem_hint or problem.hint) from None
-        opts = shared_options(self.option_sets, op, opts)
-        self.graph.add_node(n, op=op, opts=opts, span=span, scope=frame.scope,
-                            name=frame.path(local), meta={"shape": out})
-        for index, i in enumerate(inputs):
-            self.graph.add_edge(i, n, index=index)
-        return n
+        return shared_options(self.option_sets, op, opts), out
 
     # --- items --------------------------------------------------------------------------
     def tap(self, ref: ast.Name, root: Frame) -> int:
@@ -311,12 +324,26 @@ class Lowering:
         spec = lookup(op)
         in_shape = self.shape(x)
         preset = {**self.presets.get(op, {}), **(preset or {})}
-        opts = build_options(spec, options, env, in_shape[0], span, preset)
+        key = None if preset else _literal_options(op, options)
+        built = self.literal_layers.get(key) if key is not None else None
+        if built is None:
+            opts = build_options(spec, options, env, in_shape[0], span, preset)
+            if key is not None:
+                self.literal_layers[key] = built = opts
         # In a seq, a layer that is no module (`chunk`, `shuffle`: an expression in the
         # forward) takes no number: nn.Sequential numbers modules.
         local = frame.claim(name, span) if name else \
             frame.fresh(op, number=spec.torch is not None or "torch_inline" not in spec.extras)
-        return self.add(op, opts, [x], span, frame, local)
+        if built is None:
+            return self.add(op, opts, [x], span, frame, local)
+        # See NOTE: literal layers.
+        if not is_interned(in_shape):
+            return self.add(op, dict(built), [x], span, frame, local)
+        known = self.literal_shapes.get((id(built), in_shape))
+        if known is None:
+            known = self.literal_shapes[(id(built), in_shape)] = self.resolved(
+                op, dict(built), [in_shape], span)
+        return self.add(op, None, [x], span, frame, local, known=known)
 
     def layer_var(self, item: ast.LayerVar, x: int, frame: Frame, env: Env,
                   name: str | None) -> int:
@@ -721,14 +748,48 @@ class Lowering:
     def _resolve_bias(self) -> None:
         """Bias is on unless the layer's only consumer is `bn` (which would cancel it)."""
         g = self.graph
-        for n in g.nodes:
-            attrs = g.nodes[n]
-            opts = attrs["opts"]
-            if "bias" in opts and opts["bias"] is None:
+        nodes = g.nodes
+        # Shared option dicts (see shared_options) resolve alike: once per dict and answer,
+        # by the dict's id (it is held in the entry, so the id stays its own).
+        resolved: dict[tuple[int, bool], tuple[dict, dict]] = {}
+        for n, attrs in nodes.items():
+            opts = attrs.opts
+            if opts.get("bias", False) is None:
                 succ = list(g.successors(n))
-                bias = not (len(succ) == 1 and g.nodes[succ[0]]["op"] == "bn")
-                attrs["opts"] = shared_options(self.option_sets, attrs["op"],
-                                               {**opts, "bias": bias})
+                bias = not (len(succ) == 1 and nodes[succ[0]].op == "bn")
+                key = (id(opts), bias)
+                entry = resolved.get(key)
+                if entry is None:
+                    entry = resolved[key] = (opts, shared_options(
+                        self.option_sets, attrs.op, {**opts, "bias": bias}))
+                attrs.opts = entry[1]
+
+
+# NOTE: literal layers
+# A layer whose options are all literals (`conv k3 p1 64 nobias`: compact options, flags
+# and plain numbers) has option values that depend on nothing else: no variable, no `in`,
+# no preset from a `default` line. Lowering builds them once per op and written options
+# (`literal_layers`, keyed by `_literal_options`), and on an input shape it has seen
+# before, takes the resolved options and output shape from the first layer like it
+# (`literal_shapes`, keyed by the built dict's id, which the cache holds, and the shape).
+# Only shapes of plain ints are keys (`is_interned`): a probe's symbolic channels equal
+# plain numbers but must stay symbolic. A layer that fails is never cached, so each one
+# reports its own error at its own place. Long networks repeat a few such layers; each
+# repeat is then a dict copy and a graph node.
+
+
+def _literal_options(op: str, options: tuple[ast.Option, ...]) -> tuple | None:
+    """A key for a layer's written options where they are all literals, else None."""
+    key: list = [op]
+    for option in options:
+        kind, value = option.kind, option.value
+        if kind == "compact" or kind == "flag":
+            key.append((kind, option.name, value))
+        elif type(value) is ast.Num:  # positional or keyword
+            key.append((kind, option.name, value.text, type(value.value), value.value))
+        else:
+            return None
+    return tuple(key)
 
 
 def _one_item(body: ast.Sequence):
@@ -819,8 +880,13 @@ def check_outputs_used(graph: MultiDiGraph, outputs: list[int], aux: list[int]) 
     """Every tensor feeds an output or an `aux< >` head; report what feeds neither, once
     per run of unused items (a call, label or branch none of whose layers is used counts
     as one item, reported where it is written)."""
-    live = {*outputs, *aux}
-    for end in (*outputs, *aux):
+    ends = {*outputs, *aux}
+    # In a DAG every node reaches some node that nothing reads; so where those are all
+    # outputs or aux heads, every node is used (and no set of 100,000 ancestors is made).
+    if all(graph.out_flat(n) or n in ends for n in graph.nodes):
+        return
+    live = set(ends)
+    for end in ends:
         live |= graph.ancestors(end)
     if len(live) == graph.number_of_nodes():
         return

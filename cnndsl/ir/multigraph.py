@@ -95,6 +95,10 @@ class MultiDiGraph:
         """The edges into `n` as stored: (u, index, u, index, ...) in the order added."""
         return self._in[n]
 
+    def out_flat(self, n: int) -> tuple[int, ...]:
+        """The edges out of `n` as stored: (v, index, v, index, ...) in the order added."""
+        return self._out[n]
+
     def predecessors(self, n: int) -> Iterator[int]:
         """Each node with an edge into `n`, once."""
         return iter(dict.fromkeys(self._in[n][::2]))
@@ -159,14 +163,19 @@ class MultiDiGraph:
 class NodeAttrs(MutableMapping):
     """A node's attributes: a mapping, as networkx's are dicts, but the attributes every
     node has (see ir/graph.py) are slots (a dict of them was the largest object of a node),
-    and any others go to a dict made when first needed."""
+    and any others go to a dict made when first needed. The per-node loops of lowering and
+    the passes read those fields as attributes (`attrs.op`, `attrs.meta`): `attrs["op"]` is
+    a call of the Python method below, and they make several a node."""
 
     __slots__ = ("op", "opts", "span", "scope", "name", "meta", "_more")
 
     def __init__(self, attrs=()) -> None:
         self._more = None
         for key, value in dict(attrs).items():
-            self[key] = value
+            if key in _SLOT_SET:  # __setitem__ inline: one node per layer is made here
+                setattr(self, key, value)
+            else:
+                self[key] = value
 
     def __getitem__(self, key):
         if key in _SLOT_SET:

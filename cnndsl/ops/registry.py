@@ -12,6 +12,7 @@ writes it in specs like a built-in.
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -135,10 +136,15 @@ class OpSpec:
     channels_last: bool = False
 
     def option(self, name: str) -> OptionSpec | None:
+        return self._by_name.get(name)
+
+    @functools.cached_property
+    def _by_name(self) -> dict[str, OptionSpec]:
+        # Looked up for every option of every layer; the first of a name, as a scan finds.
+        by_name: dict[str, OptionSpec] = {}
         for opt in self.options:
-            if opt.name == name:
-                return opt
-        return None
+            by_name.setdefault(opt.name, opt)
+        return by_name
 
     def compact_option(self, letter: str) -> OptionSpec | None:
         for opt in self.options:
@@ -154,6 +160,10 @@ class OpSpec:
         return (word, True) if opt is not None and opt.kind == "flag" else None
 
     def defaults(self) -> dict:
+        return dict(self._defaults)
+
+    @functools.cached_property
+    def _defaults(self) -> dict:
         return {opt.name: opt.default for opt in self.options}
 
 
@@ -165,13 +175,22 @@ def node_shape(spec: OpSpec, opts: dict, ins: list[Shape]) -> Shape:
     no more than MAX_ELEMENTS per example. Raises `ShapeProblem`."""
     from .geometry import fmt_shape
 
-    _check_layout(spec, ins)
+    for shape in ins:
+        if type(shape) is not tuple:
+            _check_layout(spec, ins)
+            break
     out = spec.shape(opts, ins)
     out = out if isinstance(out, ChannelsLast) else tuple(out)
-    if not out or any(not isinstance(v, int) or v <= 0 for v in out):
+    if not out:
         raise ShapeProblem(f"`{spec.name}` gives an invalid shape {tuple(out)}")
-    size = 1
-    for v in out:
+    size, plain = 1, True
+    for v in out:  # a loop rather than any(...): this runs for every layer
+        if type(v) is not int:
+            plain = False
+            if not isinstance(v, int):
+                raise ShapeProblem(f"`{spec.name}` gives an invalid shape {tuple(out)}")
+        if v <= 0:
+            raise ShapeProblem(f"`{spec.name}` gives an invalid shape {tuple(out)}")
         size *= v
     if size > MAX_ELEMENTS:
         raise ShapeProblem(f"`{spec.name}` output {fmt_shape(out)} has {size:,} elements per "
@@ -180,13 +199,18 @@ def node_shape(spec: OpSpec, opts: dict, ins: list[Shape]) -> Shape:
     # Equal shapes share one tuple (a long network has few distinct shapes and a tuple a
     # node); a channels-last shape and symbolic sizes (the torch backend's probes, which
     # equal plain numbers) are kept apart.
-    if len(_SHAPES) >= 100_000 or type(out) is not tuple or \
-            any(type(v) is not int for v in out):
+    if len(_SHAPES) >= 100_000 or type(out) is not tuple or not plain:
         return out
     return _SHAPES.setdefault(out, out)
 
 
 _SHAPES: dict[tuple[int, ...], tuple[int, ...]] = {}
+
+
+def is_interned(shape) -> bool:
+    """Whether `shape` is the one tuple `node_shape` keeps for its value: a channels-first
+    shape of plain ints (never one with symbolic sizes, which equal plain numbers)."""
+    return _SHAPES.get(shape) is shape
 
 
 def _check_layout(spec: OpSpec, ins: list[Shape]) -> None:

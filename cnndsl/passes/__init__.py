@@ -2,8 +2,9 @@
 
 A pass never changes the network it is given, except with `inplace=True`: a caller that
 owns the network (`cnndsl.build`, on what lowering just made) lets the annotating passes
-write into it instead of copying it once each. The pipeline that `cnndsl.build` runs is
-`PIPELINE`, in order.
+write into it instead of copying it once each; it also passes `lowered=True` when the
+network is lowering's output, unchanged (infer_shapes then keeps the shapes lowering
+computed by the same rules). The pipeline that `cnndsl.build` runs is `PIPELINE`, in order.
 
 Meta keys, per node (`network.node(n)["meta"]`):
     shape   tuple: output shape, (C, H, W) or (F,)               lowering / infer_shapes

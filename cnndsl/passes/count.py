@@ -26,9 +26,9 @@ BYTES_PER_VALUE = 4  # fp32
 
 def count(network, *, inplace: bool = False, **_opts):
     net = network.for_pass(inplace)
+    nodes = net.graph.nodes
     for n in net.nodes():
-        attrs = net.node(n)
-        attrs["meta"].update(node_counts(net, n))
+        nodes[n].meta.update(node_counts(net, n))
     main = net.main_nodes()
     aux = [n for n in net.nodes() if n not in main]
     net.meta.update(totals(net, main))
@@ -39,25 +39,29 @@ def count(network, *, inplace: bool = False, **_opts):
 
 
 def node_counts(net, n) -> dict:
-    attrs = net.node(n)
-    spec = lookup(attrs["op"])
-    out = attrs["meta"]["shape"]
-    ins = [net.node(i)["meta"]["shape"] for i in net.inputs(n)]
-    figures = {"activation_bytes": BYTES_PER_VALUE * math.prod(out)}
-    if attrs["op"] == "input":
-        return figures | {"params": 0, "macs": 0, "connections": 0}
-    opts = attrs["opts"]
+    nodes = net.graph.nodes
+    attrs = nodes[n]  # its fields read as attributes (see NodeAttrs)
+    out = attrs.meta["shape"]
+    elements = math.prod(out)
+    if attrs.op == "input":
+        return {"activation_bytes": BYTES_PER_VALUE * elements, "params": 0, "macs": 0,
+                "connections": 0}
+    spec = lookup(attrs.op)
+    ins = [nodes[i].meta["shape"] for i in net.inputs(n)]
+    opts = attrs.opts
     params, macs = spec.params(opts, ins, out), spec.macs(opts, ins, out)
     if spec.connections is not None:
         connections = spec.connections(opts, ins, out)
     else:
-        connections = macs + (math.prod(out) if opts.get("bias") else 0)
-    return figures | {"params": params, "macs": macs, "connections": connections}
+        connections = macs + (elements if opts.get("bias") else 0)
+    return {"activation_bytes": BYTES_PER_VALUE * elements, "params": params, "macs": macs,
+            "connections": connections}
 
 
 def totals(net, nodes) -> dict:
     """Sums over `nodes`: what a contract or a summary reports for them."""
-    metas = [net.node(n)["meta"] for n in nodes]
+    graph_nodes = net.graph.nodes
+    metas = [graph_nodes[n].meta for n in nodes]
     params = sum(m["params"] for m in metas)
     return {
         "params": params,

@@ -48,12 +48,13 @@ def memory(network, *, batch: int = 1, optimizer: str = "sgd", dtype: str = "fp3
     net = network.for_pass(inplace)
     width = DTYPE_BYTES[dtype]
     saved: dict = {}  # tensor owner -> bytes; a node's extras keyed by (node, kind)
+    nodes = net.graph.nodes  # their fields read as attributes (see NodeAttrs)
     for n in net.nodes():
         mine = _saved_tensors(net, n, width)
         saved.update(mine)
-        net.node(n)["meta"]["saved_bytes"] = sum(mine.values())
+        nodes[n].meta["saved_bytes"] = sum(mine.values())
     per_example = sum(saved.values())
-    params_bytes = width * sum(net.node(n)["meta"]["params"] for n in net.nodes())
+    params_bytes = width * sum(attrs.meta["params"] for attrs in nodes.values())
     net.meta["memory"] = {
         "params_bytes": net.meta["params_bytes"] // BYTES_PER_VALUE * width,
         "activations_bytes": net.meta["activations_bytes"] // BYTES_PER_VALUE * width,
@@ -68,29 +69,29 @@ def memory(network, *, batch: int = 1, optimizer: str = "sgd", dtype: str = "fp3
 
 def _saved_tensors(net, n, width: int = BYTES_PER_VALUE) -> dict:
     """The tensors node `n` keeps for backward, keyed by the node that owns their memory."""
-    attrs = net.node(n)
-    spec = lookup(attrs["op"])
-    out = attrs["meta"]["shape"]
-    elements = math.prod(out)
+    nodes = net.graph.nodes
+    attrs = nodes[n]
+    spec = lookup(attrs.op)
+    out = attrs.meta["shape"]
     tokens = spec.saves
     if callable(tokens):
-        ins = [net.node(i)["meta"]["shape"] for i in net.inputs(n)]
-        tokens = tokens(attrs["opts"], ins, out)
+        ins = [nodes[i].meta["shape"] for i in net.inputs(n)]
+        tokens = tokens(attrs.opts, ins, out)
     kept = {}
     for what in tokens:
         if what == "input":
             for i in net.inputs(n):
                 owner = _owner(net, i)
-                kept[owner] = width * math.prod(net.node(owner)["meta"]["shape"])
+                kept[owner] = width * math.prod(nodes[owner].meta["shape"])
         elif what == "output":
             owner = _owner(net, n)
-            kept[owner] = width * math.prod(net.node(owner)["meta"]["shape"])
+            kept[owner] = width * math.prod(nodes[owner].meta["shape"])
         elif what == "indices":
-            kept[(n, what)] = 8 * elements
+            kept[(n, what)] = 8 * math.prod(out)
         elif what == "mask":
-            kept[(n, what)] = elements
+            kept[(n, what)] = math.prod(out)
         elif what == "scratch":
-            kept[(n, what)] = width * elements
+            kept[(n, what)] = width * math.prod(out)
         elif isinstance(what, tuple) and what[0] == "scratch":
             kept[(n, what)] = width * what[1]
     return kept
@@ -98,6 +99,7 @@ def _saved_tensors(net, n, width: int = BYTES_PER_VALUE) -> dict:
 
 def _owner(net, n) -> int:
     """The node whose output memory `n`'s output is (itself, unless it is a view)."""
-    while lookup(net.node(n)["op"]).view:
+    nodes = net.graph.nodes
+    while lookup(nodes[n].op).view:
         n = net.inputs(n)[0]
     return n

@@ -38,6 +38,7 @@ from ..errors import Diagnostic
 from ..ops import RfWindow, lookup
 
 MAX_TRACKED = 1 << 14  # positions per axis beyond which holes are not tracked (cost)
+_MISSING = object()
 
 
 class RfAxis(NamedTuple):
@@ -56,20 +57,23 @@ class _Field(NamedTuple):
 
 def receptive_field(network, *, inplace: bool = False, **_opts):
     net = network.for_pass(inplace)
+    g = net.graph
+    nodes = g.nodes
     fields: dict[int, _Field] = {}
+    rules: dict = {}  # see _apply
     # A node's field is dropped once its last reader has used it: on a long chain the
     # fields of every node at once were a third of `check`'s peak memory.
-    unread = {n: sum(1 for _ in net.graph.successors(n)) for n in net.graph.nodes}
+    unread = {n: len(dict.fromkeys(g.out_flat(n)[::2])) for n in nodes}
     for n in net.nodes():
-        attrs = net.node(n)
-        if attrs["op"] == "input":
+        attrs = nodes[n]  # its fields read as attributes (see NodeAttrs)
+        if attrs.op == "input":
             field = _Field((RfAxis(1, 1, 0.5),) * 2, False,
                            (range(1), range(1)), 0)
         else:
             sources = net.inputs(n)
             ins = [fields[i] for i in sources]
             field = _merge(net, n, ins) if len(ins) > 1 else ins[0]
-            field = _apply(net, n, field, [net.node(i)["meta"]["shape"] for i in sources])
+            field = _apply(attrs, field, [nodes[i].meta["shape"] for i in sources], rules)
             _warn_gridding(net, n, ins, field)
             for i in set(sources):
                 unread[i] -= 1
@@ -77,18 +81,26 @@ def receptive_field(network, *, inplace: bool = False, **_opts):
                     del fields[i]
         if unread[n]:
             fields[n] = field
-        attrs["meta"]["rf"] = _tidy(field.axes)
-        attrs["meta"]["rf_global"] = field.is_global or field.global_branch
-        attrs["meta"]["rf_global_branch"] = field.global_branch and not field.is_global
+        meta = attrs.meta
+        meta["rf"] = _tidy(field.axes)
+        meta["rf_global"] = field.is_global or field.global_branch
+        meta["rf_global_branch"] = field.global_branch and not field.is_global
     return net
 
 
-def _apply(net, n, field: _Field, in_shapes: list[tuple[int, ...]]) -> _Field:
-    attrs = net.node(n)
-    spec = lookup(attrs["op"])
-    if spec.rf is None:
-        return field
-    rule = spec.rf(attrs["opts"], in_shapes)
+def _apply(attrs, field: _Field, in_shapes: list[tuple[int, ...]], rules: dict) -> _Field:
+    """`field` moved by the layer's window. `rules` (one dict per pass) keeps the op's rule
+    per option dict and input shapes: a long network's layers share a few option dicts."""
+    opts = attrs.opts
+    if len(in_shapes) == 1:
+        # The graph holds opts, so the id stays its own; the type is the layout (fc's rule
+        # depends on it, see ChannelsLast).
+        key = (attrs.op, id(opts), type(in_shapes[0]), in_shapes[0])
+        rule = rules.get(key, _MISSING)
+        if rule is _MISSING:
+            rule = rules[key] = _rule(attrs.op, opts, in_shapes)
+    else:
+        rule = _rule(attrs.op, opts, in_shapes)
     if rule is None:
         return field
     is_global = rule == "global"
@@ -97,15 +109,20 @@ def _apply(net, n, field: _Field, in_shapes: list[tuple[int, ...]]) -> _Field:
             return field._replace(is_global=True)  # a flat vector already sees everything
         h, w = in_shapes[0][1:]
         rule = (RfWindow((h, w), (h, w), (0, 0)),)
-    axes, reach, dilated = list(field.axes), list(field.reach), field.dilated
+    (h, w), (reach_h, reach_w), dilated = field.axes, field.reach, field.dilated
     for step in rule:
-        if max(step.d) > 1:
+        k, s, p, d = step.k, step.s, step.p, step.d
+        if d[0] > 1 or d[1] > 1:
             dilated += 1
-        for a in (0, 1):
-            axes[a], reach[a] = _step(axes[a], reach[a], step.k[a], step.s[a], step.p[a],
-                                      step.d[a])
-    return _Field(tuple(axes), field.is_global or is_global, tuple(reach), dilated,
+        h, reach_h = _step(h, reach_h, k[0], s[0], p[0], d[0])
+        w, reach_w = _step(w, reach_w, k[1], s[1], p[1], d[1])
+    return _Field((h, w), field.is_global or is_global, (reach_h, reach_w), dilated,
                   field.global_branch)
+
+
+def _rule(op: str, opts: dict, in_shapes: list[tuple[int, ...]]):
+    spec = lookup(op)
+    return None if spec.rf is None else spec.rf(opts, in_shapes)
 
 
 def _step(axis: RfAxis, reach, k, s, p, d):
@@ -115,14 +132,17 @@ def _step(axis: RfAxis, reach, k, s, p, d):
 
 
 def _reach(reach, jump, k, p, d, size):
-    """Input positions output pixel 0 reaches: its taps, each a shifted copy of the input's."""
-    shifts = [(t * d - p) * jump for t in range(k)]
-    if reach is None or size > MAX_TRACKED or not all(float(v).is_integer() for v in shifts):
+    """Input positions output pixel 0 reaches: its taps, each a shifted copy of the input's
+    (shifted by (t·d - p)·jump for tap t)."""
+    if reach is None or size > MAX_TRACKED:
         return None
-    if isinstance(reach, range) and (
-            len(shifts) == 1 or len(reach) > 1 and d * jump <= len(reach)):
+    if (type(jump) is not int or type(p) is not int or type(d) is not int) and not all(
+            float((t * d - p) * jump).is_integer() for t in range(k)):
+        return None
+    if isinstance(reach, range) and (k == 1 or len(reach) > 1 and d * jump <= len(reach)):
         # a solid window stays solid: the taps' copies overlap or touch
-        return range(int(reach[0] + shifts[0]), int(reach[-1] + shifts[-1]) + 1)
+        return range(int(reach[0] - p * jump), int(reach[-1] + ((k - 1) * d - p) * jump) + 1)
+    shifts = [(t * d - p) * jump for t in range(k)]
     return _solid(frozenset(int(r + v) for r in reach for v in shifts))
 
 
@@ -213,9 +233,18 @@ def _hole_count(reach) -> int:
 
 
 def _tidy(axes) -> tuple[RfAxis, RfAxis]:
-    return tuple(RfAxis(*(_num(v) for v in axis)) for axis in axes)
+    return (_tidy_axis(axes[0]), _tidy_axis(axes[1]))
+
+
+def _tidy_axis(axis: RfAxis) -> RfAxis:
+    size, jump, start = axis
+    return RfAxis(size if type(size) is int else _num(size),
+                  jump if type(jump) is int else _num(jump),
+                  start if type(start) is int else _num(start))
 
 
 def _num(v):
     """Whole numbers as ints, the rest as floats (start is often x.5)."""
+    if type(v) is int:
+        return v
     return int(v) if float(v).is_integer() else float(v)

@@ -51,6 +51,15 @@ class Grouper:
                 current = None
 
         for index, word in enumerate(words):
+            # The commonest words first: an option or a number after a layer (below, the
+            # same as the general path does with them).
+            kind = type(word)
+            if current is not None and (kind is ast.CompactWord or kind is ast.Num):
+                if kind is ast.Num:
+                    current.value(word, self.variables)
+                else:
+                    current.option(word)
+                continue
             if isinstance(word, ast.LabelWord):
                 finish()
                 rest = words[index + 1:]
@@ -275,7 +284,8 @@ class _LayerBuilder:
 
     def __init__(self, op: str, span, variable: bool = False) -> None:
         self.op = op
-        self.span = span
+        self.first = span
+        self.last = None  # the last option's span: the layer's runs from first to it
         self.options: list[ast.Option] = []
         self.variable = variable  # a layer parameter: the op is known when lowering
         self.spec = None if variable else lookup(op)
@@ -288,14 +298,14 @@ class _LayerBuilder:
             self.options.append(ast.Option("compact", word.letter, word.values, word.span))
         else:
             self.options.append(ast.Option("keyword", word.name, word.value, word.span))
-        self.span = self.span.to(word.span)
+        self.last = word.span
 
     def value(self, word: ast.Expr, variables) -> None:
         if isinstance(word, ast.Name) and self.flag(word.id):
             self.options.append(ast.Option("flag", word.id, None, word.span))
         else:
             self.options.append(ast.Option("positional", None, word, word.span))
-        self.span = self.span.to(word.span)
+        self.last = word.span
 
     def argument(self, arg: ast.Argument, variables) -> None:
         if arg.name is not None:
@@ -304,6 +314,11 @@ class _LayerBuilder:
             self.options.append(ast.Option("flag", arg.value.id, None, arg.span))
         else:
             self.options.append(ast.Option("positional", None, arg.value, arg.span))
+
+    @property
+    def span(self):
+        # Words come in order, so this is the span from the layer to its furthest option.
+        return self.first if self.last is None else self.first.to(self.last)
 
     def build(self) -> ast.Layer | ast.LayerVar:
         if self.variable:

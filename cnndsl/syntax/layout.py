@@ -157,6 +157,8 @@ def _is_operator(tok: Token) -> bool:
 
 def _indent_after(newlines: str) -> int | None:
     """The indentation of the line that follows a run of newlines (None at end of file)."""
+    if newlines[-1] == "\n":  # the next line starts at its first column: most lines
+        return 0
     tail = newlines.rsplit("\n", 1)[-1]
     if tail.lstrip(" \t\f").startswith("#"):
         return None  # a trailing comment line at the end of the file

@@ -34,7 +34,7 @@ class RawBlock:
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RawLine:
     words: tuple[ast.Word, ...]
     span: Span
@@ -62,6 +62,8 @@ class ToAst:
         each (`_shared`): a long spec repeats a few of them on every line."""
         self.source = source
         self._common: dict = {}
+        self._compact: dict = {}  # `k3` -> ("k", (3,)): see compact_option
+        self._numbers: dict = {}  # `64` -> ("64", 64): see number
 
     def _shared(self, value):
         common = self._common
@@ -143,15 +145,22 @@ class ToAst:
         return ("line", children[0])
 
     def sequence(self, children):
-        return RawLine(tuple(children), self._span(children[0], children[-1]))
+        return RawLine(tuple(children), self.source.span(_start(children[0]),
+                                                         _end(children[-1])))
 
     # words
     def compact_option(self, children):
         tok = children[0]
-        letter = "op" if tok.value.startswith("op") else tok.value[0]
-        digits = tok.value[len(letter):].split("x")
-        values = self._shared(tuple([self._int(v, tok) for v in digits]))
-        return ast.CompactWord(letter, values, self._tok_span(tok))
+        known = self._compact.get(tok.value)  # a long spec writes the same few many times
+        if known is None:
+            letter = "op" if tok.value.startswith("op") else tok.value[0]
+            digits = tok.value[len(letter):].split("x")
+            values = self._shared(tuple([self._int(v, tok) for v in digits]))
+            known = (letter, values)
+            if len(self._compact) < 10_000:
+                self._compact[tok.value] = known
+        return ast.CompactWord(known[0], known[1], Span(self.source, tok.start_pos,
+                                                        tok.end_pos))
 
     def repeat_literal(self, children):
         tok = children[0]
@@ -264,14 +273,19 @@ class ToAst:
 
     def number(self, children):
         tok = children[0]
-        if len(tok.value) > MAX_NUMBER_CHARS:
-            raise self._too_long(tok)
-        text = self._shared(tok.value)
-        value = number_value(text)
-        if not math.isfinite(value):  # `1e400` is inf as a float
-            raise CnnValueError(f"`{tok.value}` is too large to be a number", self._tok_span(tok),
-                                "no value in a network is that large")
-        return ast.Num(value, text, self._tok_span(tok))
+        known = self._numbers.get(tok.value)  # a long spec writes the same few many times
+        if known is None:
+            if len(tok.value) > MAX_NUMBER_CHARS:
+                raise self._too_long(tok)
+            text = self._shared(tok.value)
+            value = number_value(text)
+            if not math.isfinite(value):  # `1e400` is inf as a float
+                raise CnnValueError(f"`{tok.value}` is too large to be a number",
+                                    self._tok_span(tok), "no value in a network is that large")
+            known = (text, value)
+            if len(self._numbers) < 10_000:
+                self._numbers[text] = known
+        return ast.Num(known[1], known[0], Span(self.source, tok.start_pos, tok.end_pos))
 
     def size(self, children):
         return self._size(children[0])
@@ -288,7 +302,8 @@ class ToAst:
         return ast.Str(tok.value[1:-1], self._tok_span(tok))
 
     def name(self, children):
-        return ast.Name(self._shared(children[0].value), self._tok_span(children[0]))
+        tok = children[0]
+        return ast.Name(self._shared(tok.value), Span(self.source, tok.start_pos, tok.end_pos))
 
     def paren(self, children):
         opener, *words, closer = children
