@@ -122,8 +122,9 @@ def variant_models(variant: str, ours, theirs):
 
 
 def compare(stem: str, models, runs: int = 7, batch: int = 8, size: int = 224,
-            compile: bool = True, say=_stderr) -> dict:
-    """Per variant: median ratio ours / torchvision's, its spread, the median times."""
+            compile: bool = True, say=_stderr, variants=VARIANTS) -> dict:
+    """Per variant of `variants`: median ratio ours / torchvision's, its spread, the median
+    times."""
     import copy
 
     import torch
@@ -134,7 +135,7 @@ def compare(stem: str, models, runs: int = 7, batch: int = 8, size: int = 224,
         diff = float((ours(x) - theirs(x)).abs().max() / theirs(x).abs().max())
     result = {"network": stem, "batch": batch, "size": size, "runs": runs,
               "threads": torch.get_num_threads(), "output_rel_diff": diff, "variants": {}}
-    for variant in VARIANTS:
+    for variant in (v for v in VARIANTS if v in variants):
         if variant == "torch.compile" and not compile:
             continue
         if variant == TRAIN:
@@ -193,7 +194,8 @@ def _train_step(model, x):
 
 
 def vs_torchvision(names=None, runs: int = 7, batch: int = 8, size: int = 224,
-                   compile_nets=("resnet50",), say=_stderr, loader=load_torchvision) -> dict:
+                   compile_nets=("resnet50",), say=_stderr, loader=load_torchvision,
+                   variants=VARIANTS) -> dict:
     """The section of the results: per network, `compare`'s dict, or why it was skipped."""
     models, why = loader()
     if models is None:
@@ -207,7 +209,8 @@ def vs_torchvision(names=None, runs: int = 7, batch: int = 8, size: int = 224,
             out["skipped_networks"][stem] = "not in the zoo yet"
         else:
             out["networks"].append(compare(stem, models, runs, batch, size,
-                                           compile=stem in compile_nets, say=say))
+                                           compile=stem in compile_nets, say=say,
+                                           variants=variants))
     for stem, why in out["skipped_networks"].items():
         say(f"bench: {stem} skipped: {why}")
     return out

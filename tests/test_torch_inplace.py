@@ -31,6 +31,14 @@ d: conv k1 8
 dropout 0.5
 relu                                  # relu6: dropout returns d itself in eval mode
 add< id | @d >
+e: conv k1 8
+conv k1 8 layerscale 0.5
+droppath 0.2                          # passes its input through: the add takes it in place
+add< id | @e >
+f: conv k1 8
+conv k1 8 sigmoid
+droppath 0.2                          # may return the sigmoid's output, which it reads back
+add< id | @f >
 leaky(0.2)                            # leaky1: after an add, in place
 conv k1 8 leaky(0)                    # leaky2: no in-place backward with slope 0
 pre(8)                                # its relu reads the block input, also the shortcut
@@ -84,8 +92,9 @@ def test_in_place_where_torchvision_has_it_and_nowhere_unsafe():
     lines = [line.strip() for line in source.splitlines()]
     inplace = [line.split(" = ")[0] for line in lines if "inplace=True" in line]
     assert inplace == ["self.relu1", "self.relu3", "self.leaky1"]
-    # Pre's conv output and the last add's conv branch take the shortcut in place; the
-    # other adds' first operands are ReLU results or `x + x`.
-    assert len(re.findall(r"^\w+ \+= \w+$", "\n".join(lines), re.M)) == 2
+    # Pre's conv output, the layer scale behind stochastic depth and the last add's conv
+    # branch take the shortcut in place; the other adds' first operands are ReLU or
+    # sigmoid results (through stochastic depth) or `x + x`.
+    assert len(re.findall(r"^\w+ \+= \w+$", "\n".join(lines), re.M)) == 3
     resnet = torch_source(cnndsl.build(ZOO / "resnet50.cnn"))
     assert "out += x" in resnet and "nn.ReLU()" not in resnet
