@@ -48,6 +48,9 @@ def parse_args(argv):
                    help="variants compared with torchvision (quote names with spaces; "
                         "default: all)")
     p.add_argument("--tv-batch", type=int, default=8, help="batch of the torchvision runs")
+    p.add_argument("--tv-threads", type=int, metavar="N", help="torch threads of the "
+                   "torchvision runs (default: torch's; 1 steadies the times on a shared "
+                   "machine)")
     p.add_argument("--tv-size", type=int, default=224, help="image side of the torchvision "
                    "runs")
     p.add_argument("--tv-compile", nargs="*", default=["resnet50"], metavar="NAME",
@@ -104,7 +107,8 @@ def run(args) -> dict:
         results["torchvision"] = vs_torchvision.vs_torchvision(**{
             "names": args.tv_nets or (["resnet50"] if args.quick else None),
             "runs": args.tv_runs, "compile_nets": args.tv_compile, "batch": args.tv_batch,
-            "size": args.tv_size, "variants": args.tv_variants, **quick})
+            "size": args.tv_size, "variants": args.tv_variants, "threads": args.tv_threads,
+            **quick})
     return results
 
 
