@@ -275,7 +275,8 @@ def _torchvision(data: dict, machine: dict) -> str:
                      f"{', '.join(f'{x:.1f}' for x in load.get('end', ()))}.\n")
     for run in data["networks"]:
         lines += [f"### {run['network']}, batch {run['batch']}, {run['size']}x{run['size']}, "
-                  f"{run['runs']} runs, {run['threads']} threads (outputs differ by "
+                  f"{run['runs']} runs, {run['threads']} thread{'s' * (run['threads'] != 1)} "
+                  f"(outputs differ by "
                   f"{run['output_rel_diff']:.1e} relative)\n",
                   "| variant | ours / torchvision | min | max | CPU ratio | min | max | "
                   "ours s | torchvision s |",
