@@ -74,8 +74,9 @@ def _run(model, x, train: bool):
 
 @pytest.mark.parametrize("spec, shape", [
     (TRAPS, None), (SPECS / "valid" / "constructs.cnn", None),
-    (ZOO / "resnet18.cnn", (3, 64, 64)), (ZOO / "densenet121.cnn", (3, 64, 64))],
-    ids=["traps", "constructs", "resnet18", "densenet121"])
+    (ZOO / "resnet18.cnn", (3, 64, 64)), (ZOO / "densenet121.cnn", (3, 64, 64)),
+    (ZOO / "efficientnet_b0.cnn", (3, 32, 32))],
+    ids=["traps", "constructs", "resnet18", "densenet121", "efficientnet_b0"])
 def test_in_place_steps_change_no_output_and_no_gradient(spec, shape):
     network, (fast, plain) = _pair(spec)
     shape = shape or network.input_shape  # the zoo's modules also run at a small size
