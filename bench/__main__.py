@@ -4,6 +4,8 @@
     python -m bench --quick      small sizes, few repeats: a minute
     python -m bench --only stages commands
     python -m bench --only torchvision --tv-nets resnet50 --tv-compile   (ours / torchvision)
+    python -m bench --only torchvision --tv-nets convnext_tiny --tv-variants eager \
+        "sgd train step" --tv-batch 2 --tv-size 128     (a quick look at one network)
     python -m bench --only frontend   the ratios of issue 17's front-end targets
 """
 from __future__ import annotations
@@ -41,6 +43,16 @@ def parse_args(argv):
                    help="networks compared with torchvision (default: "
                         f"{' '.join(vs_torchvision.NETWORKS)}, those the zoo has)")
     p.add_argument("--tv-runs", type=int, default=7, help="interleaved runs per variant")
+    p.add_argument("--tv-variants", nargs="+", metavar="NAME", choices=vs_torchvision.VARIANTS,
+                   default=list(vs_torchvision.VARIANTS),
+                   help="variants compared with torchvision (quote names with spaces; "
+                        "default: all)")
+    p.add_argument("--tv-batch", type=int, default=8, help="batch of the torchvision runs")
+    p.add_argument("--tv-threads", type=int, metavar="N", help="torch threads of the "
+                   "torchvision runs (default: torch's; 1 steadies the times on a shared "
+                   "machine)")
+    p.add_argument("--tv-size", type=int, default=224, help="image side of the torchvision "
+                   "runs")
     p.add_argument("--tv-compile", nargs="*", default=["resnet50"], metavar="NAME",
                    help="networks whose torch.compile variant is timed (minutes each on a "
                         "CPU; default resnet50; the flag alone: none)")
@@ -94,7 +106,9 @@ def run(args) -> dict:
         quick = {"runs": 2, "size": 64, "compile_nets": ()} if args.quick else {}
         results["torchvision"] = vs_torchvision.vs_torchvision(**{
             "names": args.tv_nets or (["resnet50"] if args.quick else None),
-            "runs": args.tv_runs, "compile_nets": args.tv_compile, **quick})
+            "runs": args.tv_runs, "compile_nets": args.tv_compile, "batch": args.tv_batch,
+            "size": args.tv_size, "variants": args.tv_variants, "threads": args.tv_threads,
+            **quick})
     return results
 
 

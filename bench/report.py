@@ -265,16 +265,27 @@ def _torchvision(data: dict, machine: dict) -> str:
              f"({machine['cpus']} CPUs{'; ' + machine['note'] if machine.get('note') else ''}"
              "): compare ratios, not times. `bn folded` folds ours with `cnndsl.fuse_bn` and "
              "torchvision's with `torch.fx.experimental.optimization.fuse`; the train step is "
-             "forward, cross-entropy, backward and an SGD step in training mode.\n"]
+             "forward, cross-entropy, backward and an SGD step in training mode. The CPU "
+             "ratio is the same for the process's CPU time, which counts less of the time a "
+             "call waited for a core on a shared machine.\n"]
+    load = data.get("load_average")
+    if load:
+        lines.append("Load average over 1, 5 and 15 minutes at the start: "
+                     f"{', '.join(f'{x:.1f}' for x in load['start'])}; at the end: "
+                     f"{', '.join(f'{x:.1f}' for x in load.get('end', ()))}.\n")
     for run in data["networks"]:
         lines += [f"### {run['network']}, batch {run['batch']}, {run['size']}x{run['size']}, "
-                  f"{run['runs']} runs, {run['threads']} threads (outputs differ by "
+                  f"{run['runs']} runs, {run['threads']} thread{'s' * (run['threads'] != 1)} "
+                  f"(outputs differ by "
                   f"{run['output_rel_diff']:.1e} relative)\n",
-                  "| variant | ours / torchvision | min | max | ours s | torchvision s |",
-                  "|---|---|---|---|---|---|"]
+                  "| variant | ours / torchvision | min | max | CPU ratio | min | max | "
+                  "ours s | torchvision s |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         for name, v in run["variants"].items():
+            cpu = " | ".join(f"{v[k]:.3f}" if k in v else "" for k in
+                             ("cpu_ratio_median", "cpu_ratio_min", "cpu_ratio_max"))
             lines.append(f"| {name} | {v['ratio_median']:.3f} | {v['ratio_min']:.3f} | "
-                         f"{v['ratio_max']:.3f} | {v['ours_median_s']:.3f} | "
+                         f"{v['ratio_max']:.3f} | {cpu} | {v['ours_median_s']:.3f} | "
                          f"{v['torchvision_median_s']:.3f} |")
         lines.append("")
     for name, why in data.get("skipped_networks", {}).items():

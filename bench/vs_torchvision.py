@@ -5,7 +5,9 @@ in registration order, shapes checked; their outputs are compared) and each vari
 timed interleaved: one call of ours and one of torchvision's per run, the order swapped
 every run, so that a machine shared with other work slows both alike. The ratio of a run
 is ours / theirs; the table gives the median ratio and its spread (min and max over the
-runs) and the median times. Variants, all in eval mode but the last:
+runs) and the median times, for wall-clock time and for the process's CPU time (on a
+machine shared with other work, a call's wall time includes the time its threads waited
+for a core; its CPU time much less so). Variants, all in eval mode but the last:
 
     eager, channels_last                the modules as built
     bn folded, folded + channels_last   ours through `cnndsl.fuse_bn`, torchvision's
@@ -122,8 +124,9 @@ def variant_models(variant: str, ours, theirs):
 
 
 def compare(stem: str, models, runs: int = 7, batch: int = 8, size: int = 224,
-            compile: bool = True, say=_stderr) -> dict:
-    """Per variant: median ratio ours / torchvision's, its spread, the median times."""
+            compile: bool = True, say=_stderr, variants=VARIANTS) -> dict:
+    """Per variant of `variants`: median ratio ours / torchvision's, its spread, the median
+    times."""
     import copy
 
     import torch
@@ -134,7 +137,7 @@ def compare(stem: str, models, runs: int = 7, batch: int = 8, size: int = 224,
         diff = float((ours(x) - theirs(x)).abs().max() / theirs(x).abs().max())
     result = {"network": stem, "batch": batch, "size": size, "runs": runs,
               "threads": torch.get_num_threads(), "output_rel_diff": diff, "variants": {}}
-    for variant in VARIANTS:
+    for variant in (v for v in VARIANTS if v in variants):
         if variant == "torch.compile" and not compile:
             continue
         if variant == TRAIN:
@@ -149,21 +152,27 @@ def compare(stem: str, models, runs: int = 7, batch: int = 8, size: int = 224,
             for _ in range(2):
                 step()
         warmup = time.perf_counter() - started
-        times = ([], [])
+        times, cpu = ([], []), ([], [])
         for run in range(runs):
             order = (0, 1) if run % 2 == 0 else (1, 0)
             for side in order:
-                start = time.perf_counter()
+                start, start_cpu = time.perf_counter(), time.process_time()
                 steps[side]()
                 times[side].append(time.perf_counter() - start)
+                cpu[side].append(time.process_time() - start_cpu)
         ratios = [a / b for a, b in zip(*times)]
+        cpu_ratios = [a / b for a, b in zip(*cpu)]
         row = {"ratio_median": statistics.median(ratios), "ratio_min": min(ratios),
                "ratio_max": max(ratios), "ours_median_s": statistics.median(times[0]),
                "torchvision_median_s": statistics.median(times[1]),
-               "warmup_s": warmup, "ratios": ratios}
+               "cpu_ratio_median": statistics.median(cpu_ratios),
+               "cpu_ratio_min": min(cpu_ratios), "cpu_ratio_max": max(cpu_ratios),
+               "warmup_s": warmup, "ratios": ratios, "cpu_ratios": cpu_ratios}
         result["variants"][variant] = row
         say(f"  {stem:>15} {variant:<24} ours/torchvision {row['ratio_median']:.3f} "
-            f"({row['ratio_min']:.3f}-{row['ratio_max']:.3f})")
+            f"({row['ratio_min']:.3f}-{row['ratio_max']:.3f}), CPU time "
+            f"{row['cpu_ratio_median']:.3f} ({row['cpu_ratio_min']:.3f}-"
+            f"{row['cpu_ratio_max']:.3f})")
     return result
 
 
@@ -193,13 +202,19 @@ def _train_step(model, x):
 
 
 def vs_torchvision(names=None, runs: int = 7, batch: int = 8, size: int = 224,
-                   compile_nets=("resnet50",), say=_stderr, loader=load_torchvision) -> dict:
-    """The section of the results: per network, `compare`'s dict, or why it was skipped."""
+                   compile_nets=("resnet50",), say=_stderr, loader=load_torchvision,
+                   variants=VARIANTS, threads: int | None = None) -> dict:
+    """The section of the results: per network, `compare`'s dict, or why it was skipped.
+    `threads` sets torch's intra-op threads for the run (None: torch's default)."""
     models, why = loader()
     if models is None:
         say(f"bench: torchvision comparison skipped: {why}")
         return {"skipped": why}
-    out = {"networks": [], "skipped_networks": {}}
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+    out = {"networks": [], "skipped_networks": {}, "load_average": {"start": os.getloadavg()}}
     for stem in names or NETWORKS:
         if stem not in NETWORKS:
             out["skipped_networks"][stem] = "no torchvision counterpart in NETWORKS"
@@ -207,7 +222,9 @@ def vs_torchvision(names=None, runs: int = 7, batch: int = 8, size: int = 224,
             out["skipped_networks"][stem] = "not in the zoo yet"
         else:
             out["networks"].append(compare(stem, models, runs, batch, size,
-                                           compile=stem in compile_nets, say=say))
+                                           compile=stem in compile_nets, say=say,
+                                           variants=variants))
     for stem, why in out["skipped_networks"].items():
         say(f"bench: {stem} skipped: {why}")
+    out["load_average"]["end"] = os.getloadavg()
     return out

@@ -35,6 +35,13 @@ e: conv k1 8
 concat< @e >                          # one tensor: e itself, no torch.cat
 relu                                  # relu7: e is read again by the add
 add< id | @e >
+conv k1 8 layerscale 0.5
+droppath 0.2                          # passes its input through: the add takes it in place
+add< id | @e >
+f: conv k1 8
+conv k1 8 sigmoid
+droppath 0.2                          # may return the sigmoid's output, which it reads back
+add< id | @f >
 leaky(0.2)                            # leaky1: after an add, in place
 conv k1 8 leaky(0)                    # leaky2: no in-place backward with slope 0
 pre(8)                                # its relu reads the block input, also the shortcut
@@ -70,8 +77,9 @@ def _run(model, x, train: bool):
 
 @pytest.mark.parametrize("spec, shape", [
     (TRAPS, None), (SPECS / "valid" / "constructs.cnn", None),
-    (ZOO / "resnet18.cnn", (3, 64, 64)), (ZOO / "densenet121.cnn", (3, 64, 64))],
-    ids=["traps", "constructs", "resnet18", "densenet121"])
+    (ZOO / "resnet18.cnn", (3, 64, 64)), (ZOO / "densenet121.cnn", (3, 64, 64)),
+    (ZOO / "efficientnet_b0.cnn", (3, 32, 32))],
+    ids=["traps", "constructs", "resnet18", "densenet121", "efficientnet_b0"])
 def test_in_place_steps_change_no_output_and_no_gradient(spec, shape):
     network, (fast, plain) = _pair(spec)
     shape = shape or network.input_shape  # the zoo's modules also run at a small size
@@ -88,9 +96,10 @@ def test_in_place_where_torchvision_has_it_and_nowhere_unsafe():
     lines = [line.strip() for line in source.splitlines()]
     inplace = [line.split(" = ")[0] for line in lines if "inplace=True" in line]
     assert inplace == ["self.relu1", "self.relu3", "self.leaky1"]
-    # Pre's conv output and the last add's conv branch take the shortcut in place; the
-    # other adds' first operands are ReLU results or `x + x`.
-    assert len(re.findall(r"^\w+ \+= \w+$", "\n".join(lines), re.M)) == 2
+    # Pre's conv output, the layer scale behind stochastic depth and the last add's conv
+    # branch take the shortcut in place; the other adds' first operands are ReLU or
+    # sigmoid results (through stochastic depth) or `x + x`.
+    assert len(re.findall(r"^\w+ \+= \w+$", "\n".join(lines), re.M)) == 3
     resnet = torch_source(cnndsl.build(ZOO / "resnet50.cnn"))
     assert "out += downsample" in resnet and "nn.ReLU()" not in resnet
     assert "torch.cat(" not in source  # `concat< @e >` is `e`

@@ -14,7 +14,11 @@
 #   ops table (`extras["torch_fresh_output"]`: never its input or a view of it, in train
 #   and eval mode alike, which leaves out dropout, flatten and custom layers), and its
 #   `saves` does not include its output (a sigmoid's or a ReLU's backward reads the result,
-#   so `relu relu` keeps its second ReLU out of place);
+#   so `relu relu` keeps its second ReLU out of place); or the layer passes its input
+#   through (`extras["torch_passes_through"]`: stochastic depth and dropout return their
+#   input itself in eval, and in training a new tensor their backward does not read), and
+#   its input qualifies by these rules in turn (as torchvision's `result =
+#   self.stochastic_depth(result); result += input`);
 # - the in-place step itself has a correct backward: activations opt in through
 #   `extras["torch_inplace"]` (True, or a rule over the options: a leaky ReLU's in-place
 #   backward needs a positive slope); an add needs two inputs of the output's shape.
@@ -36,6 +40,9 @@ def overwritable(network: Network, n: int, aliased: set[int]) -> bool:
         return False
     attrs = network.node(n)
     spec = lookup(attrs["op"])
+    if spec is not None and spec.extras.get("torch_passes_through"):
+        ins = network.inputs(n)
+        return len(ins) == 1 and overwritable(network, ins[0], aliased)
     if spec is None or spec.view or not spec.extras.get("torch_fresh_output"):
         return False
     saves = spec.saves

@@ -335,7 +335,10 @@ INPLACE_ACTIVATIONS = {
 }
 FRESH_OUTPUT = ("conv", "deconv", "fc", "bn", "gn", "ln", "inorm", "lrn", "maxpool",
                 "avgpool", "gap", "gmp", "upsample", "subsample", "scale", "add", "concat",
-                "mul")
+                "mul", "layerscale")
+# Layers that return their input itself in eval (and in training a new tensor that their
+# backward does not read): their output may be overwritten where their input may.
+PASSES_THROUGH = ("droppath", "dropout")
 
 
 def install() -> None:
@@ -362,11 +365,13 @@ def install() -> None:
         if helpers:
             extras["torch_helpers"] = helpers
         register_layer(dataclasses.replace(spec, extras=extras), replace=True)
-    for name in (*INPLACE_ACTIVATIONS, *FRESH_OUTPUT):
+    for name in (*INPLACE_ACTIVATIONS, *FRESH_OUTPUT, *PASSES_THROUGH):
         spec = lookup(name)
         if spec is None:
             continue
         extras = dict(spec.extras)
+        if name in PASSES_THROUGH:
+            extras.setdefault("torch_passes_through", True)
         if name in INPLACE_ACTIVATIONS:
             extras.setdefault("torch_inplace", INPLACE_ACTIVATIONS[name])
         if name in FRESH_OUTPUT:
