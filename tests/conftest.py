@@ -1,14 +1,6 @@
-import os
 from pathlib import Path
 
 import pytest
-
-# Each xdist worker (`-n auto`: one per core) runs torch on one thread: the workers already
-# fill the cores, and more threads per worker only contend (an import of DenseNet-121 took
-# 59 s with torch's default threads beside another worker, 6.7 s with one). torch reads
-# the variable when it starts, so it is set before any test imports it.
-if "PYTEST_XDIST_WORKER" in os.environ:
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = Path(__file__).resolve().parent / "specs"
