@@ -17,14 +17,19 @@ FOLDS_AFTER = ("conv", "deconv", "fc")
 
 
 def fold_plan(network: Network) -> list[tuple[int, int, str]]:
-    """(layer, bn, "after" | "before") for every bn that folds, in node order."""
+    """(layer, bn, "after" | "before") for every bn that folds, in node order. A merge of
+    one tensor (`inception< conv k1 8 >`: the generated module has no torch.cat there) is
+    the identity, and the rules look through it."""
     ends = {*network.outputs, *network.aux_outputs}
     plan, used = [], set()
     for bn in network.nodes():
         if network.node(bn)["op"] != "bn":
             continue
-        src = network.inputs(bn)[0]
-        if (network.node(src)["op"] in FOLDS_AFTER and network.consumers(src) == [bn]
+        reader, src = bn, network.inputs(bn)[0]
+        while _identity(network, src) and network.consumers(src) == [reader] \
+                and src not in ends:
+            reader, src = src, network.inputs(src)[0]
+        if (network.node(src)["op"] in FOLDS_AFTER and network.consumers(src) == [reader]
                 and src not in ends):
             plan.append((src, bn, "after"))
             used.add(bn)
@@ -32,9 +37,16 @@ def fold_plan(network: Network) -> list[tuple[int, int, str]]:
         if network.node(bn)["op"] != "bn" or bn in used or bn in ends:
             continue
         consumers = network.consumers(bn)
+        while len(consumers) == 1 and _identity(network, consumers[0]) \
+                and consumers[0] not in ends:
+            consumers = network.consumers(consumers[0])
         if len(consumers) == 1 and _takes_bn_before(network, consumers[0]):
             plan.append((consumers[0], bn, "before"))
     return sorted(plan, key=lambda fold: fold[1])
+
+
+def _identity(network: Network, n: int) -> bool:
+    return network.node(n)["op"] in ("concat", "add", "mul") and len(network.inputs(n)) == 1
 
 
 def _takes_bn_before(network: Network, n: int) -> bool:
@@ -49,17 +61,17 @@ def fold_batchnorm(network: Network, **opts) -> Network:
     new = network.copy()
     g = new.graph
     for layer, bn, kind in fold_plan(network):
-        if kind == "after":  # the bn's readers now read the layer
-            for _, consumer, index in list(g.out_edges(bn, data="index")):
-                g.add_edge(layer, consumer, index=index)
-        else:  # the layer now reads what the bn read
-            g.add_edge(new.inputs(bn)[0], layer, index=0)
+        # The bn's readers read what it read: the layer (after), or what the bn normalised,
+        # which the layer now reads (before); a one-tensor merge between them stays.
+        source = new.inputs(bn)[0]
+        for _, consumer, index in list(g.out_edges(bn, data="index")):
+            g.add_edge(source, consumer, index=index)
         g.remove_node(bn)
         attrs = g.nodes[layer]
         attrs["opts"]["bias"] = True
         attrs["meta"] = {"shape": attrs["meta"]["shape"],
                          "folded": (*attrs["meta"].get("folded", ()), network.node(bn)["name"])}
-        _redirect(new, bn, layer)
+        _redirect(new, bn, source)
     return new
 
 
