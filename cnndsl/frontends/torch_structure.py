@@ -201,6 +201,9 @@ def unify(name: str, cls, instances: list, taken: set[str]) -> Block:
     names = signature_names(cls) + [n for n, v in vars(instances[0][1]).items()
                                     if isinstance(v, bool) and not n.startswith("_")]
     attrs = {n: tuple(getattr(m, n, None) for _, m, _, _ in instances) for n in names}
+    # only plain values name parameters (ConvNeXt's `layer_scale` is a tensor)
+    attrs = {n: v for n, v in attrs.items()
+             if all(isinstance(a, (bool, int, float, tuple, type(None))) for a in v)}
     params: dict[str, Param] = {}
     values: dict[str, tuple] = {}
     kinds: dict[str, str] = {}  # parameter -> an option letter, or "channels"
