@@ -29,6 +29,8 @@ class Bottleneck(nn.Module):
 
 
 class ResNet(nn.Module):
+    block = Bottleneck
+
     def __init__(self, layers=(1, 1, 1, 1), width=16, num_classes=10):
         super().__init__()
         self.inplanes = width
@@ -41,16 +43,17 @@ class ResNet(nn.Module):
         self.layer3 = self._make_layer(width * 4, layers[2], 2)
         self.layer4 = self._make_layer(width * 8, layers[3], 2)
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-        self.fc = nn.Linear(width * 32, num_classes)
+        self.fc = nn.Linear(width * 8 * self.block.expansion, num_classes)
 
     def _make_layer(self, planes, blocks, stride=1):
+        out = planes * self.block.expansion
         downsample = None
-        if stride != 1 or self.inplanes != planes * 4:
-            downsample = nn.Sequential(nn.Conv2d(self.inplanes, planes * 4, 1, stride, bias=False),
-                                       nn.BatchNorm2d(planes * 4))
-        layers = [Bottleneck(self.inplanes, planes, stride, downsample)]
-        self.inplanes = planes * 4
-        layers += [Bottleneck(self.inplanes, planes) for _ in range(1, blocks)]
+        if stride != 1 or self.inplanes != out:
+            downsample = nn.Sequential(nn.Conv2d(self.inplanes, out, 1, stride, bias=False),
+                                       nn.BatchNorm2d(out))
+        layers = [self.block(self.inplanes, planes, stride, downsample)]
+        self.inplanes = out
+        layers += [self.block(self.inplanes, planes) for _ in range(1, blocks)]
         return nn.Sequential(*layers)
 
     def forward(self, x):
@@ -310,37 +313,12 @@ class TVBottleneck(nn.Module):
         return self.relu(out)
 
 
-class TVResNet(nn.Module):
+class TVResNet(ResNet):
+    """torchvision's ResNet-50: ResNet above with torchvision's Bottleneck."""
+    block = TVBottleneck
+
     def __init__(self, layers=(3, 4, 6, 3), width=64, num_classes=1000):
-        super().__init__()
-        self.inplanes = width
-        self.conv1 = nn.Conv2d(3, width, 7, 2, 3, bias=False)
-        self.bn1 = nn.BatchNorm2d(width)
-        self.relu = nn.ReLU(inplace=True)
-        self.maxpool = nn.MaxPool2d(3, 2, 1)
-        self.layer1 = self._make_layer(width, layers[0])
-        self.layer2 = self._make_layer(width * 2, layers[1], 2)
-        self.layer3 = self._make_layer(width * 4, layers[2], 2)
-        self.layer4 = self._make_layer(width * 8, layers[3], 2)
-        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-        self.fc = nn.Linear(width * 8 * TVBottleneck.expansion, num_classes)
-
-    def _make_layer(self, planes, blocks, stride=1):
-        downsample = None
-        if stride != 1 or self.inplanes != planes * TVBottleneck.expansion:
-            downsample = nn.Sequential(
-                nn.Conv2d(self.inplanes, planes * TVBottleneck.expansion, 1, stride, bias=False),
-                nn.BatchNorm2d(planes * TVBottleneck.expansion))
-        layers = [TVBottleneck(self.inplanes, planes, stride, downsample)]
-        self.inplanes = planes * TVBottleneck.expansion
-        for _ in range(1, blocks):
-            layers.append(TVBottleneck(self.inplanes, planes))
-        return nn.Sequential(*layers)
-
-    def forward(self, x):
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        return self.fc(torch.flatten(self.avgpool(x), 1))
+        super().__init__(layers, width, num_classes)
 
 
 def _make_divisible(v, divisor=8):
