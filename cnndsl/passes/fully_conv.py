@@ -121,57 +121,53 @@ def _require_window(trained, flatten: str) -> None:
 
 
 def _slide_adaptive_pools(net, trained, flatten: int) -> list[int]:
-    """The adaptive pools to a size (`gap 7x7`, torchvision's VGG and AlexNet) that the
+    """The adaptive pool to a size (`gap 7x7`, torchvision's VGG and AlexNet) that the
     flatten reads through pointwise layers, made to slide: one that is the identity at the
     trained size goes (returned, to bypass), one that pools by a whole factor becomes that
     window, `avgpool k2`; any other has windows of different sizes and is an error."""
-    gone = []
-    n = net.inputs(flatten)[0]
-    while net.node(n)["op"] != "input" and len(net.inputs(n)) == 1:
-        attrs = net.node(n)
-        spec = lookup(attrs["op"])
-        if attrs["op"] in ("gap", "gmp") and tuple(attrs["opts"]["size"]) != (1, 1):
-            size = tuple(attrs["opts"]["size"])
-            before = trained.node(trained.inputs(trained.by_name(attrs["name"]))[0])
-            hw = tuple(before["meta"]["shape"][1:])
-            if hw == size:
-                gone.append(n)
-            elif all(a % b == 0 for a, b in zip(hw, size)):
-                k = tuple(a // b for a, b in zip(hw, size))
-                op = "avgpool" if attrs["op"] == "gap" else "maxpool"
-                opts = lookup(op).defaults()
-                opts.update(k=k, s=k)
-                attrs["op"], attrs["opts"] = op, opts
-            else:
-                raise CnnShapeError(
-                    f"`fully_conv`: `{attrs['op']} {fmt_pair(size)}` pools the "
-                    f"{fmt_pair(hw)} map into windows of different sizes, which cannot "
-                    "slide over a larger input", attrs["span"],
-                    "pool with a fixed window (`avgpool k2`) or build without fully_conv")
-        elif spec.rf is not None and spec.rf(attrs["opts"], [_input_shape(net, n)]):
-            break
-        n = net.inputs(n)[0]
-    return gone
+    n, _ = _window_before(net, flatten)
+    attrs = net.node(n) if n is not None else {}
+    if attrs.get("op") not in ("gap", "gmp") or tuple(attrs["opts"]["size"]) == (1, 1):
+        return []
+    size = tuple(attrs["opts"]["size"])
+    hw = _map_before(trained, trained.by_name(attrs["name"]))
+    if hw == size:
+        return [n]
+    if any(a % b for a, b in zip(hw, size)):
+        raise CnnShapeError(
+            f"`fully_conv`: `{attrs['op']} {fmt_pair(size)}` pools the {fmt_pair(hw)} map "
+            "into windows of different sizes, which cannot slide over a larger input",
+            attrs["span"], "pool with a fixed window (`avgpool k2`) or build without fully_conv")
+    k = tuple(a // b for a, b in zip(hw, size))
+    op = "avgpool" if attrs["op"] == "gap" else "maxpool"
+    opts = lookup(op).defaults()
+    opts.update(k=k, s=k)
+    attrs["op"], attrs["opts"] = op, opts
+    return []
 
 
-def _input_shape(net, n: int):
-    return net.node(net.inputs(n)[0])["meta"]["shape"]
-
-
-def _global_pool_before(net, flatten: int) -> int | None:
-    """The `gap`/`gmp` whose output the flatten reads through pointwise layers, if any."""
+def _window_before(net, flatten: int) -> tuple[int | None, object]:
+    """The first layer with a spatial receptive-field rule that the flatten reads through
+    pointwise one-input layers, and its rule ("global" or the windows); (None, None) if
+    there is none."""
     n = net.inputs(flatten)[0]
     while net.node(n)["op"] != "input":
         attrs = net.node(n)
         spec = lookup(attrs["op"])
         ins = [net.node(i)["meta"]["shape"] for i in net.inputs(n)]
         rule = spec.rf(attrs["opts"], ins) if spec.rf is not None else None
-        if rule == "global":
-            return n
-        if rule is not None or len(ins) != 1:
-            return None
+        if rule is not None:
+            return n, rule
+        if len(ins) != 1:
+            return None, None
         n = net.inputs(n)[0]
-    return None
+    return None, None
+
+
+def _global_pool_before(net, flatten: int) -> int | None:
+    """The `gap`/`gmp` whose output the flatten reads through pointwise layers, if any."""
+    n, rule = _window_before(net, flatten)
+    return n if rule == "global" else None
 
 
 def _map_before(net, n: int) -> tuple[int, int]:
