@@ -36,7 +36,7 @@ def overwritable(network: Network, n: int, aliased: set[int]) -> bool:
     """Whether a step that is `n`'s only reader may overwrite `n`'s output (see the NOTE)."""
     if n == network.input or n == network.output or n in network.aux_outputs or n in aliased:
         return False
-    if network.graph.out_degree(n) != 1 or is_identity(network, n):
+    if network.graph.out_degree(n) != 1 or network.is_identity(n):
         return False
     attrs = network.node(n)
     spec = lookup(attrs["op"])
@@ -50,13 +50,6 @@ def overwritable(network: Network, n: int, aliased: set[int]) -> bool:
         ins = [network.node(u)["meta"]["shape"] for u in network.inputs(n)]
         saves = saves(attrs["opts"], ins, attrs["meta"]["shape"])
     return "output" not in saves
-
-
-def is_identity(network: Network, n: int) -> bool:
-    """Whether `n` is a merge of one tensor (`concat< @x >`): generated code writes it as
-    that tensor, so its output is another step's (torch_source.py)."""
-    return network.node(n)["op"] in ("concat", "add", "mul") and \
-        len(network.inputs(n)) == 1
 
 
 def activation_in_place(network: Network, n: int, aliased: set[int]) -> bool:

@@ -38,7 +38,7 @@ from ..errors import CnnUsageError
 from ..ir import Network
 from ..ir.names import class_name as sanitise_class_name
 from ..ops import lookup
-from .torch_inplace import activation_in_place, add_in_place, is_identity, with_inplace
+from .torch_inplace import activation_in_place, add_in_place, with_inplace
 from .torch_running import running_count
 from .torch_tree import ModuleTree, join
 from .torch_wrap import wrap_lines
@@ -498,7 +498,7 @@ class ForwardWriter:
             call = apply(self.source.access(self.path, rel), args)
         else:
             call = f"{self.source.access(self.path, rel)}({', '.join(args)})"
-        if op is not None and len(outs) == 1 and is_identity(self.network, outs[0]):
+        if op is not None and len(outs) == 1 and self.network.is_identity(outs[0]):
             self.var[outs[0]] = args[0]  # a merge of one tensor is that tensor
             self.sharing.setdefault(args[0], []).extend([ins[0], outs[0]])
             return

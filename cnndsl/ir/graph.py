@@ -114,6 +114,13 @@ class Network:
         """The nodes reading `n`, each once however many of its inputs `n` is."""
         return sorted(set(self.graph.successors(n)))
 
+    def is_identity(self, n: int) -> bool:
+        """Whether `n` is a merge of one tensor (`concat< @x >`, `inception< conv k1 8 >`):
+        the identity, which generated code writes as that tensor and BN folding looks
+        through."""
+        return self.graph.nodes[n]["op"] in ("concat", "add", "mul") and \
+            len(self.inputs(n)) == 1
+
     def layers(self) -> Iterator[int]:
         """Every node except the input."""
         return (n for n in self.nodes() if self.graph.nodes[n]["op"] != "input")

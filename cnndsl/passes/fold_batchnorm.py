@@ -26,7 +26,7 @@ def fold_plan(network: Network) -> list[tuple[int, int, str]]:
         if network.node(bn)["op"] != "bn":
             continue
         reader, src = bn, network.inputs(bn)[0]
-        while _identity(network, src) and network.consumers(src) == [reader] \
+        while network.is_identity(src) and network.consumers(src) == [reader] \
                 and src not in ends:
             reader, src = src, network.inputs(src)[0]
         if (network.node(src)["op"] in FOLDS_AFTER and network.consumers(src) == [reader]
@@ -37,16 +37,12 @@ def fold_plan(network: Network) -> list[tuple[int, int, str]]:
         if network.node(bn)["op"] != "bn" or bn in used or bn in ends:
             continue
         consumers = network.consumers(bn)
-        while len(consumers) == 1 and _identity(network, consumers[0]) \
+        while len(consumers) == 1 and network.is_identity(consumers[0]) \
                 and consumers[0] not in ends:
             consumers = network.consumers(consumers[0])
         if len(consumers) == 1 and _takes_bn_before(network, consumers[0]):
             plan.append((consumers[0], bn, "before"))
     return sorted(plan, key=lambda fold: fold[1])
-
-
-def _identity(network: Network, n: int) -> bool:
-    return network.node(n)["op"] in ("concat", "add", "mul") and len(network.inputs(n)) == 1
 
 
 def _takes_bn_before(network: Network, n: int) -> bool:
@@ -60,7 +56,7 @@ def fold_batchnorm(network: Network, **opts) -> Network:
     """A copy of `network` with every foldable bn removed and its layer given a bias."""
     new = network.copy()
     g = new.graph
-    for layer, bn, kind in fold_plan(network):
+    for layer, bn, _ in fold_plan(network):
         # The bn's readers read what it read: the layer (after), or what the bn normalised,
         # which the layer now reads (before); a one-tensor merge between them stays.
         source = new.inputs(bn)[0]
