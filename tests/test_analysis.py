@@ -172,7 +172,7 @@ flatten fc 4096 relu dropout fc 4096 relu dropout fc 1000
 
 def test_vgg16_published_figures():
     net = cnndsl.build(VGG16)
-    pool5 = net.node(net.by_name("4.maxpool1"))["meta"]["rf"][0]
+    pool5 = net.node(net.by_name("stage5.maxpool1"))["meta"]["rf"][0]
     assert (pool5.size, pool5.jump) == (212, 32)
     assert net.meta["params"] == 138_357_544  # torchvision vgg16
     assert round(net.meta["macs"] / 1e9, 2) == 15.47  # torchvision's "GFLOPS" for vgg16

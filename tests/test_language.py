@@ -35,9 +35,9 @@ def test_new_layer_keyword_starts_new_layer(build_text):
 def test_variables_are_values_layers_are_layers(build_text):
     net = build_text("input 3x8x8\nblock b(c): conv k1 c bn\nb(12)")
     names = layers(net)
-    assert names["0.conv1"]["opts"]["c"] == 12
-    assert names["0.conv1"]["opts"]["bias"] is False  # followed by bn
-    assert "0.bn1" in names
+    assert names["b1.conv1"]["opts"]["c"] == 12
+    assert names["b1.conv1"]["opts"]["bias"] is False  # followed by bn
+    assert "b1.bn1" in names
 
 
 def test_bias_on_unless_next_is_bn(build_text):
@@ -55,17 +55,17 @@ def test_multiline_sequence_and_comments(build_text):
 def test_block_body_ends_at_dedent(build_text):
     net = build_text("input 3x8x8\nblock a(c):\n    conv k1 c\n    relu\nblock b: bn\n"
                      "a(4) b a(2)\n")
-    assert list(layers(net)) == ["0.conv1", "0.relu1", "1.bn1", "2.conv1", "2.relu1"]
+    assert list(layers(net)) == ["a1.conv1", "a1.relu1", "b1.bn1", "a2.conv1", "a2.relu1"]
 
 
 def test_residual_proj_only_where_shapes_differ(build_text):
     spec = ("input 8x16x16\nblock r(c, s=1): residual(proj)< conv k3 s=s p1 c bn > relu\n"
             "r(8) r(16, s=2)")
     names = layers(build_text(spec))
-    assert "0.downsample.0" not in names
-    assert names["1.downsample.0"]["opts"]["s"] == (2, 2)
-    assert names["1.downsample.0"]["opts"]["c"] == 16
-    assert names["1.add1"]["meta"]["shape"] == (16, 8, 8)
+    assert "r1.downsample.0" not in names
+    assert names["r2.downsample.0"]["opts"]["s"] == (2, 2)
+    assert names["r2.downsample.0"]["opts"]["c"] == 16
+    assert names["r2.add1"]["meta"]["shape"] == (16, 8, 8)
 
 
 def test_residual_explicit_shortcut(build_text):
@@ -126,7 +126,7 @@ def test_tight_star_multiplies_spaced_after_item_repeats(build_text):
                      "block bottleneck(c): conv k1 c")
     names = layers(net)
     assert names["conv1"]["opts"]["c"] == 8
-    assert {"0.conv1", "1.conv1"} <= set(names)
+    assert {"bottleneck1.conv1", "bottleneck2.conv1"} <= set(names)
 
 
 def test_params_and_overrides(build_text):

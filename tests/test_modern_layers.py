@@ -251,7 +251,7 @@ CNBLOCK = """input 8x7x7
 block cnblock(c, p=0.1):
     residual< (block: conv k7 p3 dw nhwc ln eps=1e-6 fc 4*c gelu fc c nchw)
               (layer_scale: layerscale 1e-6) (stochastic_depth: droppath p) >
-features: (cnblock(8) cnblock(8, 0.2))
+features: seq< cnblock(8) cnblock(8, 0.2) >
 """
 
 

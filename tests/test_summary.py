@@ -124,7 +124,7 @@ def test_notes_from_a_used_file_are_located_in_that_file(tmp_path, capsys):
     for command in (["summary", str(spec)], ["check", str(spec)]):
         assert main(command) == 0
         err = capsys.readouterr().err
-        assert f"{blocks}:3:5: note: `0.maxpool1` never reads the last 1 rows" in err, command
+        assert f"{blocks}:3:5: note: `down1.maxpool1` never reads the last 1 rows" in err, command
         assert f"{spec}:" not in err, command
 
 
@@ -138,7 +138,7 @@ def test_layers_and_notes_from_a_used_file_name_it(tmp_path, capsys):
     data = cnndsl.summary(spec).data
     where = {layer["name"]: (layer["file"], layer["line"]) for layer in data["layers"]}
     assert where["conv1"] == (None, 3)
-    assert where["0.conv1"] == ("lib/blocks.cnn", 2)
+    assert where["down1.conv1"] == ("lib/blocks.cnn", 2)
     assert [(w["file"], w["line"]) for w in data["warnings"]] == [("lib/blocks.cnn", 3)]
     assert main(["summary", str(spec)]) == 0
     assert "lib/blocks.cnn:2" in capsys.readouterr().out

@@ -211,7 +211,7 @@ def test_instances_that_differ_in_structure_get_their_own_classes():
     x = torch.randn(2, 3, 16, 16)
     with torch.no_grad():
         torch.testing.assert_close(model(x), concrete(x))
-    first, second = getattr(model.a, "0"), getattr(model.b, "0")
+    first, second = model.a.unit1, model.b.unit1
     assert first.conv1.bias is None and second.conv1.bias is not None
     assert type(first) is not type(second)
 
@@ -500,3 +500,60 @@ def test_a_named_child_gives_its_name_to_the_variable():
 
     source = compile_source("input 8x8x8\ninception< conv k1 4 relu | conv k3 p1 4 relu >")
     assert "branch1 = self.branch1(x)" in source
+
+
+NAMED_CALLS = """
+network Named
+input 3x16x16
+block se(c): gate< gap conv k1 c//2 relu conv k1 c sigmoid >
+block b2(c): conv k3 p1 c bn relu
+block unit(c, s=1): residual(proj)< conv k3 s=s p1 c bn relu conv k3 p1 c bn > relu
+block stage(c, n, s=2): unit(c, s) unit(c) * (n-1)
+block numbered(c, n): seq< unit(c, 2) unit(c) * (n-1) >
+conv k3 p1 8 se(8) se(8) b2(8) b2(8)
+layer1: stage(8, 3, s=1)
+layer2: stage(16, 2)
+layer3: numbered(16, 3)
+gap flatten fc 10
+"""
+
+
+def test_unlabelled_calls_are_named_after_their_block():
+    """se1, se2; b2_1, b2_2 (a digit before the count takes `_`); a `seq< >` numbers."""
+    network = cnndsl.build(NAMED_CALLS)
+    names = {network.node(n)["name"] for n in network.layers()}
+    assert {"se1.conv1", "se2.conv1", "b2_1.conv1", "b2_2.conv1", "layer1.unit1.conv1",
+            "layer1.unit3.conv1", "layer2.unit2.add1", "layer3.0.downsample.0",
+            "layer3.2.conv2"} <= names
+    assert not any(part.isdigit() for name in names for part in name.split(".")
+                   if not name.startswith("layer3.") and "downsample." not in name)
+    source = cnndsl.compile_source(NAMED_CALLS)
+    assert "getattr(" not in source and "add_module('" not in source
+    assert "self.se1 = Se(8, 8)" in source and "self.b2_2 = B2(8, 8)" in source
+    found = classes(source)
+    # One stage class for both counts: the named copies are added in a loop.
+    assert found["Stage"] == "in_channels, c, n, s=2" and "Stage2" not in found
+    assert 'for i in range(2, n + 1):\n            self.add_module(f"unit{i}"' in source
+    assert found["Numbered"] == "in_channels, c, n"
+    assert_same_modules(network)
+    model = module_class(source, "Named")().eval()
+    built = cnndsl.load(NAMED_CALLS).eval()
+    assert list(model.state_dict()) == list(built.state_dict())
+    assert type(model.layer1).__mro__[1] is torch.nn.Sequential
+    built.load_state_dict(model.state_dict())
+    x = torch.randn(2, 3, 16, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), built(x))
+        torch.testing.assert_close(torch.jit.script(model)(x), model(x))
+    assert sum(p.numel() for p in model.parameters()) == network.meta["params"]
+
+
+def test_a_name_made_from_a_block_never_hides_python():
+    """Calls of `block class` and `block torch_` are `class_1` and `torch_1`; the forward's
+    variables are not `class` (a syntax error) nor `torch` (which would hide torch.cat)."""
+    spec = ("input 3x8x8\nblock class(c): conv k1 c relu\nblock torch_(c): conv k1 c\n"
+            "conv k1 4 residual< class(4) > residual< torch_(4) > concat< id | conv k1 4 >\n")
+    source = cnndsl.compile_source(spec)
+    assert "class_2 = self.class_1(x)" in source and "torch_2 = self.torch_1(" in source
+    model = cnndsl.load(spec).eval()
+    assert model(torch.randn(2, 3, 8, 8)).shape == (2, 8, 8, 8)

@@ -61,7 +61,7 @@ PUBLISHED = {
     "bn_inception": {"params": 11_295_240},
     # Sources in the headers (Cadene's ports, counts as osmr/imgclsmob publishes them);
     # receptive fields of the last block as Araujo et al. (Distill 2019) give them.
-    "inception_v4": {"params": 42_679_816, "layers": {"inception_c.2.concat1": {"rf": 2071}}},
+    "inception_v4": {"params": 42_679_816, "layers": {"inception_c.v4_c3.concat1": {"rf": 2071}}},
     "inception_resnet_v2": {"params": 55_843_464, "layers": {"conv2d_7b.relu1": {"rf": 3039}}},
 }
 

@@ -14,6 +14,7 @@ import networkx as nx
 
 from ..errors import CnnUsageError
 from ..ir.graph import Network, Scope
+from ..ir.names import is_default_call_name
 from ..ops import lookup
 from ..outputs import write_atomic
 from .diagram import Box, Cluster, Diagram, ScopeNode, contents, is_light, is_merge, layout
@@ -284,7 +285,8 @@ class _Drawing:
         """A collapsed sub-scope in one line: `branch2: conv 1×1, 96 → conv 3×3, 128`."""
         scope = box.scopes[0]
         sub = scope.title_scope
-        name = sub.block if sub.kind == "block" and sub.name.isdigit() else sub.name
+        name = sub.block if sub.kind == "block" and is_default_call_name(sub.name, sub.block) \
+            else sub.name
         if len(box.scopes) > 1:
             return f"{scope_title(sub, run=len(box.scopes))} ×{len(box.scopes)}"
         heavy = [n for n in scope.layers() if not is_light(self.net, n)]
@@ -326,8 +328,8 @@ def scope_title(scope: Scope | None, run: int = 1) -> str:
     """`layer2: stage(128, 4)`, `bottleneck(256)`, `dense1: dense block`, `aux1`."""
     if scope is None:
         return ""
-    named = not scope.name.isdigit()
     if scope.kind == "block":
+        named = not is_default_call_name(scope.name, scope.block)
         args = ", ".join(_arg(v) for _, v in scope.args)
         call = f"{scope.block}({args})" if args else scope.block
         return f"{scope.name}: {call}" if named and run == 1 else call

@@ -162,7 +162,7 @@ class ProbeTree(ModuleTree):
             n = self.stands_for[n]
         return n
 
-    def _is_chain(self, box: Container) -> bool:
+    def is_chain(self, box: Container) -> bool:
         if len(box.inputs) != 1 or len(box.outputs) != 1:
             return False
         current = self._real(box.inputs[0])

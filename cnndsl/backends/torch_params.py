@@ -61,7 +61,7 @@ from ..ir.evaluate import Env, LayerValue, evaluate
 from ..ir.graph import Scope
 from ..ir.library import collect_blocks
 from ..ir.lower import Frame, Lowering, sequence_body
-from ..ir.names import attribute_name
+from ..ir.names import attribute_name, call_stem
 from ..ir.names import class_name as sanitise_class_name
 from ..ops import ChannelsLast, ShapeProblem, lookup, node_shape, same_layout
 from ..syntax import ast, parse
@@ -140,6 +140,8 @@ class ProbeLowering(ConditionalLowering, DenseRecorder):
         super().__init__(*args, **kwargs)
         self.init_regions(symbolic_conditions)
         self.repeats: dict[str, list[tuple[int, Sym | int]]] = {}  # path -> (start, count)
+        # path -> (stem, separator, first number, count): repeats of named calls
+        self.named_repeats: dict[str, list[tuple[str, str, int, Sym | int]]] = {}
         self.keywords: dict = {}  # call span -> names given by keyword
         self.optional: dict[str, str] = {}  # shortcut path -> when it exists (Python text)
         self.phantoms: dict[str, tuple[set[int], int]] = {}  # path -> (nodes, stands for)
@@ -262,14 +264,18 @@ class ProbeLowering(ConditionalLowering, DenseRecorder):
 
     def repeat(self, item, x, frame, env) -> int:
         path = ".".join(s.name for s in frame.scope)
-        start = frame.counters[""]
+        call = isinstance(item.item, ast.Call)
+        stem, sep = call_stem(item.item.name) if call and not frame.numbered else ("", "")
+        start = frame.counters[stem]
         before = self.graph.number_of_nodes()
         count = evaluate(item.count, env, self.shape(x)[0])
         out = super().repeat(item, x, frame, env)
-        made = frame.counters[""] - start
-        if isinstance(item.item, ast.Call) and self.graph.number_of_nodes() > before and \
-                made == count:
-            self.repeats.setdefault(path, []).append((start, count))
+        made = frame.counters[stem] - start
+        if call and self.graph.number_of_nodes() > before and made == count:
+            if stem:  # se1, se2, ...: numbered from 1
+                self.named_repeats.setdefault(path, []).append((stem, sep, start + 1, count))
+            else:
+                self.repeats.setdefault(path, []).append((start, count))
         return out
 
 
@@ -728,6 +734,8 @@ class ProbeSource(TorchSource):
                 rows = "".join(f"{INDENT * 3}{_indent(item, 3)},\n" for item in items)
                 call = f"{INDENT * 2}super().__init__(\n{rows}{INDENT * 2})\n"
             body = f"{INDENT}def __init__(self):\n{prelude}{call}"
+        elif (chain := self._named_chain(self.path)) is not None:
+            base, body = "nn.Sequential", chain
         else:
             base = "nn.Module"
             body = self._annotations(self.path) + self._constructor(self.path) + "\n" + \
@@ -741,6 +749,50 @@ class ProbeSource(TorchSource):
         name = self.register_class(base, body, sanitise_class_name(self.entry.block))
         self.planner.class_params[name] = taken
         return name
+
+    def _named_chain(self, path: str) -> str | None:
+        """The constructor of a chain of named block calls with a symbolic repeat
+        (`bottleneck(c, s) bottleneck(c) * (n-1)` outside a `seq< >`): an nn.Sequential
+        that adds the copies in a loop under their names (bottleneck2 ... bottleneck{n}),
+        or None where the container is anything else."""
+        box = self.tree.containers[path]
+        runs = [r for r in self.lowering.named_repeats.get(path, ())
+                if isinstance(r[3], Sym) and r[3] > 0]
+        children = [join(path, c) for c in box.children]
+        if not runs or box.kind != "plain" or not self.tree.is_chain(box) or any(
+                c.startswith(PHANTOM) or not self.tree.is_container(join(path, c)) or
+                join(path, c) in self.lowering.conditions for c in box.children):
+            return None
+        exprs = [self.module_expr(child) for child in children]
+        if self.take_prelude():
+            return None
+        index = {local: i for i, local in enumerate(box.children)}
+        loops = {}  # position of a run's first copy -> (copies, the loop's lines)
+        variable = next(v for v in ("i", "j", "index", "position") if v not in self.known)
+        for stem, sep, first, count in runs:
+            at = [index.get(f"{stem}{sep}{first + k}") for k in range(count)]
+            if None in at or at != list(range(at[0], at[0] + count)) or \
+                    len({exprs[i] for i in at}) != 1:
+                continue
+            name = f'f"{stem}{sep}{{{variable}}}"'
+            loops[at[0]] = (count, [
+                f"{INDENT * 2}for {variable} in range({first}, {first + count}):",
+                f"{INDENT * 3}self.add_module({name}, {_indent(exprs[at[0]], 3)})"])
+        if not loops:
+            return None
+        lines, i = [f"{INDENT}def __init__(self):", f"{INDENT * 2}super().__init__()"], 0
+        while i < len(children):
+            if i in loops:
+                count, loop = loops[i]
+                lines += loop
+                i += int(count)
+                continue
+            local = self.attribute(box.children[i])
+            if not local.isidentifier():
+                return None
+            lines.append(f"{INDENT * 2}self.{local} = {_indent(exprs[i], 2)}")
+            i += 1
+        return "\n".join(lines) + "\n"
 
     def root_body(self) -> str:
         """The network class's body, its constructor taking the symbolic params."""

@@ -36,6 +36,7 @@ from pathlib import Path
 
 from ..errors import CnnUsageError
 from ..ir import Network
+from ..ir.names import PYTHON_RESERVED
 from ..ir.names import class_name as sanitise_class_name
 from ..ops import lookup
 from .torch_inplace import activation_in_place, add_in_place, with_inplace
@@ -375,7 +376,9 @@ class ForwardWriter:
         self.network = source.network
         self.box = self.tree.containers[path]
         self.var: dict[int, str] = {}
-        self.taken = {"self"}  # every variable name given out (names are never freed)
+        # Every variable name given out (names are never freed), and the names a variable
+        # must not hide: Python's, the file's imports and helpers (`class_1` is `class_2`).
+        self.taken = {"self", *PYTHON_RESERVED, *source.used_names}
         self.next_suffix: dict[str, int] = {}  # per stem, where to look for a free name
         self.lines: list[str] = []
         self.training_only: list[bool] = []  # per line: computes auxiliary heads only

@@ -99,9 +99,9 @@ class ModuleTree:
         if len(numbered) < len(box.children) or numbered != [str(i) for i in
                                                              range(len(numbered))]:
             return "plain"
-        return "sequential" if self._is_chain(box) else "list"
+        return "sequential" if self.is_chain(box) else "list"
 
-    def _is_chain(self, box: Container) -> bool:
+    def is_chain(self, box: Container) -> bool:
         if len(box.inputs) != 1 or len(box.outputs) != 1:
             return False
         current = box.inputs[0]

@@ -8,7 +8,8 @@ that the `infer_shapes` pass uses, because options may depend on them (`in`, `dw
 # Each scope names its children. A label names what it covers; a label covering a single
 # item gives that item its name instead of adding a level. Unlabelled layers are named
 # `{op}{n}`, n counting that op in the scope from 1 (conv1, bn1, relu1, conv2, ...);
-# unlabelled block calls are numbered 0, 1, 2 (as nn.Sequential numbers its children);
+# unlabelled block calls are named after their block the same way (se1, se2; a block
+# whose name ends in a digit takes a `_`: v3_a_1), so `model.se1` reads as what it is;
 # `residual` and `gate` bodies belong to the enclosing scope, a residual's projection is
 # `downsample` and an explicit shortcut `shortcut`; inception/add branches are `branch1`,
 # `branch2`, ...; a dense block is `dense{n}` with layers `denselayer1`, ...; an aux head
@@ -45,7 +46,7 @@ from .evaluate import Env, LayerValue, TensorValue, as_int, evaluate
 from .graph import Contract, Network, Scope, shared_options
 from .library import BlockInfo, collect_blocks, spec_params
 from .multigraph import MultiDiGraph
-from .names import attribute_name
+from .names import attribute_name, call_stem
 from .options import build_options, given_options
 
 MAX_LAYERS = 50_000  # see the NOTE on limits in syntax/layout.py
@@ -384,7 +385,7 @@ class Lowering:
         if len(self.calls) >= MAX_CALL_DEPTH:
             raise CnnLimitError(f"block calls nest more than {MAX_CALL_DEPTH} deep", call.span)
         args = self.bind(info.definition, call, env, self.shape(x)[0], frame)
-        local = frame.claim(name, call.span) if name else frame.fresh("", start=0)
+        local = frame.claim(name, call.span) if name else _call_name(frame, call.name)
         scope = Scope(local, "block", call.name, tuple(args.items()), call.span)
         body, numbered = sequence_body(info.definition)
         inner = frame.child(scope, "block", numbered=numbered)
@@ -790,6 +791,13 @@ def _literal_options(op: str, options: tuple[ast.Option, ...]) -> tuple | None:
         else:
             return None
     return tuple(key)
+
+
+def _call_name(frame: Frame, block: str) -> str:
+    """An unlabelled call's name: its block's, counted in the scope; in a `seq< >` its
+    number."""
+    stem, sep = call_stem(block)
+    return frame.fresh(stem, sep=sep)
 
 
 def _one_item(body: ast.Sequence):

@@ -27,7 +27,8 @@ requires_grad_ set_extra_state set_submodule share_memory smart_apply state_dict
 to_empty train training type xpu zero_grad
 """.split())
 
-_PY_RESERVED = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozenset(dir(builtins))
+# Names Python gives a meaning: keywords, soft keywords and builtins.
+PYTHON_RESERVED = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozenset(dir(builtins))
 
 
 def attribute_name(name: str) -> str:
@@ -36,7 +37,7 @@ def attribute_name(name: str) -> str:
     clean = clean.lstrip("_") or "layer"
     if clean[0].isdigit():
         clean = "n" + clean
-    if clean in _PY_RESERVED or clean in MODULE_ATTRIBUTES or clean in ("self", "x", "torch",
+    if clean in PYTHON_RESERVED or clean in MODULE_ATTRIBUTES or clean in ("self", "x", "torch",
                                                                            "nn", "F"):
         clean += "_"
     return clean
@@ -57,6 +58,21 @@ def class_name(name: str) -> str:
                 camel += "_"
             camel += part[:1].upper() + part[1:]
     camel = camel or "Block"
-    if camel in _PY_RESERVED:
+    if camel in PYTHON_RESERVED:
         camel += "Block"
     return camel
+
+
+def call_stem(block: str) -> tuple[str, str]:
+    """(stem, separator) of the names of a block's unlabelled calls: `se` gives se1, se2;
+    `v3_a` gives v3_a1; `b2` gives b2_1 (the NOTE on default names in lower.py)."""
+    stem = attribute_name(block)
+    return stem, "_" if stem[-1].isdigit() else ""
+
+
+def is_default_call_name(name: str, block: str) -> bool:
+    """Whether `name` is what an unlabelled call of `block` is called (`se2`; `3` in a
+    `seq< >`), as against a label."""
+    stem, sep = call_stem(block)
+    rest = name[len(stem) + len(sep):] if name.startswith(stem + sep) else name
+    return rest.isdigit()

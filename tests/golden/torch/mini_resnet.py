@@ -48,10 +48,10 @@ class Basic(nn.Module):
 
 class Stage(nn.Sequential):
     def __init__(self, in_channels, c, n, s=2):
-        super().__init__(
-            Basic(in_channels, c, s),
-            *[Basic(c, c) for _ in range(n - 1)],
-        )
+        super().__init__()
+        self.basic1 = Basic(in_channels, c, s)
+        for i in range(2, n + 1):
+            self.add_module(f"basic{i}", Basic(c, c))
 
 
 class Aux1(nn.Module):
