@@ -227,3 +227,14 @@ def test_a_flat_input_line():
     net = cnndsl.build("input 784\nfc 100 relu fc 10")
     assert net.input_shape == (784,)
     assert net.node(net.output)["meta"]["shape"] == (10,)
+
+
+def test_a_label_on_a_composite_is_the_scope_of_its_layers(build_text):
+    net = build_text("input 3x8x8\na: inception< conv k1 4 | conv k1 4 conv k1 4 >\n"
+                     "b: inception< conv k1 4 | conv k1 4 >\nc: residual< conv k1 8 relu >\n"
+                     "d: gate< gap conv k1 8 sigmoid >\nconcat< @a | @c | id >\n")
+    assert list(layers(net)) == [
+        "a.branch1", "a.branch2.conv1", "a.branch2.conv2", "a.concat1",
+        "b.branch1", "b.branch2", "b.concat1", "c.conv1", "c.relu1", "c.add1",
+        "d.gap1", "d.conv1", "d.sigmoid1", "d.mul1", "concat1"]
+    assert net.node(net.output)["meta"]["shape"] == (24, 8, 8)

@@ -6,20 +6,22 @@ that the `infer_shapes` pass uses, because options may depend on them (`in`, `dw
 
 # NOTE: default names
 # Each scope names its children. A label names what it covers; a label covering a single
-# item gives that item its name instead of adding a level. Unlabelled layers are named
-# `{op}{n}`, n counting that op in the scope from 1 (conv1, bn1, relu1, conv2, ...);
-# unlabelled block calls are named after their block the same way (se1, se2; a block
-# whose name ends in a digit takes a `_`: v3_a_1), so `model.se1` reads as what it is;
-# `residual` and `gate` bodies belong to the enclosing scope, a residual's projection is
-# `downsample` and an explicit shortcut `shortcut`; inception/add branches are `branch1`,
-# `branch2`, ...; a dense block is `dense{n}` with layers `denselayer1`, ...; an aux head
-# is `aux{n}`. Merge nodes (add, concat, mul) are named like layers but have no module.
+# item gives that item its name instead of adding a level, but a label on a residual,
+# gate, merge or repeat makes the scope of its layers (on seq, dense and aux it names the
+# module). Unlabelled layers are named `{op}{n}`, n counting that op in the scope from 1
+# (conv1, bn1, relu1, conv2, ...); unlabelled block calls are named after their block the
+# same way (se1, se2; a block whose name ends in a digit takes a `_`: b2_1), so that
+# `model.se1` says what it is. `residual` and `gate` bodies belong to the enclosing scope,
+# a residual's projection is `downsample` and an explicit shortcut `shortcut`;
+# inception/add branches are `branch1`, `branch2`, ...; a dense block is `dense{n}` with
+# layers `denselayer1`, ...; an aux head is `aux{n}`. Merge nodes (add, concat, mul) are
+# named like layers but have no module.
 # In a `seq< >` (and a block whose body is one `seq< >`) every child is numbered instead,
 # 0, 1, 2, ... as nn.Sequential numbers its children: a layer, a block call, a composite
 # (lowered inside a scope of its own) or a nested seq is one child; a group adds no level,
 # an item left out by `if` takes no number, nor does a layer that is no module (`chunk`),
-# a labelled item keeps its label. A residual's
-# projection is such a sequence: `downsample.0` (conv), `downsample.1` (bn), as torchvision.
+# a labelled item keeps its label. A residual's projection is such a sequence:
+# `downsample.0` (conv), `downsample.1` (bn), as torchvision.
 """
 from __future__ import annotations
 
@@ -51,6 +53,8 @@ from .options import build_options, given_options
 
 MAX_LAYERS = 50_000  # see the NOTE on limits in syntax/layout.py
 MAX_CALL_DEPTH = 64
+# Composites whose layers a label makes a scope of (`seq`, `dense` and `aux` are named by it).
+_SCOPED = ("residual", "gate", "repeat", "inception", "concat", "add")
 METRICS = ("shape", "rf", "params", "macs", "flops", "channels")
 # The weight initialisations an `init` line can name (cnndsl/backends/torch_init.py).
 INIT_RULES = ("torch", "resnet", "vgg", "densenet", "mobilenet", "mnasnet", "efficientnet",
@@ -299,6 +303,11 @@ class Lowering:
             return self.composite(item, x, inner, env, None)
         if isinstance(item, ast.Call):
             return self.call(item, x, frame, env, name)
+        if isinstance(item, ast.Composite) and name is not None and item.kind in _SCOPED:
+            # `c: residual< ... >` is the scope `c` holding the composite's layers
+            local = frame.claim(name, item.span)
+            inner = frame.child(Scope(local, "label", span=item.span), "label")
+            return self.composite(item, x, inner, env, None)
         if isinstance(item, ast.Composite):
             return self.composite(item, x, frame, env, name)
         if isinstance(item, ast.Group):
