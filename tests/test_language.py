@@ -52,6 +52,12 @@ def test_multiline_sequence_and_comments(build_text):
     assert [net.node(n)["op"] for n in net.layers()] == ["conv", "relu", "maxpool"]
 
 
+def test_a_default_name_after_a_digit_takes_an_underscore(build_text):
+    net = build_text("input 3x8x8\nblock b2(c): conv k1 c relu6\nconv k1 4 relu6 relu6 b2(4) b2(4)\n")
+    assert list(layers(net)) == ["conv1", "relu6_1", "relu6_2", "b2_1.conv1", "b2_1.relu6_1",
+                                 "b2_2.conv1", "b2_2.relu6_1"]
+
+
 def test_block_body_ends_at_dedent(build_text):
     net = build_text("input 3x8x8\nblock a(c):\n    conv k1 c\n    relu\nblock b: bn\n"
                      "a(4) b a(2)\n")

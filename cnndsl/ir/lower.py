@@ -9,8 +9,8 @@ that the `infer_shapes` pass uses, because options may depend on them (`in`, `dw
 # item gives that item its name instead of adding a level, but a label on a residual,
 # gate, merge or repeat makes the scope of its layers (on seq, dense and aux it names the
 # module). Unlabelled layers are named `{op}{n}`, n counting that op in the scope from 1
-# (conv1, bn1, relu1, conv2, ...); unlabelled block calls are named after their block the
-# same way (se1, se2; a block whose name ends in a digit takes a `_`: b2_1), so that
+# (conv1, bn1, relu1, conv2, ...; a stem that ends in a digit takes a `_`: relu6_1);
+# unlabelled block calls are named after their block the same way (se1, se2; b2_1), so that
 # `model.se1` says what it is. `residual` and `gate` bodies belong to the enclosing scope,
 # a residual's projection is `downsample` and an explicit shortcut `shortcut`;
 # inception/add branches are `branch1`, `branch2`, ...; a dense block is `dense{n}` with
@@ -48,7 +48,7 @@ from .evaluate import Env, LayerValue, TensorValue, as_int, evaluate
 from .graph import Contract, Network, Scope, shared_options
 from .library import BlockInfo, collect_blocks, spec_params
 from .multigraph import MultiDiGraph
-from .names import attribute_name, call_stem
+from .names import attribute_name, call_stem, count_separator
 from .options import build_options, given_options
 
 MAX_LAYERS = 50_000  # see the NOTE on limits in syntax/layout.py
@@ -88,6 +88,7 @@ class Frame:
     def fresh(self, stem: str, start: int = 1, sep: str = "", number: bool = True) -> str:
         if self.numbered and number:
             stem, start, sep = "", 0, ""
+        sep = sep or count_separator(stem)
         while True:
             n = self.counters[stem] + start
             self.counters[stem] += 1
@@ -805,8 +806,7 @@ def _literal_options(op: str, options: tuple[ast.Option, ...]) -> tuple | None:
 def _call_name(frame: Frame, block: str) -> str:
     """An unlabelled call's name: its block's, counted in the scope; in a `seq< >` its
     number."""
-    stem, sep = call_stem(block)
-    return frame.fresh(stem, sep=sep)
+    return frame.fresh(call_stem(block)[0])
 
 
 def _one_item(body: ast.Sequence):

@@ -63,11 +63,17 @@ def class_name(name: str) -> str:
     return camel
 
 
+def count_separator(stem: str) -> str:
+    """What goes between a default name's stem and its count: nothing (`conv1`, `se2`),
+    or `_` after a digit (`relu6_1`, `b2_1`; the NOTE on default names in lower.py)."""
+    return "_" if stem[-1:].isdigit() else ""
+
+
 def call_stem(block: str) -> tuple[str, str]:
     """(stem, separator) of the names of a block's unlabelled calls: `se` gives se1, se2;
-    `v3_a` gives v3_a1; `b2` gives b2_1 (the NOTE on default names in lower.py)."""
+    `b2` gives b2_1."""
     stem = attribute_name(block)
-    return stem, "_" if stem[-1].isdigit() else ""
+    return stem, count_separator(stem)
 
 
 def is_default_call_name(name: str, block: str) -> bool:
