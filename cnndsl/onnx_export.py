@@ -1,8 +1,9 @@
 """ONNX export of a generated module (needs the `onnx` extra: onnx and onnxscript).
 
 The file is the same bytes on every run: the weights are drawn from a fixed seed (or
-loaded with `weights=`), and torch's own messages and warnings are kept out of the output
-(they go to `progress`, a callable taking one line, when given). The graph's input is
+loaded with `weights=`). torch's own messages, warnings and log lines (`torchvision is not
+installed. Skipping torchvision::nms`) are kept out of the output; `progress`, a callable
+taking one line, hears each step instead. The graph's input is
 named `input` and its output `output`, with a dynamic batch axis unless
 `dynamic_batch=False`.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import time
 import warnings
 from pathlib import Path
@@ -17,6 +19,7 @@ from pathlib import Path
 from .errors import CnnUsageError
 
 SEED = 0
+STACK_TRACE = "pkg.torch.onnx.stack_trace"  # a node's metadata key
 
 
 def export_onnx(src, path: str | Path, *, params: dict | None = None, input_shape=None,
@@ -60,16 +63,48 @@ def export_onnx(src, path: str | Path, *, params: dict | None = None, input_shap
     axes = {"input": {0: "batch"}, "output": {0: "batch"}} if dynamic_batch else None
     captured = io.StringIO()
     with warnings.catch_warnings(), contextlib.redirect_stdout(captured), \
-            contextlib.redirect_stderr(captured):
+            contextlib.redirect_stderr(captured), _torch_logs_to(captured):
         warnings.simplefilter("ignore")
         program = torch.onnx.export(model, (example,), dynamo=True, opset_version=opset,
                                     input_names=["input"], output_names=["output"],
                                     dynamic_axes=axes, verbose=False)
     say("exported the graph")
     proto = program.model_proto
+    _drop_stack_traces(proto)
     onnx.checker.check_model(proto)
     say("checked it with onnx.checker")
     return write_atomic(path, proto.SerializeToString())
+
+
+def _drop_stack_traces(proto) -> None:
+    """Each node's Python stack trace names files of this machine (the virtual
+    environment's torch): without them the file is the same on any machine. The module
+    paths and classes of each node stay."""
+    graphs = [proto.graph, *(f for f in proto.functions)]
+    for graph in graphs:
+        for node in graph.node:
+            kept = [p for p in node.metadata_props if p.key != STACK_TRACE]
+            if len(kept) != len(node.metadata_props):
+                del node.metadata_props[:]
+                node.metadata_props.extend(kept)
+
+
+@contextlib.contextmanager
+def _torch_logs_to(stream):
+    """torch's loggers write through handlers made at import, bound to the real stderr
+    (which redirect_stderr does not reach): point them at `stream` for a while."""
+    handlers = {h: h.stream for name, logger in logging.root.manager.loggerDict.items()
+                if name == "torch" or name.startswith("torch.")
+                if isinstance(logger, logging.Logger)
+                for h in logger.handlers  # not subclasses: torch's trace handler owns a file
+                if type(h) is logging.StreamHandler}  # a handler may serve several loggers
+    for handler in handlers:
+        handler.setStream(stream)
+    try:
+        yield
+    finally:
+        for handler, before in handlers.items():
+            handler.setStream(before)
 
 
 class _Progress:
