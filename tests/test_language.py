@@ -1,5 +1,8 @@
 """Acceptance of every construct, with the names, shapes and wiring it must produce."""
+import re
+
 import pytest
+import torch
 
 import cnndsl
 
@@ -244,3 +247,41 @@ def test_a_label_on_a_composite_is_the_scope_of_its_layers(build_text):
         "b.branch1", "b.branch2", "b.concat1", "c.conv1", "c.relu1", "c.add1",
         "d.gap1", "d.conv1", "d.sigmoid1", "d.mul1", "concat1"]
     assert net.node(net.output)["meta"]["shape"] == (24, 8, 8)
+
+
+INPUT_VALUE = """input 3x32x32
+param w = 8 if input == 3x32x32 else 4
+block b(c): conv k3 p1 c relu if input != 3x16x16
+conv k3 p1 w b(w)
+assert channels == 8 if input == 3x32x32
+assert macs == 811008 if input == 3x32x32
+"""
+
+
+def test_input_is_the_networks_input_size(build_text):
+    """`input` is the input size in conditions, params and blocks, `--input` included."""
+    assert build_text(INPUT_VALUE).meta["macs"] == 811008
+    small = build_text(INPUT_VALUE, input_shape=(3, 16, 16))
+    assert [small.node(n)["op"] for n in small.layers()] == ["conv", "conv"]  # no relu
+    assert small.node(small.output)["meta"]["shape"] == (4, 16, 16)
+    assert build_text("input 784\nfc 10\nassert params == 7850 if input == 784\n")
+    with pytest.raises(cnndsl.CnnContractError, match="macs is"):
+        build_text(INPUT_VALUE.replace("811008", "1"))
+
+
+@pytest.mark.parametrize("line, message", [
+    ("assert channels == 4 if input == 3", "compares a size (`input`) with `3`"),
+    ("conv k1 input", "`conv` option `c` must be a whole number, got `input`"),
+])
+def test_input_is_a_size_not_a_number(build_text, line, message):
+    with pytest.raises(cnndsl.CnnError, match=re.escape(message)):
+        build_text(f"input 3x8x8\nconv k1 4\n{line}\n")
+
+
+def test_zoo_networks_build_at_other_input_sizes():
+    """Their published MACs are asserted at their own input size only."""
+    for name in ("resnet50", "efficientnet_b0", "vgg16", "alexnet_2012"):
+        net = cnndsl.build(name, input_shape=(3, 320, 320))
+        assert net.input_shape == (3, 320, 320)
+    assert cnndsl.load("resnet18", input_shape="3x64x64")(torch.randn(1, 3, 64, 64)).shape \
+        == (1, 1000)

@@ -224,6 +224,12 @@ def _condition(expr, env: Env, in_channels):
     right = evaluate(expr.right, env, in_channels)
     if expr.op in ("<=", ">="):
         left, right = _number(left, expr.left), _number(right, expr.right)
+    elif isinstance(left, tuple) != isinstance(right, tuple):
+        size, other = (expr.left, expr.right) if isinstance(left, tuple) else \
+            (expr.right, expr.left)
+        raise CnnValueError(f"`{expr.span.text}` compares a size (`{size.span.text}`) with "
+                            f"`{other.span.text}`, which is not one", other.span,
+                            "write a size, e.g. `input == 3x224x224`")
     elif isinstance(left, LayerValue) or isinstance(right, LayerValue):
         left, right = str(left), str(right)
     return _COMPARE[expr.op](left, right)

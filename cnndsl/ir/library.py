@@ -24,9 +24,19 @@ class BlockInfo:
     globals: Env  # the params of the file that defines the block
 
 
-def spec_params(spec: ast.Spec, overrides: dict | None) -> Env:
-    """The values of a spec's params, with `overrides` (from --set) applied."""
-    env = Env()
+def builtin_values(input_shape) -> Env:
+    """What every expression sees under the params: `input`, the network's input size
+    (`3x224x224`, or a number for a flat input), as a size literal is."""
+    if input_shape is None:
+        return Env()
+    shape = tuple(input_shape)
+    return Env({"input": shape if len(shape) > 1 else shape[0]})
+
+
+def spec_params(spec: ast.Spec, overrides: dict | None, builtins: Env | None = None) -> Env:
+    """The values of a spec's params, with `overrides` (from --set) applied; the params
+    see `builtins` (builtin_values) below them."""
+    env = Env(parent=builtins)
     overrides = dict(overrides or {})
     for param in spec.params:
         if param.name in overrides:
@@ -47,7 +57,8 @@ def collect_blocks(spec: ast.Spec, globals_: Env) -> dict[str, BlockInfo]:
     blocks: dict[str, BlockInfo] = {}
     _add(blocks, spec, globals_)
     base = _base_dir(spec)
-    _load_uses(spec, base, blocks, stack=[_identity(spec)], loaded={_identity(spec)})
+    _load_uses(spec, base, blocks, globals_.parent, stack=[_identity(spec)],
+               loaded={_identity(spec)})
     return blocks
 
 
@@ -70,8 +81,8 @@ def _identity(spec: ast.Spec) -> str:
     return str(path.resolve()) if path is not None else "<string>"
 
 
-def _load_uses(spec: ast.Spec, base: Path, blocks: dict, stack: list[str],
-               loaded: set[str]) -> None:
+def _load_uses(spec: ast.Spec, base: Path, blocks: dict, builtins: Env | None,
+               stack: list[str], loaded: set[str]) -> None:
     for use in spec.uses:
         target = _resolve(use, base)
         if str(target) in stack:
@@ -92,13 +103,13 @@ def _load_uses(spec: ast.Spec, base: Path, blocks: dict, stack: list[str],
         loaded.add(str(target))
         try:
             used = parse(data, target)
-            env = spec_params(used, None)
+            env = spec_params(used, None, builtins)
         except CnnError as exc:
             exc.diagnostics.append(Diagnostic("the file is used here", use.span,
                                               severity="note"))
             raise
         _add(blocks, used, env)
-        _load_uses(used, target.parent, blocks, stack + [str(target)], loaded)
+        _load_uses(used, target.parent, blocks, builtins, stack + [str(target)], loaded)
 
 
 def _resolve(use: ast.Use, base: Path) -> Path:

@@ -46,7 +46,7 @@ from ..syntax import ast, parse
 from ..syntax.group import COMPOSITES
 from .evaluate import Env, LayerValue, TensorValue, as_int, evaluate
 from .graph import Contract, Network, Scope, shared_options
-from .library import BlockInfo, collect_blocks, spec_params
+from .library import BlockInfo, builtin_values, collect_blocks, spec_params
 from .multigraph import MultiDiGraph
 from .names import attribute_name, call_stem, count_separator
 from .options import build_options, given_options
@@ -129,13 +129,13 @@ class Frame:
 
 def lower(spec: ast.Spec, *, params: dict | None = None,
           input_shape: tuple[int, ...] | None = None) -> Network:
-    globals_ = spec_params(spec, params)
+    shape = input_shape or (spec.input_shape.dims if spec.input_shape else None)
+    globals_ = spec_params(spec, params, builtin_values(shape))
     blocks = collect_blocks(spec, globals_)
     if spec.body is None:
         what = "defines blocks but no layers" if spec.blocks else "has no layers"
         raise CnnSyntaxError(f"the spec {what}", spec.source.span(0, 0),
                              "add layers, or `use` this file from a spec")
-    shape = input_shape or (spec.input_shape.dims if spec.input_shape else None)
     if shape is None:
         raise CnnSyntaxError("the spec does not say its input shape", spec.body.span,
                              "add a line `input 3x224x224` (CxHxW), or pass --input")

@@ -27,7 +27,7 @@ _NEED_BODY = tuple(c for c in COMPOSITES if c != "dense")
 class Grouper:
     def __init__(self, variables: frozenset[str], blocks: frozenset[str] = frozenset(),
                  uses: bool = False, layer_vars: frozenset[str] = frozenset()) -> None:
-        self.variables = (variables | {"in"}) - layer_vars
+        self.variables = (variables | {"in", "input"}) - layer_vars
         self.layer_vars = layer_vars
         # For hints only: the blocks this file defines, and whether it `use`s others.
         self.blocks = blocks

@@ -9,6 +9,8 @@
 #   `stage(64, 3)` is a call, `relu (conv k3 64)` is a layer followed by a group.
 # - `<` and `>` are brackets (`residual< ... >`), except right after `assert NAME`, where
 #   they compare.
+# - `input` starts the `input` statement only at the start of a line; anywhere else it is
+#   a name, the network's input size (`assert macs == 4.1G if input == 3x224x224`).
 # - Brackets nest at most MAX_NESTING deep, and a chain of operators (`1+1+...`, `--1`,
 #   counted over the brackets it sits in) is at most MAX_OPERATORS long, so that no later
 #   recursion (evaluation, lowering, grouping) can overflow Python's stack.
@@ -55,6 +57,8 @@ class Layout:
         for tok in stream:
             if tok.type not in _SPECIAL and tok.value not in _OPERATOR_TEXT:
                 # An operand (most tokens): what the general path below does to one, faster.
+                if tok.type == "INPUT" and not at_line_start:
+                    tok = tok.retyped("NAME")  # the value `input` (see NOTE: layout rules)
                 if prev is None or not _is_operator(prev) and prev.type not in _OPENERS:
                     runs[-1] = 0
                 at_line_start = False

@@ -49,10 +49,15 @@ def code_tokens(text: str) -> list[Token]:
     layout post-lexer's rules, see its NOTE). Stops quietly at text no terminal matches."""
     out: list[Token] = []
     stream = raw_tokens(text)
+    line_start = True  # `input` is the statement only there (the layout's NOTE)
     try:
         for tok in stream:
             if tok.type in ("WS", "NL", "COMMENT"):
+                line_start = line_start or tok.type == "NL"
                 continue
+            if tok.type == "INPUT" and not line_start:
+                tok = Token.new_borrow_pos("NAME", tok.value, tok)
+            line_start = False
             out.append(_retype(tok, out))
     except UnexpectedInput:  # a half-typed spec: what lexed so far is kept
         pass
