@@ -557,3 +557,25 @@ def test_a_name_made_from_a_block_never_hides_python():
     assert "class_2 = self.class_1(x)" in source and "torch_2 = self.torch_1(" in source
     model = cnndsl.load(spec).eval()
     assert model(torch.randn(2, 3, 8, 8)).shape == (2, 8, 8, 8)
+
+
+@pytest.mark.parametrize("spec, kept", [
+    # the block's class is written for t != 1: the network class must not take t
+    ("param t = 6\nblock b(c, t): conv k1 c if t != 1 conv k1 c\nb(8, t)\n", ""),
+    ("param t = 6\nparam n = 10\nconv k1 t conv k1 4 if t != 1\ngap flatten fc n\n", "n=10"),
+    ("param t = 6\nconv k1 max(t, 4) gap flatten fc t\n", ""),
+    ("param t = 6\nparam w = 2 * t\nconv k1 w gap flatten fc t\n", ""),
+    ("param a = 1\nconv k1 4 if a == 1\n", ""),
+    ("param a = 1\n(conv k1 4) * (2 - a)\n", ""),
+    ("param n = 10\nconv k1 4 gap flatten fc n\nassert params == 66 if n == 10\n", "n=10"),
+])
+def test_a_network_param_decided_by_its_value_is_fixed(spec, kept):
+    """A param that a condition or a function read is fixed in the network class (its
+    text is right at that value only); one that only flows into numbers stays."""
+    text = "input 3x8x8\n" + spec
+    network = cnndsl.build(text)
+    source = cnndsl.compile_source(text)
+    name = class_name(network.name)
+    assert classes(source)[name] == kept
+    model = module_class(source, name)()
+    assert sum(p.numel() for p in model.parameters()) == network.meta["params"]

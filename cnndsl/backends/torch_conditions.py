@@ -32,6 +32,8 @@ constructor, as hand-written code decides them.
 """
 from __future__ import annotations
 
+import dataclasses
+import re
 from collections import Counter
 
 from ..errors import CnnError
@@ -72,6 +74,54 @@ def is_phantom(path: str) -> bool:
 def real_name(local: str) -> str:
     """A child's name in the class text: a phantom's without its mark."""
     return local[len(PHANTOM):] if local.startswith(PHANTOM) else local
+
+
+# --- decisions by value -------------------------------------------------------------
+class DecisionRecorder:
+    """A mixin of the probe's lowering: the names of the symbolic values that a condition
+    (`X if COND`, `when=`, `a if c else b`) or a function (`max`, `divisible`: a plain
+    number) read where the text keeps no condition, so that the lowering decided by their
+    values. The network class fixes such params (NOTE: network parameters, in
+    torch_source.py): its text is right for their values only."""
+
+    def init_decisions(self) -> None:
+        self.decided: set[str] = set()
+
+    def note_reads(self, expr, env, in_channels) -> None:
+        """`expr` decided something: the symbols it reads are decided."""
+        for node in walk(expr):
+            if not isinstance(node, ast.Name):
+                continue
+            if node.id == "in":
+                value = in_channels
+            else:
+                try:
+                    value = env.lookup(node.id)
+                except KeyError:
+                    continue
+            if isinstance(value, (Sym, SymFloat)):
+                self.decided |= set(re.findall(r"[A-Za-z_]\w*", str(value)))
+
+    def note_decisions(self, expr, env, in_channels) -> None:
+        """The conditions and function calls inside a value `expr` decided by value."""
+        for node in walk(expr):
+            if isinstance(node, ast.IfElse):
+                self.note_reads(node.cond, env, in_channels)
+            elif isinstance(node, ast.FnCall):
+                for arg in node.args:
+                    self.note_reads(arg.value, env, in_channels)
+
+
+def walk(node):
+    """`node` and every AST node inside it."""
+    yield node
+    if dataclasses.is_dataclass(node):
+        for field in dataclasses.fields(node):
+            if field.name != "span":
+                yield from walk(getattr(node, field.name))
+    elif isinstance(node, tuple):
+        for part in node:
+            yield from walk(part)
 
 
 # --- condition text -------------------------------------------------------------------
@@ -202,7 +252,7 @@ class ConditionalLowering:
         return super().item(item, x, frame, env, name)
 
     def composite(self, item, x, frame, env, name):
-        expr = _when(item) if self.symbolic_conditions else None
+        expr = when_condition(item) if self.symbolic_conditions else None
         if expr is None:
             return super().composite(item, x, frame, env, name)
         options = self.composite_options(item, env, self.shape(x)[0])
@@ -249,7 +299,7 @@ def _labelled(item) -> bool:
     return isinstance(item, ast.Labelled)
 
 
-def _when(item) -> ast.Expr | None:
+def when_condition(item) -> ast.Expr | None:
     """The `when=` condition of a residual, or None."""
     if item.kind != "residual":
         return None

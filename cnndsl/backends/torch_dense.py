@@ -55,6 +55,7 @@ from .torch_params import (
     ProbeLowering,
     ProbeSource,
     _literal,
+    network_env,
 )
 from .torch_symbolic import Sym, plain
 from .torch_tree import ModuleTree, join
@@ -153,7 +154,7 @@ def _layer_class(planner, path: str, entry: int, site: DenseSite, concat: bool):
     shape = (Sym(IN_CHANNELS, c_in), *plain(tuple(rest)))
     seen = {name: plain(site.env.lookup(name)) for name in site.env.names()}
     env = Env(seen).child({GROWTH: Sym(GROWTH, int(site.k))})
-    lowering = ProbeLowering(planner.spec, planner.blocks, Env(dict(real.params)), shape)
+    lowering = ProbeLowering(planner.spec, planner.blocks, network_env(real), shape)
     scope = real.node(min(box.nodes))["scope"][:path.count(".") + 1]
     frame = Frame(scope, "denselayer")
     if concat:

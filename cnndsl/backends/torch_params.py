@@ -59,7 +59,7 @@ from ..errors import CnnError
 from ..ir import Network
 from ..ir.evaluate import Env, LayerValue, evaluate
 from ..ir.graph import Scope
-from ..ir.library import collect_blocks
+from ..ir.library import builtin_values, collect_blocks
 from ..ir.lower import Frame, Lowering, sequence_body
 from ..ir.names import attribute_name, call_stem
 from ..ir.names import class_name as sanitise_class_name
@@ -68,10 +68,13 @@ from ..syntax import ast, parse
 from .torch_conditions import (
     PHANTOM,
     ConditionalLowering,
+    DecisionRecorder,
     NotSymbolic,
     ProbeTree,
     is_phantom,
     real_name,
+    walk,
+    when_condition,
 )
 from .torch_inplace import overwritable
 from .torch_source import NotWritable, TorchSource
@@ -131,7 +134,21 @@ class DenseRecorder(Lowering):
         return out
 
 
-class ProbeLowering(ConditionalLowering, DenseRecorder):
+def _derived_from(spec: ast.Spec, name: str) -> bool:
+    """Whether another param's default reads param `name` (`param wide = 2 * width`): its
+    value, fixed in the network class, was computed from `name`'s."""
+    return any(isinstance(node, ast.Name) and node.id == name
+               for param in spec.params if param.name != name
+               for node in walk(param.default))
+
+
+def network_env(network: Network, values: dict | None = None) -> Env:
+    """The params a probe sees (the network's, or `values`), over the builtin `input`."""
+    return Env(dict(network.params) if values is None else values,
+               builtin_values(network.input_shape))
+
+
+class ProbeLowering(ConditionalLowering, DecisionRecorder, DenseRecorder):
     """Lowers one block body alone, recording what the class text needs: the repeats, how
     each call passed its arguments, and the conditions (cnndsl/backends/torch_conditions.py;
     symbolic only where `symbolic_conditions`)."""
@@ -139,6 +156,7 @@ class ProbeLowering(ConditionalLowering, DenseRecorder):
     def __init__(self, *args, symbolic_conditions: bool = False, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.init_regions(symbolic_conditions)
+        self.init_decisions()
         self.repeats: dict[str, list[tuple[int, Sym | int]]] = {}  # path -> (start, count)
         # path -> (stem, separator, first number, count): repeats of named calls
         self.named_repeats: dict[str, list[tuple[str, str, int, Sym | int]]] = {}
@@ -166,7 +184,31 @@ class ProbeLowering(ConditionalLowering, DenseRecorder):
     def bind(self, block, call, env, in_ch, frame) -> dict:
         self.keywords[call.span] = {a.name for a in call.args if a.name is not None}
         self.positional[call.span] = sum(1 for a in call.args if a.name is None)
-        return super().bind(block, call, env, in_ch, frame)
+        args = super().bind(block, call, env, in_ch, frame)
+        for arg in call.args:
+            self.note_decisions(arg.value, env, in_ch)
+        inner = self.blocks[call.name].globals.child(args)
+        for param in block.params:
+            if param.default is not None:
+                self.note_decisions(param.default, inner, in_ch)
+        return args
+
+    def item(self, item, x, frame, env, name=None):
+        if isinstance(item, ast.Conditional) and not self.symbolic_conditions and \
+                not isinstance(item.item, ast.Assert):  # an assert's changes no module
+            self.note_reads(item.cond, env, self.shape(x)[0])
+        return super().item(item, x, frame, env, name)
+
+    def composite(self, item, x, frame, env, name):
+        when = when_condition(item)
+        if when is not None and not self.symbolic_conditions:
+            self.note_reads(when, env, self.shape(x)[0])
+        return super().composite(item, x, frame, env, name)
+
+    def make_layer(self, op, options, span, x, frame, env, name, preset=None) -> int:
+        for option in options:
+            self.note_decisions(option.value, env, self.shape(x)[0])
+        return super().make_layer(op, options, span, x, frame, env, name, preset)
 
     def residual(self, item, options, x, frame, env) -> int:
         if len(item.branches) == 2 or not options.get("proj"):
@@ -313,7 +355,7 @@ class ParamPlanner:
         try:
             spec = parse(network.source.text, network.source.path)
             self.spec = spec
-            return collect_blocks(spec, Env(dict(network.params)))
+            return collect_blocks(spec, network_env(network))
         except (CnnError, OSError):
             return None
 
@@ -369,7 +411,7 @@ class ParamPlanner:
             self.dense_sites = {}
             if self.blocks is not None:
                 network = self.network
-                lowering = DenseRecorder(self.spec, self.blocks, Env(dict(network.params)),
+                lowering = DenseRecorder(self.spec, self.blocks, network_env(network),
                                          tuple(network.input_shape))
                 try:
                     lowering.sequence(self.spec.body, 0, Frame((), "block"), lowering.globals)
@@ -443,7 +485,7 @@ class ParamPlanner:
         names = self.py_names[entry.block]
         in_shape = plain(network.node(box.inputs[0])["meta"]["shape"])
         shape = (Sym(IN_CHANNELS, in_shape[0]), *in_shape[1:])
-        lowering = ProbeLowering(self.spec, self.blocks, Env(dict(self.network.params)),
+        lowering = ProbeLowering(self.spec, self.blocks, network_env(self.network),
                                  shape, symbolic_conditions=symbolic)
         lowering.presets = presets
         args = {param: _symbolic(names[param], value) for param, value in entry.args}
@@ -502,7 +544,7 @@ class ParamPlanner:
         if spec is None or spec.body is None or not spec.params:
             return None
         py = _python_names([p.name for p in spec.params])
-        env = Env()
+        env = network_env(self.network, {})
         for param in spec.params:
             value = self.network.params.get(param.name)
             literal = isinstance(param.default, ast.Num) and isinstance(value, int) and \
@@ -520,6 +562,10 @@ class ParamPlanner:
             lowering._resolve_bias()
         except (CnnError, RecursionError, ArithmeticError, TypeError, ValueError):
             return None
+        symbolic = {p.name for p in spec.params if isinstance(env.values[p.name], Sym)}
+        decided = {p for p in symbolic if py[p] in lowering.decided or _derived_from(spec, p)}
+        if decided:  # the class is right at their values only: they are fixed
+            return self.root_probe(symbolic - decided)
         network = Network(lowering.graph, self.network.name, shape, out, extra_outputs=taps,
                           aux_outputs=lowering.aux, blocks=self.network.blocks,
                           source=self.network.source)
@@ -581,6 +627,8 @@ class ParamPlanner:
         network, lowering = probe.network, probe.lowering
         here, there = len(path), len(probe.path)
         own_class = entry is not None
+        if entry is None and not box.inputs:
+            return False  # no layers (a param's other value may leave none): nothing to agree
         entry = box.inputs[0] if entry is None else entry
         hidden = {real.node(entry)["name"]} if entry in box.nodes else set()
         by_name = {real.node(n)["name"][here:]: n for n in box.nodes if n != entry}
