@@ -231,6 +231,9 @@ def test_every_init_rule_builds_and_unknown_ones_are_errors():
     assert set(INIT_RULES) == {"torch", *RULES}
     for rule in INIT_RULES:
         _initialised(rule, "conv k3 p1 8 bn relu gap flatten fc 4")
+        # layers without a bias, and no Conv2d at all (squeezenet's last conv)
+        _initialised(rule, "conv k3 p1 8 nobias relu gap flatten fc 4 nobias fc 2 bn")
+        _initialised(rule, "deconv k2 s2 4 relu gap flatten fc 4 bn")
     with pytest.raises(cnndsl.CnnError, match="did you mean `resnet`"):
         cnndsl.build("input 3x8x8\ninit resent\nconv k1 4\n")
 

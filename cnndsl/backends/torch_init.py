@@ -14,13 +14,12 @@ _BN = """        elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
             nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)
 """
+_BIAS = """            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+"""  # a conv or fc written `nobias` (or before a bn) has none
 _LINEAR_SMALL = """        elif isinstance(m, nn.Linear):
             nn.init.normal_(m.weight, 0, 0.01)
-            nn.init.zeros_(m.bias)
-"""
-_CONV_BIAS = """            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-"""
+""" + _BIAS
 
 RULES: dict[str, str] = {
     "resnet": """        if isinstance(m, nn.Conv2d):
@@ -28,28 +27,25 @@ RULES: dict[str, str] = {
 """ + _BN,
     "vgg": """        if isinstance(m, nn.Conv2d):
             nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-""" + _CONV_BIAS + _BN + _LINEAR_SMALL,
+""" + _BIAS + _BN + _LINEAR_SMALL,
     "densenet": """        if isinstance(m, nn.Conv2d):
             nn.init.kaiming_normal_(m.weight)
 """ + _BN + """        elif isinstance(m, nn.Linear):
-            nn.init.zeros_(m.bias)
-""",
+""" + _BIAS,
     "mobilenet": """        if isinstance(m, nn.Conv2d):
             nn.init.kaiming_normal_(m.weight, mode="fan_out")
-""" + _CONV_BIAS + _BN + _LINEAR_SMALL,
+""" + _BIAS + _BN + _LINEAR_SMALL,
     "mnasnet": """        if isinstance(m, nn.Conv2d):
             nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-""" + _CONV_BIAS + _BN + """        elif isinstance(m, nn.Linear):
+""" + _BIAS + _BN + """        elif isinstance(m, nn.Linear):
             nn.init.kaiming_uniform_(m.weight, mode="fan_out", nonlinearity="sigmoid")
-            nn.init.zeros_(m.bias)
-""",
+""" + _BIAS,
     "efficientnet": """        if isinstance(m, nn.Conv2d):
             nn.init.kaiming_normal_(m.weight, mode="fan_out")
-""" + _CONV_BIAS + _BN + """        elif isinstance(m, nn.Linear):
+""" + _BIAS + _BN + """        elif isinstance(m, nn.Linear):
             bound = 1.0 / m.out_features ** 0.5
             nn.init.uniform_(m.weight, -bound, bound)
-            nn.init.zeros_(m.bias)
-""",
+""" + _BIAS,
     "convnext": """        if isinstance(m, (nn.Conv2d, nn.Linear)):
             nn.init.trunc_normal_(m.weight, std=0.02)
             if m.bias is not None:
@@ -85,7 +81,8 @@ def init_function(rule: str) -> tuple[str, str]:
     body = RULES[rule]
     setup = ""
     if rule == "squeezenet":  # torchvision: the classifier's conv is drawn apart
-        setup = ("    last_conv = [m for m in module.modules() if isinstance(m, nn.Conv2d)][-1]\n")
+        setup = ("    convs = [m for m in module.modules() if isinstance(m, nn.Conv2d)]\n"
+                 "    last_conv = convs[-1] if convs else None\n")
     if rule == "inception":
         # torchvision: stddev 0.1 unless the module has a `stddev` attribute; the aux
         # head's fc has 0.001 (its aux conv's 0.01 sits on the BasicConv2d wrapper, which
