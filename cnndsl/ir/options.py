@@ -128,6 +128,12 @@ def _range(ospec: OptionSpec, values, node) -> None:
         if ospec.below is not None and v >= ospec.below:
             raise CnnValueError(f"option `{ospec.name}` must be below {ospec.below:g}, "
                                 f"got {v:g}", node.span)
+        if ospec.above is not None and v <= ospec.above:
+            raise CnnValueError(f"option `{ospec.name}` must be above {ospec.above:g}, "
+                                f"got {v:g}", node.span)
+        if ospec.maximum is not None and v > ospec.maximum:
+            raise CnnValueError(f"option `{ospec.name}` must be at most {ospec.maximum:g}, "
+                                f"got {v:g}", node.span)
 
 
 def _table(expr, env: Env, in_channels) -> tuple[tuple[int, ...], ...]:

@@ -4,8 +4,9 @@ from __future__ import annotations
 from .geometry import spatial
 from .registry import OpSpec, OptionSpec, Shape, ShapeProblem, register_layer
 
-_EPS = OptionSpec("eps", "float", 1e-5, minimum=0, doc="added to the variance")
-_MOMENTUM = OptionSpec("momentum", "float", 0.1, minimum=0, doc="running-statistics momentum")
+_EPS = OptionSpec("eps", "float", 1e-5, above=0, doc="added to the variance")
+_MOMENTUM = OptionSpec("momentum", "float", 0.1, minimum=0, maximum=1,
+                       doc="running-statistics momentum")
 
 
 def _affine_params(opts: dict, ins: list[Shape], out: Shape) -> int:
@@ -33,7 +34,7 @@ register_layer(OpSpec(
 register_layer(OpSpec(
     name="ln", family="norm",
     doc="layer normalisation over the channels at each position (flat vectors: over all)",
-    options=(OptionSpec("eps", "float", 1e-5, minimum=0, doc="added to the variance"),),
+    options=(_EPS,),
     params=_affine_params, channels_last=True))
 
 
@@ -71,7 +72,7 @@ register_layer(OpSpec(
     name="lrn", family="norm",
     doc="local response normalisation across channels (as torch: alpha divided by size)",
     options=(OptionSpec("size", "int", 5, minimum=1, doc="neighbouring channels"),
-             OptionSpec("alpha", "float", 1e-4, doc="scale"),
-             OptionSpec("beta", "float", 0.75, doc="exponent"),
-             OptionSpec("k", "float", 2.0, doc="additive constant")),
+             OptionSpec("alpha", "float", 1e-4, minimum=0, doc="scale"),
+             OptionSpec("beta", "float", 0.75, minimum=0, doc="exponent"),
+             OptionSpec("k", "float", 2.0, above=0, doc="additive constant")),
     shape=_lrn_shape))

@@ -69,6 +69,8 @@ class OptionSpec:
     choices: tuple[str, ...] = ()
     minimum: float | None = None
     below: float | None = None  # an exclusive upper bound
+    above: float | None = None  # an exclusive lower bound (`eps` > 0)
+    maximum: float | None = None
     doc: str = ""
 
 
