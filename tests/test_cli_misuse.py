@@ -127,3 +127,35 @@ def test_check_json_reports_every_file(spec, tmp_path, capsys):
     assert (files[1]["diagnostics"][0]["line"], files[1]["diagnostics"][0]["col"]) == (2, 1)
     assert "no such file" in files[2]["diagnostics"][0]["message"]
     assert files[3]["diagnostics"][0]["severity"] == "warning"
+
+
+def test_fmt_reads_only_regular_files(tmp_path, capsys):
+    """`fmt` refuses what no other command reads: a FIFO would block it for ever."""
+    for what, (argument, reason) in unreadable(tmp_path).items():
+        if what == "a bare name":  # fmt takes files only: no zoo names
+            reason = "no such file"
+        for extra in ([], ["--check"]):
+            assert main(["fmt", *extra, argument]) == 1, what
+            err = capsys.readouterr().err
+            assert reason in err and err.startswith("cnndsl: error: "), (what, err)
+
+
+def test_an_output_never_replaces_an_input(spec, tmp_path, capsys):
+    (tmp_path / "lib.cnn").write_text("block b(c): conv k1 c\n")
+    spec.write_text('use "lib.cnn"\n' + SPEC + "b(4)\n")
+    before = spec.read_text()
+    for command in (["compile", "ok.cnn", "-o", "ok.cnn"], ["summary", "ok.cnn", "-o", "./ok.cnn"],
+                    ["compile", "ok.cnn", "-o", str(tmp_path / "lib.cnn")],
+                    ["render", "ok.cnn", "-o", "lib.cnn"]):
+        assert main(command) == 2, command
+        assert "is an input of this command" in capsys.readouterr().err
+    assert spec.read_text() == before and (tmp_path / "lib.cnn").read_text().startswith("block")
+
+
+@pytest.mark.parametrize("arguments", [["compile", "ok.cnn", "-o", ""],
+                                       ["summary", "ok.cnn", "-o", ""],
+                                       ["check", "ok.cnn", "--input", ""],
+                                       ["compile", "ok.cnn", "--class-name", ""]])
+def test_an_empty_option_value_is_a_usage_error(spec, capsys, arguments):
+    assert main(arguments) == 2
+    assert "the value is empty" in capsys.readouterr().err

@@ -9,9 +9,12 @@ A FILE argument is always a path (see NOTE: naming a spec in cnndsl/api.py); `-`
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 
 from ..errors import CnnError, CnnUsageError
+from ..syntax.files import shown_path
 from . import check, compile, convert_weights, export, fmt, import_torch, lsp, render, summary, zoo
 
 SUBCOMMANDS = (check, summary, compile, export, render, convert_weights, zoo, fmt, lsp,
@@ -65,6 +68,7 @@ def _main(argv: list[str] | None) -> int:
     parser = make_parser()
     args = parser.parse_args(argv)
     try:
+        check_paths(args)
         return args.run(args)
     except CnnError as exc:
         report(exc)
@@ -83,6 +87,56 @@ def _main(argv: list[str] | None) -> int:
                   "(this is a bug in cnndsl; rerun with --debug for the traceback)",
                   file=sys.stderr)
         return 3
+
+
+# Options whose value, when given, cannot be empty (`-o ""` is not "no -o").
+_NOT_EMPTY = {"output": "-o", "input": "--input", "class_name": "--class-name",
+              "weights": "--weights"}
+
+
+def check_paths(args) -> None:
+    """Usage errors the commands share: an empty option value, and an output path that
+    is one of the command's inputs (the spec, a file it uses, a checkpoint)."""
+    for attr, flag in _NOT_EMPTY.items():
+        if getattr(args, attr, None) == "":
+            raise CnnUsageError(f"{flag}: the value is empty")
+    output = getattr(args, "output", None)
+    if not output or output == "-":
+        return
+    from ..api import locate_spec
+
+    inputs = [getattr(args, attr, None) for attr in ("checkpoint", "weights")]
+    spec = getattr(args, "file", None)
+    if spec and spec != "-":
+        try:
+            inputs.append(str(locate_spec(spec)))  # a zoo name: its file
+        except CnnError:
+            pass  # the command reports it
+    for name in (n for n in inputs if n):
+        for path in (name, *_used_files(name)):
+            if _same_file(output, path):
+                raise CnnUsageError(f"-o {shown_path(output)}: that is an input of this "
+                                    f"command ({shown_path(path)}), which would be replaced",
+                                    hint="write the output to another path")
+
+
+def _used_files(name: str) -> list[str]:
+    """The files a spec `use`s directly (none where it cannot be read or parsed)."""
+    from ..syntax import parse
+    from ..syntax.files import UnreadableFile, read_spec_bytes
+
+    try:
+        spec = parse(read_spec_bytes(name), name)
+    except (UnreadableFile, CnnError):
+        return []
+    return [str(Path(name).parent / use.path) for use in spec.uses]
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):
+        return False
 
 
 def exit_status(exc: CnnError) -> int:

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import difflib
 import sys
-from pathlib import Path
 
 from ..api import format as format_spec
 from ..errors import CnnError, CnnUsageError
+from ..outputs import write_atomic
+from ..syntax.files import UnreadableFile, read_spec_bytes, shown_path
 
 
 def add_parser(sub, parent) -> None:
@@ -50,7 +51,7 @@ def run(args) -> int:
         elif args.check:
             print(f"would reformat {name}", file=sys.stderr)
         else:
-            Path(name).write_text(result, encoding="utf-8")
+            write_atomic(name, result.encode("utf-8"))
             print(f"reformatted {name}", file=sys.stderr)
     if changed and (args.check or args.diff):
         status = max(status, 1)
@@ -60,12 +61,7 @@ def run(args) -> int:
 def _read(name: str) -> bytes:
     if name == "-":
         return sys.stdin.buffer.read()
-    path = Path(name)
     try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise CnnUsageError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise CnnUsageError(f"{path}: is a folder, not a spec") from None
-    except OSError as exc:
-        raise CnnUsageError(f"{path}: cannot read it ({exc.strerror})") from None
+        return read_spec_bytes(name)  # a FIFO or a device is refused, never read
+    except UnreadableFile as exc:
+        raise CnnUsageError(f"{shown_path(name)}: {exc}") from None
