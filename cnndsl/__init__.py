@@ -4,11 +4,12 @@
     net = cnndsl.build("zoo_specs/resnet50.cnn")      # parse, lower, check
 """
 from . import ops as _ops  # noqa: F401  (registers the built-in layers)
-from .api import Summary, build, format, parse, read_spec, render, summary
+from .api import Summary, build, check_library, format, parse, read_spec, render, summary
 from .errors import (
     CnnContractError,
     CnnError,
     CnnFileError,
+    CnnImporterBug,
     CnnImportError,
     CnnLimitError,
     CnnNameError,
@@ -27,6 +28,7 @@ __all__ = [
     "CnnError",
     "CnnFileError",
     "CnnImportError",
+    "CnnImporterBug",
     "CnnLimitError",
     "CnnNameError",
     "CnnShapeError",
@@ -42,6 +44,7 @@ __all__ = [
     "ShapeProblem",
     "Summary",
     "build",
+    "check_library",
     "format",
     "parse",
     "read_spec",

@@ -76,6 +76,15 @@ def open_spec(argument: str, stdin=None) -> ast.Spec:
     return read_spec_file(locate_spec(argument))
 
 
+def check_library(src: SpecSource | ast.Spec, *, params: dict | None = None) -> int:
+    """Check a file of blocks alone (no network) as far as it can be without a call: its
+    `use`s, params and block bodies (see ir/block_check.py); its number of blocks, or a
+    `CnnError`."""
+    from .ir import check_library as check
+
+    return check(read_spec(src), params)
+
+
 def build(src: SpecSource | ast.Spec, *, params: dict | None = None,
           input_shape: tuple[int, ...] | str | None = None,
           fuse_bn: bool = False, fully_conv: bool = False) -> Network:

@@ -101,6 +101,8 @@ def printable(text: str) -> str:
 class CnnError(Exception):
     """The root of every error a spec (or a call of the API) can cause."""
 
+    internal = False  # a bug of cnndsl's found by its own check (exit status 3)
+
     def __init__(self, message: str, span: Span | None = None, hint: str | None = None,
                  *, diagnostics: Iterable[Diagnostic] | None = None) -> None:
         diags = list(diagnostics) if diagnostics is not None else [Diagnostic(message, span, hint)]
@@ -169,6 +171,12 @@ class CnnUsageError(CnnError):
 
 class CnnImportError(CnnError):
     """A PyTorch model that cannot be imported exactly (cnndsl.from_torch, `cnndsl import`)."""
+
+
+class CnnImporterBug(CnnImportError):
+    """The spec the importer wrote does not build: a bug of the importer, not the model's."""
+
+    internal = True
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:

@@ -70,6 +70,11 @@ def export_onnx(src, path: str | Path, *, params: dict | None = None, input_shap
                                     dynamic_axes=axes, verbose=False)
     say("exported the graph")
     proto = program.model_proto
+    written = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")),
+                   None)
+    if opset is not None and written != opset:
+        raise CnnUsageError(f"--opset {opset}: torch's exporter wrote opset {written} instead",
+                            hint=f"ask for an opset it writes, e.g. {written}")
     _drop_stack_traces(proto)
     onnx.checker.check_model(proto)
     say("checked it with onnx.checker")

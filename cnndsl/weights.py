@@ -14,10 +14,20 @@ from __future__ import annotations
 from pathlib import Path
 
 from .errors import CnnWeightsError
+from .syntax.files import file_kind, shown_path
 
 WRAPPER_KEYS = ("state_dict", "model_state_dict", "model", "module", "net")
 KEY_PREFIXES = ("module.", "_orig_mod.")
 SHOWN = 5  # how many keys an error names of each kind
+
+
+def _not_a_file(path: Path) -> str:
+    """Why `path` is no checkpoint file: missing, a folder, a device, ..."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return "no such checkpoint file"
+    return f"is {file_kind(mode)}, not a checkpoint file"
 
 
 def read_checkpoint(source) -> dict:
@@ -27,7 +37,7 @@ def read_checkpoint(source) -> dict:
     if isinstance(source, (str, Path)):
         path = Path(source)
         if not path.is_file():
-            raise CnnWeightsError(f"{path}: no such checkpoint file")
+            raise CnnWeightsError(f"{shown_path(path)}: " + _not_a_file(path))
         if path.suffix == ".safetensors":
             data = _read_safetensors(path)
         else:

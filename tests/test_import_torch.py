@@ -293,3 +293,9 @@ def test_a_folded_spec_that_does_not_check_gives_way_to_the_flat_one(monkeypatch
     torch.manual_seed(0)
     text = round_trip(models.ResNet((2, 1, 1, 1)), "3x32x32")
     assert "block" not in text and "(layer2:" in text
+
+
+def test_a_model_that_returns_its_input_imports_as_id():
+    text = cnndsl.from_torch(torch.nn.Identity(), "3x8x8")
+    assert text.splitlines()[-1] == "id"
+    assert cnndsl.build(text).node(cnndsl.build(text).output)["meta"]["shape"] == (3, 8, 8)

@@ -285,3 +285,35 @@ def test_zoo_networks_build_at_other_input_sizes():
         assert net.input_shape == (3, 320, 320)
     assert cnndsl.load("resnet18", input_shape="3x64x64")(torch.randn(1, 3, 64, 64)).shape \
         == (1, 1000)
+
+
+def test_a_library_is_checked_without_a_call(tmp_path):
+    """What no argument can change is checked in blocks nothing calls: a library's."""
+    lib = tmp_path / "lib.cnn"
+    lib.write_text("block b: conv k3 s0 4 bn eps=-1 dropout 2\n"
+                   "block c(w, act=relu): conv k1 w relu(3) cnv act conv k1 w*mid\n"
+                   "block fine(c, n, act=relu): repeat(n, i)< conv k1 c*(i+1) act > "
+                   "dense(n=2, k=4)< conv k3 p=same k > upsample 2 mode=bilinear\n")
+    with pytest.raises(cnndsl.CnnError) as caught:
+        cnndsl.check_library(lib)
+    found = [(d.span.line, d.span.col, d.message) for d in caught.value.diagnostics]
+    assert [where[:2] for where in found] == [(1, 18), (1, 30), (1, 41), (2, 38), (2, 41),
+                                              (2, 59)]
+    assert "unknown layer or block: `cnv`" in found[4][2] and "`mid`" in found[5][2]
+    lib.write_text("block fine(c, n, act=relu): repeat(n, i)< conv k1 c*(i+1) act >\n")
+    assert cnndsl.check_library(lib) == 1
+
+
+def test_a_dense_body_off_its_growth_rate_warns(build_text):
+    net = build_text("input 3x16x16\ndense(n=2, k=4)< conv k1 5 >\n")
+    assert net.node(net.output)["meta"]["shape"] == (13, 16, 16)
+    [warning] = net.warnings
+    assert "makes 5 channels, not its growth rate `k` = 4" in warning.message
+
+
+def test_bytes_that_are_not_utf8_are_shown_escaped(tmp_path):
+    path = tmp_path / "bad.cnn"
+    path.write_bytes(b"input 3x8x8\nconv k1 4 \xff\xfe relu\n")
+    with pytest.raises(cnndsl.CnnSyntaxError) as caught:
+        cnndsl.build(path)
+    assert "conv k1 4 \\xff\\xfe relu" in str(caught.value) and "\ufffd" not in str(caught.value)

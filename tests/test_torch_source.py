@@ -172,6 +172,9 @@ def test_onnx_export(tmp_path, capfd):
                    for node in model.graph.node for p in node.metadata_props)
     again = export_onnx(SPECS / "torch" / "lecun.cnn", tmp_path / "again.onnx")
     assert again.read_bytes() == out.read_bytes()  # seeded weights: the same bytes
+    with pytest.raises(cnndsl.CnnUsageError, match="--opset 13: torch's exporter wrote opset"):
+        export_onnx(SPECS / "torch" / "lecun.cnn", tmp_path / "old.onnx", opset=13)
+    assert not (tmp_path / "old.onnx").exists()
 
 
 def test_compile_command(tmp_path, capsys):

@@ -237,3 +237,12 @@ def test_every_init_rule_builds_and_unknown_ones_are_errors():
     with pytest.raises(cnndsl.CnnError, match="did you mean `resnet`"):
         cnndsl.build("input 3x8x8\ninit resent\nconv k1 4\n")
 
+
+
+def test_a_checkpoint_path_that_is_no_file_says_what_it_is(tmp_path):
+    from cnndsl.weights import read_checkpoint
+
+    for path, what in ((tmp_path, "is a folder"), ("/dev/null", "is a device"),
+                       (tmp_path / "nope.pth", "no such checkpoint file")):
+        with pytest.raises(cnndsl.CnnWeightsError, match=what):
+            read_checkpoint(path)

@@ -32,7 +32,6 @@ constructor, as hand-written code decides them.
 """
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections import Counter
 
@@ -89,7 +88,7 @@ class DecisionRecorder:
 
     def note_reads(self, expr, env, in_channels) -> None:
         """`expr` decided something: the symbols it reads are decided."""
-        for node in walk(expr):
+        for node in ast.walk(expr):
             if not isinstance(node, ast.Name):
                 continue
             if node.id == "in":
@@ -104,24 +103,12 @@ class DecisionRecorder:
 
     def note_decisions(self, expr, env, in_channels) -> None:
         """The conditions and function calls inside a value `expr` decided by value."""
-        for node in walk(expr):
+        for node in ast.walk(expr):
             if isinstance(node, ast.IfElse):
                 self.note_reads(node.cond, env, in_channels)
             elif isinstance(node, ast.FnCall):
                 for arg in node.args:
                     self.note_reads(arg.value, env, in_channels)
-
-
-def walk(node):
-    """`node` and every AST node inside it."""
-    yield node
-    if dataclasses.is_dataclass(node):
-        for field in dataclasses.fields(node):
-            if field.name != "span":
-                yield from walk(getattr(node, field.name))
-    elif isinstance(node, tuple):
-        for part in node:
-            yield from walk(part)
 
 
 # --- condition text -------------------------------------------------------------------

@@ -73,7 +73,6 @@ from .torch_conditions import (
     ProbeTree,
     is_phantom,
     real_name,
-    walk,
     when_condition,
 )
 from .torch_inplace import overwritable
@@ -139,7 +138,7 @@ def _derived_from(spec: ast.Spec, name: str) -> bool:
     value, fixed in the network class, was computed from `name`'s."""
     return any(isinstance(node, ast.Name) and node.id == name
                for param in spec.params if param.name != name
-               for node in walk(param.default))
+               for node in ast.walk(param.default))
 
 
 def network_env(network: Network, values: dict | None = None) -> Env:

@@ -100,6 +100,9 @@ def check_paths(args) -> None:
     for attr, flag in _NOT_EMPTY.items():
         if getattr(args, attr, None) == "":
             raise CnnUsageError(f"{flag}: the value is empty")
+    files = [getattr(args, "file", None), *(getattr(args, "files", None) or ())]
+    if "" in files:
+        raise CnnUsageError("FILE: the path is empty")
     output = getattr(args, "output", None)
     if not output or output == "-":
         return
@@ -140,11 +143,14 @@ def _same_file(a: str, b: str) -> bool:
 
 
 def exit_status(exc: CnnError) -> int:
-    return 2 if isinstance(exc, CnnUsageError) else 1
+    return 3 if exc.internal else 2 if isinstance(exc, CnnUsageError) else 1
 
 
 def report(exc: CnnError) -> None:
     """An error on stderr; one not located in a spec says it comes from `cnndsl`."""
+    if exc.internal:
+        print(f"cnndsl: internal error: {exc}\n(this is a bug in cnndsl)", file=sys.stderr)
+        return
     print(f"cnndsl: {exc}" if exc.span is None else exc, file=sys.stderr)
 
 

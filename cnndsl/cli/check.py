@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import sys
 
-from ..api import STDIN, build, open_spec
+from ..api import STDIN, build, check_library, open_spec
 from ..errors import CnnError, CnnUsageError
 
 
@@ -65,6 +65,7 @@ def _check_one(path: str, options: dict) -> dict:
     """A checked file as plain data, with its warnings and its `ok` line for the text."""
     spec = open_spec(path)
     if spec.body is None and spec.blocks:  # a library; an empty file is an error
+        check_library(spec, params=options["params"])
         return {"file": path, "ok": True, "library": True, "blocks": len(spec.blocks),
                 "_warnings": [],
                 "_line": f"ok {path}: {len(spec.blocks)} blocks (a library, no network)"}

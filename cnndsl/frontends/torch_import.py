@@ -20,7 +20,7 @@ import torch
 import torch.fx as fx
 from torch import nn
 
-from ..errors import CnnError, CnnImportError
+from ..errors import CnnError, CnnImporterBug, CnnImportError
 from . import torch_layers as layers
 from . import torch_patterns as patterns
 from .torch_layers import Unmapped
@@ -188,6 +188,8 @@ class SpecWriter:
         lines = render(tokens("\n".join(lines), self.calls)).split("\n")
         blocks = {b.name for b in folder.blocks}
         lines = [numbered_as_seq(line, blocks) for line in compact(lines, blocks)]
+        if not any(line.strip() for line in lines):
+            lines = ["id"]  # a model that returns its input (nn.Identity)
         head = [f"network {self.name}", f"input {'x'.join(map(str, self.shape))}"]
         return "\n".join(head + folder.block_texts() + lines) + "\n"
 
@@ -686,7 +688,7 @@ def verify(model: nn.Module, text: str, shape: tuple[int, ...]) -> None:
     try:
         net = load(text)
     except CnnError as exc:
-        raise CnnImportError("the spec written for the model does not build (a bug in the "
+        raise CnnImporterBug("the spec written for the model does not build (a bug in the "
                              f"importer):\n{exc}\n--- spec ---\n{text}") from None
     theirs = model.state_dict()
     try:

@@ -86,9 +86,10 @@ def regnet_stages(w0: float, wa: float, wm: float, depth: int, gw: int,
     (Radosavovic et al. 2020, eq. 2-4), as torchvision's BlockParams.from_init_params
     computes them: quantised widths, stages where the width changes, and group widths made
     compatible with the bottleneck width."""
-    if wa < 0 or w0 <= 0 or wm <= 1 or w0 % 8 or depth < 1 or depth > 1000 or gw < 1:
-        raise ValueError("RegNet needs wa >= 0, w0 > 0 a multiple of 8, wm > 1, depth >= 1, "
-                         "gw >= 1")
+    if wa < 0 or w0 <= 0 or wm <= 1 or w0 % 8 or depth < 1 or depth > 1000 or gw < 1 or \
+            depth != int(depth) or gw != int(gw):
+        raise ValueError("RegNet needs wa >= 0, w0 > 0 a multiple of 8, wm > 1, a whole "
+                         "depth >= 1 and a whole gw >= 1")
     widths = []
     for i in range(int(depth)):
         capacity = round(math.log((i * wa + w0) / w0) / math.log(wm))

@@ -118,6 +118,9 @@ def _resolve(use: ast.Use, base: Path) -> Path:
     if "\0" in use.path:
         raise CnnNameError(f"cannot use `{shown}`: the path contains a NUL character",
                            use.span)
+    if not use.path.strip() or use.path.endswith(("/", "\\")):
+        raise CnnNameError(f"`use \"{shown}\"` does not name a file", use.span,
+                           "name a .cnn file, e.g. `use \"blocks.cnn\"`")
     try:
         target = (base / use.path).resolve()
     except (OSError, ValueError, RuntimeError) as exc:  # too long a name, a symlink loop

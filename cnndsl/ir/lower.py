@@ -46,6 +46,7 @@ from ..syntax import ast, parse
 from ..syntax.group import COMPOSITES
 from .evaluate import Env, LayerValue, TensorValue, as_int, evaluate
 from .graph import Contract, Network, Scope, shared_options
+from .block_check import check_blocks
 from .library import BlockInfo, builtin_values, collect_blocks, spec_params
 from .multigraph import MultiDiGraph
 from .names import attribute_name, call_stem, count_separator
@@ -139,7 +140,20 @@ def lower(spec: ast.Spec, *, params: dict | None = None,
     if shape is None:
         raise CnnSyntaxError("the spec does not say its input shape", spec.body.span,
                              "add a line `input 3x224x224` (CxHxW), or pass --input")
-    return Lowering(spec, blocks, globals_, tuple(shape)).run()
+    network = Lowering(spec, blocks, globals_, tuple(shape)).run()
+    called = {s.block for n in network.layers() for s in network.node(n)["scope"]
+              if s.kind == "block"}
+    check_blocks([b for b in spec.blocks if b.name not in called], set(blocks), globals_)
+    return network
+
+
+def check_library(spec: ast.Spec, params: dict | None = None) -> int:
+    """A file of blocks alone, checked as far as it can be without a call (see the NOTE in
+    block_check.py): its `use`s, its params and its blocks' bodies. Its block count."""
+    globals_ = spec_params(spec, params, builtin_values(None))
+    blocks = collect_blocks(spec, globals_)
+    check_blocks(list(spec.blocks), set(blocks), globals_)
+    return len(spec.blocks)
 
 
 class Lowering:
@@ -742,6 +756,12 @@ class Lowering:
                     hint = (f"the default DenseNet-B layer `{default.span.text}` needs "
                             "a CxHxW feature map" + (f"; {hint}" if hint else ""))
                 raise type(exc)(exc.message, item.span, hint) from None
+            made = self.shape(features[-1])[0]
+            if made != options["k"]:
+                self.warn(f"a layer of this dense block makes {made} channels, not its "
+                          f"growth rate `k` = {options['k']}", body.span,
+                          "end the body with a layer of `k` channels (`conv k3 p1 k`), or "
+                          "set `k` to what a layer makes")
         return self.add("concat", {}, features, item.span, block, block.fresh("concat"))
 
     def aux_head(self, item, x, frame, env, name) -> int:

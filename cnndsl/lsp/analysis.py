@@ -64,10 +64,8 @@ def analyse(uri: str, text: str, version: int | None = None,
 
 
 def _check_library(spec: ast.Spec) -> None:
-    """A file of blocks alone: its params and used files must still be right."""
-    from ..ir.library import collect_blocks, spec_params
-
-    collect_blocks(spec, spec_params(spec, None))
+    """A file of blocks alone: its params, used files and block bodies must be right."""
+    api.check_library(spec)
 
 
 _PARSED: dict[Path, tuple[tuple[int, int], ast.Spec]] = {}

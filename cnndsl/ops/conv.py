@@ -29,15 +29,23 @@ _WINDOW = (
 _BIAS_FLAGS = {"bias": ("bias", True), "nobias": ("bias", False), "dw": ("dw", True)}
 
 
+def _depthwise(opts: dict, in_ch: int) -> None:
+    """`dw`: groups = the input channels (a different `g` written with it is a mistake)."""
+    if opts["g"] not in (1, in_ch):
+        raise ShapeProblem(f"`dw` makes the groups the input channels ({in_ch}), but `g` "
+                           f"is {opts['g']}", "write `dw` or `g`, not both")
+    opts["g"] = in_ch
+    if opts["c"] is None:
+        opts["c"] = in_ch
+
+
 def _resolve_conv(opts: dict, ins: list[Shape]) -> dict:
     opts = dict(opts)
     in_ch = spatial(ins, "conv")[0]
     if opts["k"] is None:
         raise ShapeProblem("`conv` needs a kernel size", "add one, e.g. `k3`")
     if opts["dw"]:
-        opts["g"] = in_ch
-        if opts["c"] is None:
-            opts["c"] = in_ch
+        _depthwise(opts, in_ch)
     table = opts.get("table")
     if table is not None:
         if opts["c"] is None:
@@ -121,9 +129,7 @@ def _resolve_deconv(opts: dict, ins: list[Shape]) -> dict:
     if opts["k"] is None:
         raise ShapeProblem("`deconv` needs a kernel size", "add one, e.g. `k4`")
     if opts["dw"]:
-        opts["g"] = in_ch
-        if opts["c"] is None:
-            opts["c"] = in_ch
+        _depthwise(opts, in_ch)
     if opts["c"] is None:
         raise ShapeProblem("`deconv` needs its number of output channels",
                            "add it as a bare number, e.g. `deconv k4 s2 p1 64`")

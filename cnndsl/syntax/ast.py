@@ -8,6 +8,7 @@ words into items.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from .source import Span
@@ -338,3 +339,15 @@ class Spec:
     span: Span
     outputs: tuple[Name, ...] = ()  # `output @a @b`: the tensors the network returns
     init: Name | None = None  # `init resnet`: whose weight initialisation to use
+
+
+def walk(node):
+    """`node` and every AST node inside it (in tuples too), spans left out."""
+    yield node
+    if dataclasses.is_dataclass(node):
+        for field in dataclasses.fields(node):
+            if field.name != "span":
+                yield from walk(getattr(node, field.name))
+    elif isinstance(node, tuple):
+        for part in node:
+            yield from walk(part)

@@ -155,6 +155,14 @@ class Grouper:
 
     def item(self, word: ast.Expr):
         """The item a word starts, or None when the word is a value."""
+        if isinstance(word, ast.BinOp) and word.op == "-" and isinstance(word.left, ast.Name) \
+                and word.left.id not in self.variables and lookup(word.left.id) is not None \
+                and not lookup(word.left.id).internal:
+            # `leaky -0.1` reads as the subtraction `leaky - 0.1`
+            raise CnnSyntaxError(f"`{word.span.text}` reads as a subtraction from the layer "
+                                 f"`{word.left.id}`", word.span,
+                                 "a negative value is written in call form: "
+                                 f"`{word.left.id}(-{word.right.span.text})`")
         if isinstance(word, ast.Name) and word.id in self.layer_vars:
             return _LayerBuilder(word.id, word.span, variable=True)
         if isinstance(word, ast.FnCall) and word.name in self.layer_vars:

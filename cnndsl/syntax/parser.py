@@ -119,9 +119,11 @@ def make_source(text: str | bytes, path: str | Path | None,
             text = text.decode("utf-8")
         except UnicodeDecodeError as exc:
             good = text[:exc.start].decode("utf-8")
-            shown = Source(good + text[exc.start:].decode("utf-8", "replace"), name, where)
+            # The bad bytes shown escaped (`\xff`), the caret under the first.
+            shown = Source(good + text[exc.start:].decode("utf-8", "backslashreplace"), name,
+                           where)
             raise CnnSyntaxError(f"the file is not UTF-8 text (byte 0x{text[exc.start]:02x})",
-                                 shown.span(len(good), len(good) + 1),
+                                 shown.span(len(good), len(good) + 4),
                                  "save the spec as UTF-8") from None
     text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
     return Source(text, name, where)
@@ -353,6 +355,10 @@ def _token_hint(tok: Token, expected: list[str]) -> str | None:
         return "`@label` starts a branch: `concat< @skip | id >`"
     if tok.type == "LABEL":
         return "a label comes first on a line or branch: `stem: conv k3 64`"
+    if tok.type == "ELSE":
+        return ("`a if c else b` stands alone as a call argument, a block parameter's "
+                "default or a `param`'s value, not inside parentheses; a layer option takes "
+                "it through a block parameter, a nested choice through a second `param`")
     words = [_TOKEN_WORDS[e] for e in expected if e in _TOKEN_WORDS]
     if 0 < len(words) <= 4:
         return "expected " + " or ".join(words)
