@@ -317,3 +317,13 @@ def test_bytes_that_are_not_utf8_are_shown_escaped(tmp_path):
     with pytest.raises(cnndsl.CnnSyntaxError) as caught:
         cnndsl.build(path)
     assert "conv k1 4 \\xff\\xfe relu" in str(caught.value) and "\ufffd" not in str(caught.value)
+
+
+def test_a_projection_maps_odd_sizes_as_the_body_does(build_text):
+    """7x7 -> 4x4 (a 3x3 conv s2 p1): the 1x1 projection takes stride 2, as torchvision's."""
+    net = build_text("input 4x7x7\nresidual(proj)< conv k3 s2 p1 8 >\n")
+    names = layers(net)
+    assert names["downsample.0"]["opts"]["s"] == (2, 2)
+    assert names["add1"]["meta"]["shape"] == (8, 4, 4)
+    model = cnndsl.load("input 4x7x7\nresidual(proj)< conv k3 s2 p1 8 >\n")
+    assert model(torch.randn(2, 4, 7, 7)).shape == (2, 8, 4, 4)

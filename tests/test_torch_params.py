@@ -579,3 +579,17 @@ def test_a_network_param_decided_by_its_value_is_fixed(spec, kept):
     assert classes(source)[name] == kept
     model = module_class(source, name)()
     assert sum(p.numel() for p in model.parameters()) == network.meta["params"]
+
+
+def test_a_projection_after_a_region_not_taken_is_written():
+    """A phantom projection standing for a phantom region's output (both for the text)."""
+    spec = ("input 4x8x8\nblock b(c):\n    residual(when=c == 1)< bn >\n"
+            "    residual(proj)< conv k3 p1 c >\nseq< b(6) b(6) >\n")
+    network = cnndsl.build(spec)
+    assert_same_modules(network)
+    model = module_class(cnndsl.compile_source(spec), class_name(network.name))().eval()
+    built = cnndsl.load(spec).eval()
+    built.load_state_dict(model.state_dict())
+    x = torch.randn(2, 4, 8, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), built(x))

@@ -639,11 +639,17 @@ class ParamPlanner:
         name_of = {network.input: "\0input"}
         for m in layers:
             name_of[m] = network.node(m)["name"][there:]
-        for nodes, stands_for in lowering.phantoms.values():
-            for m in nodes:
-                name_of[m] = name_of[stands_for]
-        for m, stands_for in sorted(lowering.stands_for.items()):  # in the order made
-            name_of[m] = name_of[stands_for]
+        # A phantom is named as the tensor it stands for, which may be a phantom itself (a
+        # projection built only for the text, after a region that is not taken).
+        pending = {m: stands_for for nodes, stands_for in lowering.phantoms.values()
+                   for m in nodes}
+        pending.update(lowering.stands_for)
+        while pending:
+            named = [m for m, stands_for in pending.items() if stands_for in name_of]
+            if not named:
+                return False
+            for m in named:
+                name_of[m] = name_of[pending.pop(m)]
         real_name = {n: real.node(n)["name"][here:] for n in box.nodes}
         real_name[entry] = "\0input"
         depth = path.count(".") + 1 if path else 0

@@ -649,8 +649,10 @@ class Lowering:
             raise CnnShapeError("residual(proj) needs feature maps in and out", item.span)
         strides = []
         for n_in, n_out in zip(hw_in, hw_out):
-            s = max(1, n_in // n_out)
-            if (n_in - 1) // s + 1 != n_out:
+            # n_in // n_out where it maps (8 -> 4: 2), else the least that does (7 -> 4: 2)
+            s = next((s for s in (max(1, n_in // n_out), *range(1, n_in + 1))
+                      if (n_in - 1) // s + 1 == n_out), None)
+            if s is None:
                 raise CnnShapeError(
                     f"residual(proj): no 1x1 strided conv maps {fmt_shape(self.shape(x))} "
                     f"to {fmt_shape(self.shape(out))}", item.span,

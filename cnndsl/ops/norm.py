@@ -52,7 +52,10 @@ register_layer(OpSpec(
 
 
 def _inorm_shape(opts: dict, ins: list[Shape]) -> Shape:
-    spatial(ins, "inorm")
+    _, h, w = spatial(ins, "inorm")
+    if h * w == 1:  # each map's own statistics: torch refuses one position in training
+        raise ShapeProblem("`inorm` normalises each map over its positions, and a 1x1 map "
+                           "has one", "use it before the map shrinks to 1x1, or `bn`")
     return ins[0]
 
 
