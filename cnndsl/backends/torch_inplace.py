@@ -34,7 +34,7 @@ from ..ops import lookup
 
 def overwritable(network: Network, n: int, aliased: set[int]) -> bool:
     """Whether a step that is `n`'s only reader may overwrite `n`'s output (see the NOTE)."""
-    if n == network.input or n == network.output or n in network.aux_outputs or n in aliased:
+    if n == network.input or n in network.outputs or n in network.aux_outputs or n in aliased:
         return False
     if network.graph.out_degree(n) != 1 or network.is_identity(n):
         return False
