@@ -602,6 +602,11 @@ def item(draw, ctx, shape, depth=0):
     return f"({text}) if {cond}", (out if truth else shape), made and truth
 
 
+def first_layer(line):
+    words = line.split()
+    return words[1] if words[0].endswith(":") else words[0]
+
+
 ENDS = ("", "", "gap flatten fc {n}", "flatten fc {n} bn", "gap flatten dropout 0.2 fc {n}",
         "gmp flatten fc 8 relu fc {n}", "flatten fc {n} nobias bn relu", "gap flatten fc {n}")
 
@@ -629,7 +634,7 @@ def valid_spec(draw) -> str:
         lines.append("conv k3 p1 width bn relu")
         shape = (ctx.params["width"], h, w)
     names = list(draw(st.permutations(LABELS)))
-    last_label = None
+    last_label, line_of, any_made = None, {}, False
     for _ in range(draw(st.integers(1, 6))):
         if draw(st.integers(0, 5)) == 0 and lines[-1:] and not lines[-1].startswith("aux"):
             # an aux head off the current tensor or an earlier label: trains, returns apart
@@ -643,22 +648,33 @@ def valid_spec(draw) -> str:
                 head = "gap flatten fc 3"
             lines.append("aux< " + joined(start + texts + ([head] if head else [])) + " >")
         texts, shape, made = layers(draw, ctx, shape, 0, 1, 2)
+        any_made |= made
         text = " ".join(texts)
         if draw(st.integers(0, 2)) == 0 and names:
             last_label = names.pop()
             text = f"{last_label}: {text}"
             if made:
                 ctx.labels[last_label] = shape
+                line_of[last_label] = len(lines)
         else:
             last_label = None
         lines.append(text)
     end = draw(st.sampled_from(ENDS)).format(n=draw(st.integers(1, 10)))
+    if not (any_made or end or DRAW_KNOWN_BUGS) and ctx.params:
+        # BUG: a spec with a `param` and no layer (`param flag = 1` `input 1x8x8` `id`)
+        # crashes the torch backend (IndexError in torch_params._agrees).
+        lines.append("conv k1 4")
     if end:
         last_label = "logits" if draw(st.booleans()) else None
         lines.append(f"logits: {end}" if last_label else end)
         if last_label:
             ctx.labels[last_label] = None
-    taps = [n for n in ctx.labels if n != last_label]
+    # BUG: a tapped tensor whose only reader is an in-place step (`a: conv k1 2` `relu`
+    # `b: conv k1 2` `output @b @a`) is returned overwritten: the in-place pass does not
+    # count the outputs as readers. Until fixed, only taps the next line reads out of place.
+    taps = [n for n in ctx.labels if n != last_label and (
+        DRAW_KNOWN_BUGS or first_layer(lines[line_of[n] + 1]) in (
+            "conv", "deconv", "maxpool", "avgpool", "gap", "gmp", "upsample", "flatten"))]
     if last_label in ctx.labels and taps and draw(st.booleans()):
         chosen = draw(st.lists(st.sampled_from(taps), unique=True, min_size=1, max_size=2))
         outs = draw(st.permutations(chosen + [last_label]))

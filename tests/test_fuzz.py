@@ -82,10 +82,14 @@ def test_generated_specs_run_in_torch(text):
     """The differential check: the generated module's output shapes, parameter count and
     multiply-accumulates (counted by hooks on the modules that ran) are the compiler's, in
     eval mode (the outputs) and in training mode (the outputs, then the aux heads), training
-    mode runs backward too (no in-place write breaks autograd), and its BN-folded form
+    mode runs backward too (no in-place write breaks autograd), the module written without
+    in-place steps computes the same in eval mode, and its BN-folded form
     (runtime `fuse_bn` and the `fuse_bn=True` build) computes the same function with the
     parameters that build predicts."""
     torch = pytest.importorskip("torch")
+    from cnndsl.backends.torch_source import network_class_name, torch_source
+    from cnndsl.torch_api import module_class
+
     from .torch_helpers import expected_params, instantiate, n_params, randomise_batchnorm
 
     network = cnndsl.build(text)
@@ -109,6 +113,12 @@ def test_generated_specs_run_in_torch(text):
         outs = as_tuple(model(x))
         assert [tuple(o.shape[1:]) for o in outs] == shapes
         assert macs[0] == network.meta["macs"]
+        plain = module_class(torch_source(network, inplace=False),
+                             network_class_name(network))()
+        plain.load_state_dict(model.state_dict())
+        plain.eval()
+        for got, out in zip(as_tuple(plain(x)), outs, strict=True):  # in-place steps are safe
+            torch.testing.assert_close(got, out, rtol=1e-5, atol=1e-6)
         folded = cnndsl.fuse_bn(model)
         for got, out in zip(as_tuple(folded(x)), outs, strict=True):
             scale = max(1.0, out.abs().max().item())
