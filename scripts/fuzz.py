@@ -54,7 +54,7 @@ def main() -> int:
          test_fuzz.test_mutated_specs_fail_cleanly.hypothesis.inner_test, args.examples),
         ("word soup fails cleanly", word_soup(),
          test_fuzz.test_word_soup_fails_cleanly.hypothesis.inner_test, args.examples),
-        ("torch agrees: shapes, params, BN folding", valid_spec(),
+        ("torch agrees: shapes, params, MACs, in-place, BN folding", valid_spec(),
          test_fuzz.test_generated_specs_run_in_torch.hypothesis.inner_test, args.torch),
     ]
     results = [run(name, strategy, check, n) for name, strategy, check, n in checks]
