@@ -13,7 +13,6 @@ Shared by tests/test_fuzz.py (a short run in CI) and scripts/fuzz.py (a long run
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass, field
 
 from hypothesis import strategies as st
@@ -31,10 +30,6 @@ WORDS = ("conv", "k3", "p1", "s2", "bn", "relu", "residual<", "inception<", "|",
 LABELS = ("stem", "class", "self", "forward", "__init__", "print", "def", "torch", "nn",
           "training", "x", "_modules")
 BRANCH_LABELS = ("left", "right", "mid", "proj_a", "b_2")
-
-# Constructs that a known cnndsl bug makes fail, left out of the draw until it is fixed
-# (each marked `# BUG:` where it is left out). FUZZ_KNOWN_BUGS=1 draws them anyway.
-DRAW_KNOWN_BUGS = os.environ.get("FUZZ_KNOWN_BUGS") == "1"
 
 MAX_C = 24  # channels beyond this are brought back by a 1x1 conv
 
@@ -164,7 +159,8 @@ def adaptive_layer(draw, shape):
     form = draw(st.integers(0, 3))
     if form == 0:
         return kind, (c, 1, 1)
-    oh, ow = draw(st.integers(1, max(1, min(h + 1, 6)))), draw(st.integers(1, max(1, min(w + 1, 6))))
+    oh = draw(st.integers(1, max(1, min(h + 1, 6))))
+    ow = draw(st.integers(1, max(1, min(w + 1, 6))))
     if form == 1 and oh == ow:
         return f"{kind} {oh}", (c, oh, oh)
     return f"{kind} {oh}x{ow}", (c, oh, ow)
@@ -197,9 +193,7 @@ POINTWISE_CL = ("relu", "gelu", "silu", "tanh", "sigmoid", "hardswish", "scale 0
 def norm_layer(draw, shape):
     c, h, w = shape
     kinds = ["bn", "bn", "bn eps=1e-3", "bn momentum=0.01", "ln", "gn", "lrn size=3"]
-    # BUG: cnndsl accepts `inorm` on a 1x1 map, where torch's InstanceNorm2d raises in
-    # training ("Expected more than 1 spatial element"): `input 3x1x1` `inorm`.
-    if h * w > 1 or DRAW_KNOWN_BUGS:
+    if h * w > 1:  # `inorm` on one position is an error (torch refuses it in training)
         kinds += ["inorm", "inorm affine"]
     kind = pick(draw, *kinds)
     if kind == "gn":
@@ -299,15 +293,10 @@ def residual_item(draw, ctx, shape, depth):
         fix, _ = match(draw, s_out, out)
         return f"residual< {joined(body)} | {joined(pre + fix)} >{tail}", out, True
     if kind == 2:  # proj: a 1x1 strided conv must map the input onto the body's output
-        # BUG: cnndsl takes the stride as n_in // n_out, so it rejects odd sizes that a
-        # 1x1 strided conv maps (7x7 -> 4x4 with s2: `input 4x7x7` `residual(proj)< conv k3
-        # s2 p1 8 >`); until fixed, only the sizes its rule maps.
-        strides = range(1, max(shape[1:]) + 1) if DRAW_KNOWN_BUGS else None
-        ok = all(any((n - 1) // s + 1 == m for s in (strides or [max(1, n // m)]))
+        ok = all(any((n - 1) // s + 1 == m for s in range(1, max(shape[1:]) + 1))
                  for n, m in zip(shape[1:], out[1:]))
         if not ok:
-            even = DRAW_KNOWN_BUGS or not (shape[1] % 2 or shape[2] % 2)  # BUG: as above
-            s = pick(draw, 1, 2) if even else 1
+            s = pick(draw, 1, 2)
             fix, out = match(draw, out, (out[0], -(-shape[1] // s), -(-shape[2] // s)))
             body = body + fix
         return f"residual(proj)< {joined(body)} >{tail}", out, True
@@ -327,7 +316,8 @@ def condition(draw, ctx, truth, shape):
         return pick(draw, *([f"{name} == {value}", f"{name} >= {value}", f"not {name} != {value}",
                              f"{name} == {value} and in == {c}"] if truth else
                             [f"{name} != {value}", f"{name} >= {value + 1}",
-                             f"{name} == {value} and in != {c}", f"{name} <= {value - 1} or in == {c + 1}"]))
+                             f"{name} == {value} and in != {c}",
+                             f"{name} <= {value - 1} or in == {c + 1}"]))
     return pick(draw, *([f"in == {c}", f"in >= {c}", f"in <= {c} and {c} >= 1"] if truth
                         else [f"in != {c}", f"in == {c + 1}", f"in >= {c + 1}"]))
 
@@ -427,14 +417,7 @@ def _c_strided(shape, a):
     return (a["c"], -(-shape[1] // a["s"]), -(-shape[2] // a["s"]))
 
 
-class KnownBug(Exception):
-    """A call that a known cnndsl bug would reject: drawn otherwise."""
-
-
 def _proj(shape, a):
-    # BUG: residual(proj) rejects odd sizes (see residual_item): not drawn with s=2 there.
-    if a["s"] != 1 and (shape[1] % 2 or shape[2] % 2) and not DRAW_KNOWN_BUGS:
-        raise KnownBug
     return _c_strided(shape, a)
 
 
@@ -483,12 +466,6 @@ def block_def(draw, index):
             text, rule, gives_c = SE_TEMPLATE
         else:
             text, rule, gives_c = pick(draw, *BLOCK_TEMPLATES)
-        # BUG: a `residual(when=...)` before a `residual(proj)` whose projection some calls
-        # have and others lack crashes the torch backend (KeyError in torch_params._agrees):
-        # `block b(c):` `residual(when=c == 1)< bn >` `residual(proj)< conv k3 p1 c >` then
-        # `seq< b(6) b(6) >` on `input 4x8x8`. Until fixed, not both in one block.
-        if not DRAW_KNOWN_BUGS and {text, *body} >= {BLOCK_TEMPLATES[3][0], BLOCK_TEMPLATES[4][0]}:
-            text, rule, gives_c = BLOCK_TEMPLATES[1]
         body.append(text)
         rules.append(rule)
     if all(t in ("act", BLOCK_TEMPLATES[5][0]) for t in body):  # `act=id`, e=1: no layer
@@ -518,18 +495,10 @@ def call_item(draw, ctx, shape, depth):
         parts.append(f"e={args['e']}")
     if draw(st.integers(0, 2)) == 0:
         parts.append(f"act={pick(draw, *BLOCK_ACTS)}")
-    try:
-        out = block.apply(shape, args)
-    except KnownBug:
-        args["s"] = 1
-        parts = parts[:1] + [p for p in parts[1:] if p not in ("s=2", "2")]
-        out = block.apply(shape, args)
+    out = block.apply(shape, args)
     text = f"{block.name}({', '.join(parts)})"
     if out[0] <= MAX_C and draw(st.integers(0, 4)) == 0:
-        try:
-            again = block.apply(out, args)
-        except KnownBug:
-            again = (MAX_C + 1,)
+        again = block.apply(out, args)
         if again[0] <= MAX_C:
             return f"{text} * 2", again
     return text, out
@@ -602,11 +571,6 @@ def item(draw, ctx, shape, depth=0):
     return f"({text}) if {cond}", (out if truth else shape), made and truth
 
 
-def first_layer(line):
-    words = line.split()
-    return words[1] if words[0].endswith(":") else words[0]
-
-
 ENDS = ("", "", "gap flatten fc {n}", "flatten fc {n} bn", "gap flatten dropout 0.2 fc {n}",
         "gmp flatten fc 8 relu fc {n}", "flatten fc {n} nobias bn relu", "gap flatten fc {n}")
 
@@ -634,7 +598,7 @@ def valid_spec(draw) -> str:
         lines.append("conv k3 p1 width bn relu")
         shape = (ctx.params["width"], h, w)
     names = list(draw(st.permutations(LABELS)))
-    last_label, line_of, any_made = None, {}, False
+    last_label = None
     for _ in range(draw(st.integers(1, 6))):
         if draw(st.integers(0, 5)) == 0 and lines[-1:] and not lines[-1].startswith("aux"):
             # an aux head off the current tensor or an earlier label: trains, returns apart
@@ -648,33 +612,22 @@ def valid_spec(draw) -> str:
                 head = "gap flatten fc 3"
             lines.append("aux< " + joined(start + texts + ([head] if head else [])) + " >")
         texts, shape, made = layers(draw, ctx, shape, 0, 1, 2)
-        any_made |= made
         text = " ".join(texts)
         if draw(st.integers(0, 2)) == 0 and names:
             last_label = names.pop()
             text = f"{last_label}: {text}"
             if made:
                 ctx.labels[last_label] = shape
-                line_of[last_label] = len(lines)
         else:
             last_label = None
         lines.append(text)
     end = draw(st.sampled_from(ENDS)).format(n=draw(st.integers(1, 10)))
-    if not (any_made or end or DRAW_KNOWN_BUGS) and ctx.params:
-        # BUG: a spec with a `param` and no layer (`param flag = 1` `input 1x8x8` `id`)
-        # crashes the torch backend (IndexError in torch_params._agrees).
-        lines.append("conv k1 4")
     if end:
         last_label = "logits" if draw(st.booleans()) else None
         lines.append(f"logits: {end}" if last_label else end)
         if last_label:
             ctx.labels[last_label] = None
-    # BUG: a tapped tensor whose only reader is an in-place step (`a: conv k1 2` `relu`
-    # `b: conv k1 2` `output @b @a`) is returned overwritten: the in-place pass does not
-    # count the outputs as readers. Until fixed, only taps the next line reads out of place.
-    taps = [n for n in ctx.labels if n != last_label and (
-        DRAW_KNOWN_BUGS or first_layer(lines[line_of[n] + 1]) in (
-            "conv", "deconv", "maxpool", "avgpool", "gap", "gmp", "upsample", "flatten"))]
+    taps = [n for n in ctx.labels if n != last_label]
     if last_label in ctx.labels and taps and draw(st.booleans()):
         chosen = draw(st.lists(st.sampled_from(taps), unique=True, min_size=1, max_size=2))
         outs = draw(st.permutations(chosen + [last_label]))

@@ -103,3 +103,16 @@ def test_in_place_where_torchvision_has_it_and_nowhere_unsafe():
     resnet = torch_source(cnndsl.build(ZOO / "resnet50.cnn"))
     assert "out += downsample" in resnet and "nn.ReLU()" not in resnet
     assert "torch.cat(" not in source  # `concat< @e >` is `e`
+
+
+def test_a_tapped_output_is_never_overwritten():
+    """`output @b @a`: the relu reading @a must not write it in place (it is returned)."""
+    spec = "input 2x4x4\na: conv k1 2\nrelu\nb: conv k1 2\noutput @b @a\n"
+    source = cnndsl.compile_source(spec)
+    assert "ReLU(inplace=True)" not in source
+    model = cnndsl.load(spec).eval()
+    x = torch.randn(2, 2, 4, 4)
+    with torch.no_grad():
+        _, tapped = model(x)
+        torch.testing.assert_close(tapped, model.a(x))
+    assert (tapped < 0).any()
