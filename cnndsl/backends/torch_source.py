@@ -593,10 +593,14 @@ def _indent(text: str, levels: int = 1) -> str:
 # The network class takes the spec's `param`s that are written as plain numbers as
 # constructor arguments with the spec's values as defaults (`ResNet50(num_classes=1000)`).
 # Its body comes from lowering the spec again with those params symbolic (torch_params.py).
-# A param stays in the signature only if the file is the same text when the network is
-# built with another value of it (bar the default in the signature): then one class is
-# checked, node by node, at two values of the param; a param whose other values do not
-# build, or change the text, is left out and its value is fixed in the class.
+# A param that a condition, a conditional value or a function read while lowering
+# (`conv k1 4 if t != 1`, also in a block it is passed to; `max(t, 4)`), or that another
+# param is computed from, is fixed in the class: the text is right at its value only
+# (torch_conditions.DecisionRecorder). Another stays in the signature only if the file is
+# the same text when the network is built with another value of it (bar the default in
+# the signature): then one class is checked, node by node, at two values of the param; a
+# param whose other values do not build, or change the text, is left out and its value is
+# fixed in the class.
 def torch_source(network: Network, *, class_name: str | None = None,
                  spec_name: str | None = None, inplace: bool = True) -> str:
     """The text of a standalone Python module defining the network as an nn.Module.
