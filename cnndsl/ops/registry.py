@@ -233,9 +233,10 @@ _REGISTRY: dict[str, OpSpec] = {}
 
 # Names with a meaning of their own in the language; no layer may take them.
 RESERVED = frozenset({
-    "residual", "inception", "concat", "add", "gate", "dense", "aux", "id", "in",
-    "block", "param", "use", "assert", "network", "input",
-    "min", "max", "round", "ceil", "floor", "divisible",
+    "residual", "inception", "concat", "add", "gate", "dense", "aux", "seq", "repeat", "id",
+    "in", "block", "param", "use", "assert", "network", "input", "output", "init", "default",
+    "min", "max", "round", "ceil", "floor", "divisible", "regnet_width", "regnet_depth",
+    "regnet_group", "regnet_stages",
 })
 
 

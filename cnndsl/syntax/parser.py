@@ -209,6 +209,7 @@ def layer_params(params) -> frozenset[str]:
 
 def _block(raw: RawBlock, spec_vars: frozenset[str], block_names: frozenset[str],
            uses: bool, spec_layers: frozenset[str] = frozenset()) -> ast.BlockDef:
+    _check_block_name(raw)
     _check_unique(raw.params, "parameter")
     for param in raw.params:
         _check_not_reserved(param, "a block parameter")
@@ -226,6 +227,19 @@ def _block(raw: RawBlock, spec_vars: frozenset[str], block_names: frozenset[str]
                   for item in grouper.sequence(words, span, line=True).items)
     body = ast.Sequence(items, raw.lines[0][1].to(raw.lines[-1][1]))
     return ast.BlockDef(raw.name, raw.params, body, raw.span)
+
+
+def _check_block_name(raw: RawBlock) -> None:
+    """A block named like a layer, a composite or a function could never be called: the
+    name would always mean that."""
+    spec = lookup(raw.name)
+    what = "a layer" if spec is not None and not spec.internal else \
+        "a word of the language" if raw.name in RESERVED else None
+    if what is not None:
+        at = raw.span.start + raw.span.text.index(raw.name, len("block"))
+        raise CnnNameError(f"block `{raw.name}` has the name of {what}, so it could never "
+                           "be called", raw.span.source.span(at, at + len(raw.name)),
+                           f"rename the block, e.g. `my_{raw.name}`")
 
 
 def _check_not_reserved(param: ast.Param, what: str) -> None:
