@@ -821,7 +821,9 @@ class ProbeSource(TorchSource):
             return None
         index = {local: i for i, local in enumerate(box.children)}
         loops = {}  # position of a run's first copy -> (copies, the loop's lines)
-        variable = next(v for v in ("i", "j", "index", "position") if v not in self.known)
+        variable = "i"
+        while variable in self.known:  # a parameter named `i`
+            variable += "_"
         for stem, sep, first, count in runs:
             at = [index.get(f"{stem}{sep}{first + k}") for k in range(count)]
             if None in at or at != list(range(at[0], at[0] + count)) or \
