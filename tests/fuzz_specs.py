@@ -531,18 +531,10 @@ def item(draw, ctx, shape, depth=0):
     if kind == "act":
         text = pick(draw, *ACTS)
         return text, shape, text != "id"  # `id` is the same tensor
-    if kind == "norm":
-        return (*norm_layer(draw, shape), True)
-    if kind == "channel":
-        return (*channel_layer(draw, shape), True)
-    if kind == "nhwc":
-        return (*nhwc_region(draw, shape), True)
-    if kind == "adaptive":
-        return (*adaptive_layer(draw, shape), True)
-    if kind == "pool":
-        return (*pool_layer(draw, shape), True)
-    if kind == "upsample":
-        return (*upsample_layer(draw, shape), True)
+    simple = {"norm": norm_layer, "channel": channel_layer, "nhwc": nhwc_region,
+              "adaptive": adaptive_layer, "pool": pool_layer, "upsample": upsample_layer}
+    if kind in simple:  # layers that always make a tensor of their own
+        return (*simple[kind](draw, shape), True)
     if kind == "residual":
         return residual_item(draw, ctx, shape, depth)
     if kind == "add":
